@@ -1,0 +1,8 @@
+"""The tenant side: businesses, their clients and their API keys."""
+
+from django.apps import AppConfig
+
+
+class ClientsConfig(AppConfig):
+    name = "clients"
+    verbose_name = "Businesses and clients"

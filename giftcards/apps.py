@@ -1,0 +1,8 @@
+"""Gift cards, their recipients, markets, tags and the balance ledger."""
+
+from django.apps import AppConfig
+
+
+class GiftcardsConfig(AppConfig):
+    name = "giftcards"
+    verbose_name = "Gift cards"

@@ -1,0 +1,17 @@
+"""Top-level routes: the staff admin, the two APIs and the OpenAPI schema."""
+
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
+]
