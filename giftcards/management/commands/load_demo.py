@@ -1,0 +1,127 @@
+"""Load demo data (idempotent) and print the demo logins and a fresh demo API key."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from clients.models import ApiKey, Business, Client, User
+from clients.services import api_key_create, api_key_revoke, business_create
+from clients.tenancy import Actor, Mode, Tenant
+from giftcards import services
+from giftcards.models import GiftCard, Market, Status
+
+DEMO_BUSINESS = "Demo Coffee Roasters"
+DEMO_KEY_NAME = "demo-pos"
+LOGINS = [
+    # username, password, superuser
+    ("admin", "giftcards-admin", True),
+    ("manager", "giftcards-demo", False),
+]
+CLIENTS = [
+    ("Ada", "Lovelace", "ada@example.com", "+1 555 0100"),
+    ("Grace", "Hopper", "grace@example.com", "+1 555 0101"),
+    ("Alan", "Turing", "alan@example.com", "+1 555 0102"),
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo data (safe to run again) and print the demo logins and API keys."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="allow it with DJANGO_DEBUG off")
+
+    def handle(self, *args, force=False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError("Refusing to load demo data with DJANGO_DEBUG off (use --force).")
+        with transaction.atomic():
+            business = self._business()
+            self._users(business)
+            if not GiftCard.objects.filter(business=business).exists():
+                self._cards(business)
+            keys = {mode: self._fresh_key(business, mode) for mode in (Mode.LIVE, Mode.TEST)}
+
+        cards = GiftCard.objects.filter(business=business).count()
+        self.stdout.write(f"Demo business: {business.name} (id {business.pk}), {cards} cards.")
+        self.stdout.write("Admin logins (http://127.0.0.1:8000/admin/):")
+        for username, password, superuser in LOGINS:
+            role = "superuser" if superuser else f"staff of {business.name}"
+            self.stdout.write(f"  {username} / {password}  ({role})")
+        self.stdout.write("API keys (send as 'Authorization: Bearer <key>'; new on every run):")
+        self.stdout.write(f"  test: {keys[Mode.TEST]}")
+        self.stdout.write(f"  live: {keys[Mode.LIVE]}")
+
+    def _business(self) -> Business:
+        business = Business.objects.filter(name=DEMO_BUSINESS).first()
+        return business or business_create(name=DEMO_BUSINESS, currency_code="USD")
+
+    def _users(self, business: Business) -> None:
+        for username, password, superuser in LOGINS:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "is_staff": True,
+                    "is_superuser": superuser,
+                    "business": None if superuser else business,
+                    "email": f"{username}@example.com",
+                },
+            )
+            if created:
+                user.set_password(password)
+                user.save()
+
+    def _fresh_key(self, business: Business, mode: str) -> str:
+        # Secrets are stored hashed, so an old demo key cannot be shown again: replace it.
+        for old in ApiKey.objects.filter(business=business, name=DEMO_KEY_NAME, mode=mode):
+            if not old.revoked:
+                api_key_revoke(api_key=old)
+        _key, secret = api_key_create(business=business, name=DEMO_KEY_NAME, mode=mode)
+        return secret
+
+    def _cards(self, business: Business) -> None:
+        tenant = Tenant(business=business, mode=Mode.LIVE)
+        actor = Actor.system("demo-loader")
+        clients = [
+            Client.objects.create(
+                business=business,
+                mode=Mode.LIVE,
+                first_name=first,
+                last_name=last,
+                email=email,
+                phone=phone,
+                created_by=actor.name,
+                modified_by=actor.name,
+            )
+            for first, last, email, phone in CLIENTS
+        ]
+        market = Market.objects.create(
+            business=business, mode=Mode.LIVE, name="Europe", currency_code="EUR"
+        )
+        now = timezone.now()
+
+        def issue(**kwargs):
+            kwargs.setdefault("client", clients[0])
+            return services.card_issue(tenant=tenant, actor=actor, **kwargs)
+
+        issue(balance_cents=2_500, status=Status.DRAFT, reference="web-order-1001")
+        issue(balance_cents=5_000, status=Status.INACTIVE, client=clients[1])
+        active = issue(balance_cents=10_000, status=Status.ACTIVE, client=clients[1])
+        services.card_debit(card=active, amount_cents=1_250, actor=actor, order_reference="A-1")
+        services.card_debit(card=active, amount_cents=2_000, actor=actor, order_reference="A-2")
+        services.card_recharge(card=active, amount_cents=5_000, actor=actor)
+
+        redeemed = issue(balance_cents=3_000, status=Status.ACTIVE, client=clients[2])
+        services.card_debit(card=redeemed, amount_cents=3_000, actor=actor, order_reference="B-1")
+
+        refunded = issue(balance_cents=4_000, status=Status.ACTIVE, client=clients[2])
+        payment = services.card_debit(card=refunded, amount_cents=1_500, actor=actor).entry
+        services.card_refund(payment=payment, actor=actor, note="Customer returned the item")
+
+        issue(balance_cents=7_500, status=Status.ACTIVE, expires_at=now - timedelta(days=3))
+        issue(balance_cents=2_000, status=Status.ACTIVE, expires_at=now + timedelta(days=12))
+        deleted = issue(balance_cents=1_000, status=Status.ACTIVE)
+        services.card_soft_delete(card=deleted, actor=actor)
+        issue(balance_cents=15_000, status=Status.ACTIVE, market=market, balance_max_cents=50_000)
+        issue(balance_cents=2_000, status=Status.ACTIVE, single_use=True, rechargeable=False)

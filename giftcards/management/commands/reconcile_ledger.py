@@ -1,0 +1,81 @@
+"""Check every card's cached balance against its ledger; exit 1 and list the cards that differ."""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Count, Q, Sum
+from tqdm import tqdm
+
+from giftcards.models import BalanceLog, GiftCard
+
+
+class Command(BaseCommand):
+    help = (
+        "Compare every card's balance with the sum of its ledger rows (issue row = initial "
+        "balance). Prints a summary; exits non-zero and lists the cards when any differs."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--business", type=int, help="only this business")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handle(self, *args, business=None, no_progress=False, **options):
+        cards = GiftCard.objects.all()
+        if business is not None:
+            cards = cards.filter(business_id=business)
+        issue = Q(ledger__kind=BalanceLog.Kind.ISSUE)
+        rows = (
+            cards.order_by()
+            .annotate(
+                ledger_sum=Sum("ledger__amount_cents"),
+                issued=Sum("ledger__amount_cents", filter=issue),
+                issue_rows=Count("ledger", filter=issue),
+            )
+            .values_list(
+                "id",
+                "code_last4",
+                "business_id",
+                "balance_cents",
+                "initial_balance_cents",
+                "ledger_sum",
+                "issued",
+                "issue_rows",
+            )
+        )
+        total = cards.count()
+        problems = []
+        progress = tqdm(
+            rows.iterator(chunk_size=2000),
+            total=total,
+            unit="card",
+            file=self.stderr,
+            disable=no_progress or total == 0,
+        )
+        for (
+            card_id,
+            last4,
+            business_id,
+            balance,
+            initial,
+            ledger_sum,
+            issued,
+            issue_rows,
+        ) in progress:
+            if issue_rows != 1:
+                problems.append((card_id, last4, business_id, f"{issue_rows} issue rows"))
+            elif issued != initial:
+                problems.append(
+                    (card_id, last4, business_id, f"issued {issued} but initial {initial}")
+                )
+            elif balance != ledger_sum:
+                problems.append(
+                    (card_id, last4, business_id, f"balance {balance} but ledger sum {ledger_sum}")
+                )
+
+        self.stdout.write(
+            f"Checked {total} cards: {total - len(problems)} reconcile, {len(problems)} differ."
+        )
+        if problems:
+            for card_id, last4, business_id, reason in problems:
+                self.stdout.write(
+                    f"  card {card_id} (****{last4}, business {business_id}): {reason}"
+                )
+            raise CommandError(f"{len(problems)} card(s) do not reconcile with the ledger.")
