@@ -106,7 +106,9 @@ class ApiKeyQuerySet(models.QuerySet):
 
 
 class ApiKeyManager(APIKeyManager.from_queryset(ApiKeyQuerySet)):
-    pass
+    def get_usable_keys(self) -> ApiKeyQuerySet:
+        # get_from_key() is a manager method, so the join for the tenant goes here.
+        return super().get_usable_keys().select_related("business")
 
 
 class ApiKey(AbstractAPIKey):
@@ -133,3 +135,30 @@ class ApiKey(AbstractAPIKey):
     @property
     def tenant(self) -> Tenant:
         return Tenant(business=self.business, mode=self.mode)
+
+
+class IdempotencyRecord(models.Model):
+    """The first successful response to a write sent with an `Idempotency-Key` header.
+
+    Stored per API key; a retry with the same key and body gets this response again.
+    """
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    # The exact bytes sent the first time (as text), so a replay is byte-for-byte the same.
+    response_body = models.TextField()
+    content_type = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ("id",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "key"], name="clients_idempotencyrecord_key_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status_code})"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from clients.models import ApiKey, Business
-from clients.tenancy import Mode
+from clients.models import ApiKey, Business, Client
+from clients.tenancy import Actor, Mode, Tenant
 
 
 def business_create(
@@ -30,3 +30,31 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     api_key.revoked = True
     api_key.save(update_fields=["revoked"])
     return api_key
+
+
+def client_create(*, tenant: Tenant, actor: Actor, **fields) -> Client:
+    """Create a client of the tenant's business. `fields`: first_name, last_name, email,
+    phone, active."""
+    return Client.objects.create(
+        business=tenant.business,
+        mode=tenant.mode,
+        created_by=actor.name,
+        modified_by=actor.name,
+        **fields,
+    )
+
+
+def client_update(*, client: Client, actor: Actor, **fields) -> Client:
+    changed = [name for name, value in fields.items() if getattr(client, name) != value]
+    if not changed:
+        return client
+    for name in changed:
+        setattr(client, name, fields[name])
+    client.modified_by = actor.name
+    client.save(update_fields=[*changed, "modified_by", "modified_at"])
+    return client
+
+
+def client_soft_delete(*, client: Client, actor: Actor) -> Client:
+    """Clients are never removed: their cards and ledger keep pointing at them."""
+    return client_update(client=client, actor=actor, active=False)

@@ -1,0 +1,100 @@
+"""`Idempotency-Key` for API writes that move money (both APIs).
+
+The first successful response for a key (per API key) is stored with a fingerprint of the
+request; a retry with the same key and the same request gets that response again, and the
+same key with a different request is refused. Failed requests are not stored, so a client
+can correct its input and retry with the same key.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+
+from django.db import IntegrityError, transaction
+from django.http import HttpResponse
+
+from clients.models import IdempotencyRecord
+from giftcards import exceptions
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+class InvalidIdempotencyKey(exceptions.GiftCardError):
+    code = "invalid_idempotency_key"
+    field = HEADER
+
+
+def _fingerprint(request) -> str:
+    body = request.body
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError):
+        canonical = body
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.get_full_path().encode(), canonical):
+        digest.update(part)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> HttpResponse:
+    if record.request_hash != fingerprint:
+        raise exceptions.IdempotencyConflict(
+            f"{HEADER} {record.key!r} was already used with a different request; "
+            "use a new key for a new request.",
+            field=HEADER,
+        )
+    response = HttpResponse(
+        record.response_body,
+        status=record.status_code,
+        content_type=record.content_type,
+    )
+    response[REPLAY_HEADER] = "true"
+    return response
+
+
+def idempotent(handler):
+    """Decorate a DRF view method (post/patch/delete) to honour `Idempotency-Key`."""
+
+    @functools.wraps(handler)
+    def wrapper(view, request, *args, **kwargs):
+        key = request.headers.get(HEADER)
+        if key is None:
+            return handler(view, request, *args, **kwargs)
+        key = key.strip()
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            raise InvalidIdempotencyKey(
+                f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters."
+            )
+        fingerprint = _fingerprint(request)
+        records = IdempotencyRecord.objects.filter(api_key=request.auth, key=key)
+        try:
+            with transaction.atomic():
+                earlier = records.first()
+                if earlier is not None:
+                    return _replay(earlier, fingerprint)
+                response = handler(view, request, *args, **kwargs)
+                if 200 <= response.status_code < 300:
+                    response = view.finalize_response(request, response, *args, **kwargs)
+                    response.render()
+                    IdempotencyRecord.objects.create(
+                        api_key=request.auth,
+                        key=key,
+                        request_hash=fingerprint,
+                        status_code=response.status_code,
+                        response_body=response.content.decode(response.charset),
+                        content_type=response["Content-Type"],
+                    )
+                return response
+        except IntegrityError:
+            # A concurrent request with this key committed first; ours was rolled back whole.
+            earlier = records.first()
+            if earlier is None:
+                raise
+            return _replay(earlier, fingerprint)
+
+    return wrapper

@@ -1,0 +1,56 @@
+"""Domain errors -> the plain API's error bodies (DRF's usual shape, the field named)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import RequestDataTooBig
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from giftcards import exceptions
+
+# Input the client can fix -> 400; a conflict with the resource's state -> 409; a business rule
+# that refuses the operation -> 422.
+STATUS_BY_ERROR = {
+    exceptions.InvalidAmount: status.HTTP_400_BAD_REQUEST,
+    exceptions.InvalidCurrency: status.HTTP_400_BAD_REQUEST,
+    exceptions.InvalidCode: status.HTTP_400_BAD_REQUEST,
+    exceptions.DuplicateCode: status.HTTP_409_CONFLICT,
+    exceptions.AlreadyRefunded: status.HTTP_409_CONFLICT,
+}
+DEFAULT_FIELDS = {
+    "amount_cents": "amount",
+    "balance_cents": "balanceAmount",
+    "balance_max_cents": "balanceAmount",
+    "currency_code": "amount",
+    "expires_at": "expireDate",
+    "active": "active",
+    "status": "status",
+    "client": "clientId",
+}
+
+
+def status_for(exc: exceptions.GiftCardError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    if getattr(exc, "field", None) == "Idempotency-Key" and not isinstance(
+        exc, exceptions.IdempotencyConflict
+    ):
+        return status.HTTP_400_BAD_REQUEST
+    return status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+def plain_exception_handler(exc, context):
+    if isinstance(exc, exceptions.GiftCardError):
+        view = context.get("view")
+        fields = {**DEFAULT_FIELDS, **getattr(view, "error_fields", {})}
+        field = fields.get(exc.field, exc.field) if exc.field else None
+        body = {field: [exc.message]} if field else {"detail": exc.message}
+        return Response(body, status=status_for(exc))
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"detail": "The request body is too large."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    return exception_handler(exc, context)

@@ -1,0 +1,137 @@
+"""Strict input fields for the plain API: JSON types as the seed documents them, no guessing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from giftcards import money
+
+# Larger amounts are refused before they can overflow a 64-bit column.
+MAX_CENTS = 10**13
+MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
+_DIGITS = re.compile(r"^\d+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def epoch_ms(value: dt.datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+class StrictBooleanField(serializers.Field):
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return bool(value)
+
+
+class StrictIntegerField(serializers.Field):
+    """A JSON integer (or a string of digits); never a boolean or a fraction."""
+
+    default_error_messages = {"invalid": "Must be a whole number.", "min": "Must be positive."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, str) and _DIGITS.match(data.strip()):
+            data = int(data.strip())
+        if not isinstance(data, int):
+            self.fail("invalid")
+        if data <= 0 or data > 2**63 - 1:
+            self.fail("min")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class MajorAmountField(serializers.Field):
+    """An amount in major units (`25`, `"25"`, `25.5`) -> integer minor units.
+
+    The currency comes from the serializer context. More decimals than the currency has is an
+    error, never a rounding.
+    """
+
+    default_error_messages = {
+        "invalid": "Must be a number in major units, such as 25 or 25.50.",
+        "negative": "Cannot be negative.",
+        "zero": "Must be greater than zero.",
+        "too_large": "Is too large.",
+    }
+
+    def __init__(self, *, allow_zero: bool = True, **kwargs):
+        self.allow_zero = allow_zero
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float | Decimal | str):
+            self.fail("invalid")
+        currency = self.context["currency_code"]
+        try:
+            cents = money.to_minor(data, currency)
+        except money.MoneyError as exc:
+            raise serializers.ValidationError(str(exc), code="invalid") from exc
+        if cents < 0:
+            self.fail("negative")
+        if cents == 0 and not self.allow_zero:
+            self.fail("zero")
+        if cents > MAX_CENTS:
+            self.fail("too_large")
+        return cents
+
+
+class EpochMillisField(serializers.Field):
+    """Milliseconds since 1970-01-01T00:00:00Z, as the seed's dates are."""
+
+    default_error_messages = {"invalid": "Must be a date in epoch milliseconds (an integer)."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and _DIGITS.match(data.strip()):
+            data = int(data.strip())
+        if isinstance(data, bool) or not isinstance(data, int) or not 0 <= data <= MAX_EPOCH_MS:
+            self.fail("invalid")
+        return dt.datetime.fromtimestamp(data / 1000, tz=dt.UTC)
+
+    def to_representation(self, value):
+        return epoch_ms(value)
+
+
+class ExpireDateField(serializers.Field):
+    """The expiry day, "YYYY-MM-DD" (or epoch milliseconds), in the business's time zone.
+
+    The card is valid through the end of that day, so the stored `expires_at` is the next
+    midnight there.
+    """
+
+    default_error_messages = {
+        "invalid": 'Must be a date as "YYYY-MM-DD", epoch milliseconds, or null.'
+    }
+
+    def to_internal_value(self, data):
+        tz = self.context["business"].tzinfo
+        if isinstance(data, str) and _DATE.match(data.strip()):
+            try:
+                day = dt.date.fromisoformat(data.strip())
+            except ValueError:
+                self.fail("invalid")
+        else:
+            moment = EpochMillisField(error_messages=self.error_messages).to_internal_value(data)
+            day = moment.astimezone(tz).date()
+        if day >= dt.date.max:
+            self.fail("invalid")
+        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+
+    @staticmethod
+    def day_of(expires_at: dt.datetime | None, tz) -> str | None:
+        if expires_at is None:
+            return None
+        last_valid_moment = expires_at.astimezone(tz) - dt.timedelta(microseconds=1)
+        return last_valid_moment.date().isoformat()

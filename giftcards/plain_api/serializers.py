@@ -1,0 +1,308 @@
+"""The plain API's shapes (seed 000): camelCase, epoch milliseconds, major units."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from rest_framework import serializers
+
+from clients import services as client_services
+from clients.models import Business, Client
+from clients.tenancy import Actor, Tenant
+from giftcards import money, services
+from giftcards.models import PUBLIC_ID_PATTERN, BalanceLog, GiftCard, Status
+from giftcards.plain_api.fields import (
+    EpochMillisField,
+    ExpireDateField,
+    MajorAmountField,
+    StrictBooleanField,
+    StrictIntegerField,
+    epoch_ms,
+)
+
+ACTIVE, DELETED, EXPIRED = "Active", "Deleted", "Expired"
+
+
+def plain_status(card: GiftCard) -> str:
+    if card.is_deleted:
+        return DELETED
+    if card.is_expired():
+        return EXPIRED
+    return ACTIVE
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, naming them; accepts (and ignores) read-only ones that
+    a client may echo back from a GET."""
+
+    echoed_read_only: frozenset[str] = frozenset()
+
+    def to_internal_value(self, data):
+        unknown = {}
+        if isinstance(data, Mapping):
+            extra = set(data) - set(self.fields) - self.echoed_read_only
+            unknown = {name: ["Unknown field."] for name in sorted(extra)}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from exc
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+# ---------------------------------------------------------------------------- gift cards
+
+
+def gift_card_data(card: GiftCard, business: Business) -> dict[str, Any]:
+    currency = card.currency_code
+    return {
+        "active": not card.is_deleted,
+        "amount": money.major_number(card.initial_balance_cents, currency),
+        "balanceAmount": money.major_number(card.balance_cents, currency),
+        "businessId": card.business_id,
+        "clientId": card.client_id,
+        "createdDate": epoch_ms(card.created_at),
+        "createdUser": card.created_by,
+        "expireDate": ExpireDateField.day_of(card.expires_at, business.tzinfo),
+        "giftCardUUId": card.id,
+        "modifiedDate": epoch_ms(card.updated_at),
+        "modifiedUser": card.modified_by,
+        "purchaseDate": epoch_ms(card.purchase_date),
+        "status": plain_status(card),
+    }
+
+
+class GiftCardWriteSerializer(StrictSerializer):
+    """`POST /giftcards`: creates without `giftCardUUId`, updates with it.
+
+    Context: tenant, actor, currency_code (the card's, or the business's for a new card),
+    business, and `card` when updating.
+    """
+
+    echoed_read_only = frozenset({"createdDate", "createdUser", "modifiedDate", "modifiedUser"})
+
+    giftCardUUId = serializers.RegexField(PUBLIC_ID_PATTERN, required=False, allow_null=True)
+    active = StrictBooleanField()
+    amount = MajorAmountField()
+    balanceAmount = MajorAmountField()
+    businessId = StrictIntegerField()
+    clientId = StrictIntegerField()
+    purchaseDate = EpochMillisField()
+    status = serializers.ChoiceField(choices=[ACTIVE, DELETED, EXPIRED])
+    expireDate = ExpireDateField(required=False, allow_null=True)
+
+    def validate_giftCardUUId(self, value: str | None) -> str | None:
+        if value is not None and self.context.get("card") is None:
+            raise serializers.ValidationError("No gift card with this giftCardUUId.")
+        return value
+
+    def validate_businessId(self, value: int) -> int:
+        if value != self.context["tenant"].business.pk:
+            raise serializers.ValidationError("This is not the business of your API key.")
+        return value
+
+    def validate_clientId(self, value: int) -> Client:
+        client = Client.objects.for_tenant(self.context["tenant"]).filter(pk=value).first()
+        if client is None:
+            raise serializers.ValidationError(f"No client with id {value}.")
+        card = self.context.get("card")
+        if not client.active and (card is None or card.client_id != client.pk):
+            raise serializers.ValidationError(f"Client {value} is deleted.")
+        return client
+
+    def validate(self, attrs):
+        card = self.context.get("card")
+        if card is None and attrs["balanceAmount"] > attrs["amount"]:
+            raise serializers.ValidationError(
+                {"balanceAmount": ["Cannot exceed amount when the card is created."]}
+            )
+        if card is not None and attrs["amount"] != card.initial_balance_cents:
+            raise serializers.ValidationError(
+                {"amount": ["The amount (initial balance) cannot change after the card is issued."]}
+            )
+        return attrs
+
+    @staticmethod
+    def _wants_deleted(data) -> bool:
+        return not data["active"] or data["status"] == DELETED
+
+    def create(self, validated_data) -> GiftCard:
+        tenant: Tenant = self.context["tenant"]
+        actor: Actor = self.context["actor"]
+        data = validated_data
+        with transaction.atomic():
+            # The plain API has no draft: its cards are purchased and activated at once.
+            card = services.card_issue(
+                tenant=tenant,
+                actor=actor,
+                balance_cents=data["amount"],
+                status=Status.ACTIVE,
+                client=data["clientId"],
+                purchase_date=data["purchaseDate"],
+                expires_at=data.get("expireDate"),
+            )
+            if data["balanceAmount"] != data["amount"]:
+                services.card_adjust(
+                    card=card,
+                    new_balance_cents=data["balanceAmount"],
+                    actor=actor,
+                    note="Opening balance below the amount, set through the plain API.",
+                )
+            return self._apply_status(card, data, actor)
+
+    def update(self, card: GiftCard, validated_data) -> GiftCard:
+        actor: Actor = self.context["actor"]
+        data = validated_data
+        with transaction.atomic():
+            if not self._wants_deleted(data):
+                services.card_restore(card=card, actor=actor)
+            changes = {"client": data["clientId"], "purchase_date": data["purchaseDate"]}
+            if "expireDate" in data:
+                changes["expires_at"] = data["expireDate"]
+            services.card_update(card=card, actor=actor, **changes)
+            if data["balanceAmount"] != card.balance_cents:
+                services.card_adjust(
+                    card=card,
+                    new_balance_cents=data["balanceAmount"],
+                    actor=actor,
+                    note="balanceAmount set through the plain API.",
+                )
+            return self._apply_status(card, data, actor)
+
+    def _apply_status(self, card: GiftCard, data, actor: Actor) -> GiftCard:
+        if data["status"] == EXPIRED:
+            services.card_expire_now(card=card, actor=actor)
+        if self._wants_deleted(data):
+            services.card_soft_delete(card=card, actor=actor)
+        return GiftCard.objects.get(pk=card.pk)
+
+
+# ---------------------------------------------------------------------------- clients
+
+
+def client_data(client: Client) -> dict[str, Any]:
+    return {
+        "clientId": client.pk,
+        "businessId": client.business_id,
+        "firstName": client.first_name,
+        "lastName": client.last_name,
+        "fullName": client.full_name,
+        "emailAddress": client.email or None,
+        "cellPhone": client.phone or None,
+        "active": client.active,
+        "createdDate": epoch_ms(client.created_at),
+        "createdUser": client.created_by,
+        "modifiedDate": epoch_ms(client.modified_at),
+        "modifiedUser": client.modified_by,
+    }
+
+
+class ClientWriteSerializer(StrictSerializer):
+    """`POST /clients`: creates without `clientId`, updates the given fields with it."""
+
+    echoed_read_only = frozenset(
+        {"fullName", "createdDate", "createdUser", "modifiedDate", "modifiedUser"}
+    )
+    FIELD_MAP = {
+        "firstName": "first_name",
+        "lastName": "last_name",
+        "emailAddress": "email",
+        "cellPhone": "phone",
+        "active": "active",
+    }
+
+    clientId = StrictIntegerField(required=False, allow_null=True)
+    businessId = StrictIntegerField(required=False)
+    firstName = serializers.CharField(max_length=100)
+    lastName = serializers.CharField(max_length=100)
+    emailAddress = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
+    cellPhone = serializers.CharField(
+        max_length=40, required=False, allow_null=True, allow_blank=True
+    )
+    active = StrictBooleanField(required=False)
+
+    def validate_businessId(self, value: int) -> int:
+        if value != self.context["tenant"].business.pk:
+            raise serializers.ValidationError("This is not the business of your API key.")
+        return value
+
+    def _model_fields(self, validated_data) -> dict[str, Any]:
+        return {
+            self.FIELD_MAP[name]: ("" if value is None else value)
+            for name, value in validated_data.items()
+            if name in self.FIELD_MAP
+        }
+
+    def create(self, validated_data) -> Client:
+        return client_services.client_create(
+            tenant=self.context["tenant"],
+            actor=self.context["actor"],
+            **self._model_fields(validated_data),
+        )
+
+    def update(self, client: Client, validated_data) -> Client:
+        return client_services.client_update(
+            client=client, actor=self.context["actor"], **self._model_fields(validated_data)
+        )
+
+
+# ---------------------------------------------------------------------------- payments
+
+
+def payment_data(entry: BalanceLog) -> dict[str, Any]:
+    """A payment is a debit row of the ledger; its refund, if any, is linked to it."""
+    currency = entry.card.currency_code
+    refund = getattr(entry, "refund", None)
+    return {
+        "paymentId": entry.pk,
+        "giftCardUUId": entry.card_id,
+        "amount": money.major_number(-entry.amount_cents, currency),
+        "balanceAmount": money.major_number(entry.balance_after_cents, currency),
+        "invoiceId": entry.order_reference or None,
+        "paymentDate": epoch_ms(entry.occurred_at or entry.created_at),
+        "comment": entry.note or None,
+        "refunded": refund is not None,
+        "refundedDate": epoch_ms(refund.created_at) if refund is not None else None,
+        "createdDate": epoch_ms(entry.created_at),
+        "createdUser": entry.actor_name,
+    }
+
+
+class PaymentWriteSerializer(StrictSerializer):
+    giftCardUUId = serializers.RegexField(PUBLIC_ID_PATTERN)
+    amount = MajorAmountField(allow_zero=False)
+    invoiceId = serializers.CharField(
+        max_length=255, required=False, allow_null=True, allow_blank=True
+    )
+    paymentDate = EpochMillisField(required=False, allow_null=True)
+    comment = serializers.CharField(
+        max_length=1000, required=False, allow_null=True, allow_blank=True
+    )
+
+    def to_internal_value(self, data):
+        invoice = data.get("invoiceId") if isinstance(data, Mapping) else None
+        if isinstance(invoice, int) and not isinstance(invoice, bool):
+            # Invoice numbers are often sent as integers.
+            data = {**data, "invoiceId": str(invoice)}
+        return super().to_internal_value(data)
+
+    def validate_giftCardUUId(self, value: str) -> str:
+        if self.context.get("card") is None:
+            raise serializers.ValidationError("No gift card with this giftCardUUId.")
+        return value
+
+    def create(self, validated_data) -> BalanceLog:
+        change = services.card_debit(
+            card=self.context["card"],
+            amount_cents=validated_data["amount"],
+            actor=self.context["actor"],
+            order_reference=validated_data.get("invoiceId") or "",
+            note=validated_data.get("comment") or "",
+            occurred_at=validated_data.get("paymentDate"),
+        )
+        return change.entry

@@ -1,0 +1,253 @@
+"""The plain API (seed 000): gift cards, clients and payments, scoped to the API key.
+
+Ids in the URL that are not the caller's are 404s; ids in a body that are not the caller's
+are 400s naming the field. Either way nothing reveals that another business's row exists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from django.db.models import QuerySet
+from django.http import Http404
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from clients.models import Client
+from clients.services import client_soft_delete
+from giftcards import services
+from giftcards.idempotency import idempotent
+from giftcards.models import PUBLIC_ID_PATTERN, BalanceLog, GiftCard
+from giftcards.parsers import DecimalJSONParser
+from giftcards.plain_api import serializers as s
+from giftcards.plain_api.errors import plain_exception_handler
+
+_PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
+
+
+class ApiKeyRateThrottle(SimpleRateThrottle):
+    """Per API key, shared across processes through the configured cache."""
+
+    scope = "api_key"
+
+    def get_cache_key(self, request, view):
+        if request.auth is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+
+
+class PlainApiView(APIView):
+    parser_classes = [DecimalJSONParser]
+    renderer_classes = [JSONRenderer]
+    throttle_classes = [ApiKeyRateThrottle]
+    # Domain error fields -> this API's field names, where a view differs from the default.
+    error_fields: dict[str, str] = {}
+
+    def get_exception_handler(self):
+        return plain_exception_handler
+
+    @property
+    def tenant(self):
+        return self.request.user.tenant
+
+    @property
+    def actor(self):
+        return self.request.user.actor
+
+    def context(self, **extra):
+        business = self.tenant.business
+        return {
+            "tenant": self.tenant,
+            "actor": self.actor,
+            "business": business,
+            "currency_code": business.currency_code,
+            **extra,
+        }
+
+    def body(self) -> Mapping:
+        data = self.request.data
+        if not isinstance(data, Mapping):
+            raise ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+        return data
+
+    def cards(self) -> QuerySet[GiftCard]:
+        return GiftCard.objects.for_tenant(self.tenant)
+
+    def card_from_url(self, card_id: str) -> GiftCard:
+        if not _PUBLIC_ID.match(card_id):
+            raise ValidationError(
+                {"giftCardUUId": ["Not a gift card id (22 characters of URL-safe base64)."]}
+            )
+        card = self.cards().filter(pk=card_id).first()
+        if card is None:
+            raise Http404("No gift card with this giftCardUUId.")
+        return card
+
+    def card_from_body(self, value) -> GiftCard | None:
+        """The card a body refers to, or None (the serializer then names the field)."""
+        if isinstance(value, str) and _PUBLIC_ID.match(value):
+            return self.cards().filter(pk=value).first()
+        return None
+
+    def client_from_url(self, client_id: str) -> Client:
+        if not client_id.isdigit() or int(client_id) > 2**63 - 1:
+            raise ValidationError({"clientId": ["Must be a whole number."]})
+        client = Client.objects.for_tenant(self.tenant).filter(pk=int(client_id)).first()
+        if client is None:
+            raise Http404("No client with this clientId.")
+        return client
+
+    def client_from_body(self, value) -> Client:
+        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+            raise ValidationError({"clientId": ["Must be a whole number."]})
+        client = Client.objects.for_tenant(self.tenant).filter(pk=int(value)).first()
+        if client is None:
+            raise ValidationError({"clientId": [f"No client with id {value}."]})
+        return client
+
+
+# ---------------------------------------------------------------------------- gift cards
+
+
+class GiftCardSaveView(PlainApiView):
+    """POST /giftcards: create (no giftCardUUId, 201) or update (with it, 200)."""
+
+    @idempotent
+    def post(self, request):
+        data = self.body()
+        card_id = data.get("giftCardUUId")
+        card = self.card_from_body(card_id) if card_id is not None else None
+        context = self.context(card=card)
+        if card is not None:
+            context["currency_code"] = card.currency_code
+        serializer = s.GiftCardWriteSerializer(instance=card, data=data, context=context)
+        serializer.is_valid(raise_exception=True)
+        saved = serializer.save()
+        return Response(
+            s.gift_card_data(saved, self.tenant.business),
+            status=status.HTTP_200_OK if card is not None else status.HTTP_201_CREATED,
+        )
+
+
+class GiftCardDetailView(PlainApiView):
+    """GET /giftcards/{id} (deleted cards too, as "Deleted"); DELETE soft-deletes."""
+
+    def get(self, request, card_id):
+        card = self.card_from_url(card_id)
+        return Response(s.gift_card_data(card, self.tenant.business))
+
+    def delete(self, request, card_id):
+        card = services.card_soft_delete(card=self.card_from_url(card_id), actor=self.actor)
+        return Response(s.gift_card_data(card, self.tenant.business))
+
+
+class ClientGiftCardsView(PlainApiView):
+    """GET /giftcards/client/{clientId}: the client's cards that are not deleted, oldest
+    first."""
+
+    def get(self, request, client_id):
+        client = self.client_from_url(client_id)
+        cards = self.cards().not_deleted().filter(client=client).order_by("created_at", "id")
+        business = self.tenant.business
+        return Response([s.gift_card_data(card, business) for card in cards])
+
+
+# ---------------------------------------------------------------------------- clients
+
+
+class ClientListView(PlainApiView):
+    """GET /clients (active ones); POST /clients creates or updates by clientId."""
+
+    def get(self, request):
+        clients = Client.objects.for_tenant(self.tenant).filter(active=True).order_by("id")
+        return Response([s.client_data(client) for client in clients])
+
+    def post(self, request):
+        data = self.body()
+        client_id = data.get("clientId")
+        client = None
+        if client_id is not None:
+            client = self.client_from_body(client_id)
+        serializer = s.ClientWriteSerializer(
+            instance=client, data=data, context=self.context(), partial=client is not None
+        )
+        serializer.is_valid(raise_exception=True)
+        saved = serializer.save()
+        return Response(
+            s.client_data(saved),
+            status=status.HTTP_200_OK if client is not None else status.HTTP_201_CREATED,
+        )
+
+
+class ClientDetailView(PlainApiView):
+    def get(self, request, client_id):
+        return Response(s.client_data(self.client_from_url(client_id)))
+
+    def delete(self, request, client_id):
+        client = self.client_from_url(client_id)
+        return Response(s.client_data(client_soft_delete(client=client, actor=self.actor)))
+
+
+# ---------------------------------------------------------------------------- payments
+
+
+class PaymentCreateView(PlainApiView):
+    """POST /payments: pay with a card (a debit in the ledger)."""
+
+    error_fields = {
+        "status": "giftCardUUId",
+        "expires_at": "giftCardUUId",
+        "active": "giftCardUUId",
+        "balance_cents": "amount",
+    }
+
+    @idempotent
+    def post(self, request):
+        data = self.body()
+        card = self.card_from_body(data.get("giftCardUUId"))
+        context = self.context(card=card)
+        if card is not None:
+            context["currency_code"] = card.currency_code
+        serializer = s.PaymentWriteSerializer(data=data, context=context)
+        serializer.is_valid(raise_exception=True)
+        entry = serializer.save()
+        return Response(s.payment_data(entry), status=status.HTTP_201_CREATED)
+
+
+class CardPaymentsView(PlainApiView):
+    """GET /payments/giftCard/{id}: the card's payments, newest first."""
+
+    def get(self, request, card_id):
+        card = self.card_from_url(card_id)
+        payments = (
+            BalanceLog.objects.payments()
+            .filter(card=card)
+            .select_related("card", "refund")
+            .order_by("-created_at", "-id")
+        )
+        return Response([s.payment_data(entry) for entry in payments])
+
+
+class PaymentDetailView(PlainApiView):
+    """DELETE /payments/{paymentId}: refund the whole payment; a second time is a 409."""
+
+    def delete(self, request, payment_id):
+        if not payment_id.isdigit() or int(payment_id) > 2**63 - 1:
+            raise ValidationError({"paymentId": ["Must be a whole number."]})
+        payment = (
+            BalanceLog.objects.payments()
+            .filter(pk=int(payment_id), card__business=self.tenant.business)
+            .filter(card__mode=self.tenant.mode)
+            .select_related("card")
+            .first()
+        )
+        if payment is None:
+            raise Http404("No payment with this paymentId.")
+        services.card_refund(payment=payment, actor=self.actor)
+        payment = BalanceLog.objects.select_related("card", "refund").get(pk=payment.pk)
+        return Response(s.payment_data(payment))
