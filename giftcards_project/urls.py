@@ -14,5 +14,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
+    path("api/", include("giftcards.jsonapi.urls")),
     path("", include("giftcards.plain_api.urls")),
 ]

@@ -1,0 +1,3 @@
+"""Routes of the JSON:API (seed 003), mounted under /api/."""
+
+urlpatterns: list = []
