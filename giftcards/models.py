@@ -10,6 +10,7 @@ import base64
 import uuid
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -26,6 +27,13 @@ def new_public_id() -> str:
 
 
 PUBLIC_ID_PATTERN = r"^[A-Za-z0-9_-]{22}$"
+
+
+def history_user(instance=None, request=None, **kwargs):
+    """The staff user behind a change, for the card's history; API keys are not users (their
+    name is in `modified_by`)."""
+    user = getattr(request, "user", None)
+    return user if isinstance(user, AbstractBaseUser) and user.is_authenticated else None
 
 
 class Status(models.TextChoices):
@@ -163,6 +171,7 @@ class GiftCard(TenantModel):
     history = HistoricalRecords(
         excluded_fields=["code_hash", "code_encrypted", "code_last4"],
         related_name="versions",
+        get_user=history_user,
     )
     objects = GiftCardQuerySet.as_manager()
 

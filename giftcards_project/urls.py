@@ -17,3 +17,6 @@ urlpatterns = [
     path("api/", include("giftcards.jsonapi.urls")),
     path("", include("giftcards.plain_api.urls")),
 ]
+
+handler404 = "giftcards_project.errors.not_found"
+handler500 = "giftcards_project.errors.server_failure"

@@ -45,7 +45,7 @@ class Command(BaseCommand):
 
         cards = GiftCard.objects.filter(business=business).count()
         self.stdout.write(f"Demo business: {business.name} (id {business.pk}), {cards} cards.")
-        self.stdout.write("Admin logins (http://127.0.0.1:8000/admin/):")
+        self.stdout.write("Staff admin logins (/admin/):")
         for username, password, superuser in LOGINS:
             role = "superuser" if superuser else f"staff of {business.name}"
             self.stdout.write(f"  {username} / {password}  ({role})")

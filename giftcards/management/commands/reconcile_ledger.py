@@ -46,7 +46,9 @@ class Command(BaseCommand):
             rows.iterator(chunk_size=2000),
             total=total,
             unit="card",
-            file=self.stderr,
+            # The raw stream: OutputWrapper ends every write with a newline, so each redraw
+            # would scroll a new bar instead of updating the line in place.
+            file=self.stderr._out,
             disable=no_progress or total == 0,
         )
         for (
