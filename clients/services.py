@@ -22,6 +22,8 @@ def api_key_create(*, business: Business, name: str, mode: str = Mode.LIVE) -> t
     """Create a key; returns it and its secret, which is never stored and cannot be shown again."""
     if mode not in Mode.values:
         raise ValueError(f"mode must be one of {', '.join(Mode.values)}")
+    if not name or len(name) > ApiKey._meta.get_field("name").max_length:
+        raise ValueError("The key name must be 1 to 50 characters.")
     with transaction.atomic():
         return ApiKey.objects.create_key(business=business, name=name, mode=mode)
 

@@ -59,7 +59,7 @@ class Command(BaseCommand):
 
     def _users(self, business: Business) -> None:
         for username, password, superuser in LOGINS:
-            user, created = User.objects.get_or_create(
+            user, _created = User.objects.get_or_create(
                 username=username,
                 defaults={
                     "is_staff": True,
@@ -68,9 +68,10 @@ class Command(BaseCommand):
                     "email": f"{username}@example.com",
                 },
             )
-            if created:
-                user.set_password(password)
-                user.save()
+            # Reset every run, so the logins printed below are always true.
+            user.set_password(password)
+            user.is_staff = True
+            user.save()
 
     def _fresh_key(self, business: Business, mode: str) -> str:
         # Secrets are stored hashed, so an old demo key cannot be shown again: replace it.
