@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException, Inexact, InvalidOperation, localcontext
 
 from babel.core import get_global
 from babel.numbers import format_currency, get_currency_precision
@@ -63,7 +63,14 @@ def to_minor(amount: Decimal | int | str, currency_code: str) -> int:
         raise MoneyError(f"{amount!r} is not a number.") from exc
     if not value.is_finite():
         raise MoneyError(f"{amount!r} is not a finite number.")
-    scaled = value.scaleb(exponent(currency_code))
+    try:
+        # scaleb works to the context's 28 digits: a longer or huge input would be rounded
+        # (or overflow) without a word, unless rounding is an error.
+        with localcontext() as context:
+            context.traps[Inexact] = True
+            scaled = value.scaleb(exponent(currency_code))
+    except DecimalException as exc:
+        raise MoneyError(f"{amount!r} cannot be represented exactly in {currency_code}.") from exc
     if scaled != scaled.to_integral_value():
         raise MoneyError(
             f"{currency_code} amounts have at most {exponent(currency_code)} decimal places."

@@ -43,6 +43,8 @@ UPDATABLE_FIELDS = frozenset(
     }
 )
 ISSUABLE_STATUSES = frozenset({Status.DRAFT, Status.INACTIVE, Status.ACTIVE})
+# What a BigIntegerField holds: a larger amount would fail in the database, as a 500.
+MAX_CENTS = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ def _require_positive_cents(amount_cents: Any, field: str = "amount_cents") -> i
         raise exceptions.InvalidAmount("The amount must be a whole number of cents.", field=field)
     if amount_cents <= 0:
         raise exceptions.InvalidAmount("The amount must be greater than zero.", field=field)
+    if amount_cents > MAX_CENTS:
+        raise exceptions.InvalidAmount("The amount is too large.", field=field)
     return amount_cents
 
 
@@ -79,6 +83,8 @@ def _require_non_negative_cents(value: Any, field: str) -> int:
         raise exceptions.InvalidAmount("The amount must be a whole number of cents.", field=field)
     if value < 0:
         raise exceptions.InvalidAmount("The amount cannot be negative.", field=field)
+    if value > MAX_CENTS:
+        raise exceptions.InvalidAmount("The amount is too large.", field=field)
     return value
 
 
@@ -104,6 +110,10 @@ def _check_currency(card: GiftCard, currency_code: str | None) -> None:
 
 
 def _check_within_max(card: GiftCard, new_balance: int) -> None:
+    if new_balance > MAX_CENTS:
+        raise exceptions.BalanceMaxExceeded(
+            f"The balance would be {new_balance} cents, more than a card can hold."
+        )
     if card.balance_max_cents is not None and new_balance > card.balance_max_cents:
         raise exceptions.BalanceMaxExceeded(
             f"The balance would be {new_balance} cents, above the card's maximum of "
@@ -112,15 +122,20 @@ def _check_within_max(card: GiftCard, new_balance: int) -> None:
 
 
 def _replay(
-    card: GiftCard, idempotency_key: str | None, kind: str, amount_cents: int
+    card: GiftCard, idempotency_key: str | None, kind: str, **same: Any
 ) -> BalanceChange | None:
-    """The earlier result for this key on this card, if any. Called under the card lock."""
+    """The earlier result for this key on this card, if any. Called under the card lock.
+
+    `same` holds the ledger fields that identify the operation (the amount of a debit, the
+    target balance of an adjustment, the payment a refund is for); a row with the key but
+    other values is a conflict, not a replay.
+    """
     if not idempotency_key:
         return None
     entry = card.ledger.filter(idempotency_key=idempotency_key).first()
     if entry is None:
         return None
-    if entry.kind != kind or entry.amount_cents != amount_cents:
+    if entry.kind != kind or any(getattr(entry, name) != value for name, value in same.items()):
         raise exceptions.IdempotencyConflict(
             f"Idempotency key {idempotency_key!r} was already used on this card for a "
             f"different operation ({entry.kind} of {entry.amount_cents} cents)."
@@ -233,7 +248,7 @@ def card_issue(
             )
     if status not in ISSUABLE_STATUSES:
         raise exceptions.IllegalTransition(
-            f"A new card starts as draft, inactive or active, not {status!r}."
+            f"A new card starts as draft, inactive or active, not {str(status)!r}."
         )
     if metadata is not None and not isinstance(metadata, dict):
         raise exceptions.GiftCardError("Metadata must be a JSON object.", field="metadata")
@@ -339,7 +354,13 @@ def card_debit(
     _require_positive_cents(amount_cents)
     with transaction.atomic():
         locked = _lock(card)
-        replay = _replay(locked, idempotency_key, Kind.DEBIT, -amount_cents)
+        replay = _replay(
+            locked,
+            idempotency_key,
+            Kind.DEBIT,
+            amount_cents=-amount_cents,
+            order_reference=order_reference or "",
+        )
         if replay:
             return replay
         _check_not_deleted(locked)
@@ -388,7 +409,7 @@ def card_recharge(
     _require_positive_cents(amount_cents)
     with transaction.atomic():
         locked = _lock(card)
-        replay = _replay(locked, idempotency_key, Kind.RECHARGE, amount_cents)
+        replay = _replay(locked, idempotency_key, Kind.RECHARGE, amount_cents=amount_cents)
         if replay:
             return replay
         _check_not_deleted(locked)
@@ -432,10 +453,13 @@ def card_adjust(
     _require_non_negative_cents(new_balance_cents, "balance_cents")
     with transaction.atomic():
         locked = _lock(card)
-        delta = new_balance_cents - locked.balance_cents
-        replay = _replay(locked, idempotency_key, Kind.ADJUSTMENT, delta)
+        # A retry asks for the same target balance; the difference has changed since.
+        replay = _replay(
+            locked, idempotency_key, Kind.ADJUSTMENT, balance_after_cents=new_balance_cents
+        )
         if replay:
             return replay
+        delta = new_balance_cents - locked.balance_cents
         _check_not_deleted(locked)
         if delta == 0:
             return BalanceChange(card=locked, entry=None)
@@ -471,7 +495,7 @@ def card_refund(
         raise exceptions.NotRefundable("Only a debit can be refunded.")
     with transaction.atomic():
         locked = _lock(payment.card_id)
-        replay = _replay(locked, idempotency_key, Kind.REFUND, -payment.amount_cents)
+        replay = _replay(locked, idempotency_key, Kind.REFUND, refund_of_id=payment.pk)
         if replay:
             return replay
         if BalanceLog.objects.filter(refund_of=payment).exists():
@@ -620,11 +644,41 @@ def card_set_tags(
         locked = _lock(card)
         add_names = {name.strip() for name in add if name.strip()}
         remove_names = {name.strip() for name in remove if name.strip()}
-        for name in sorted(add_names):
+        present = set(locked.tags.values_list("name", flat=True))
+        to_add, to_remove = add_names - present, remove_names & present
+        for name in sorted(to_add):
             tag, _ = Tag.objects.get_or_create(
                 business=locked.business, mode=locked.mode, name=name
             )
             locked.tags.add(tag)
-        if remove_names:
-            locked.tags.remove(*locked.tags.filter(name__in=remove_names))
-        return _save_fields(locked, actor)
+        if to_remove:
+            locked.tags.remove(*locked.tags.filter(name__in=to_remove))
+        if to_add or to_remove:
+            _save_fields(locked, actor)
+        return locked
+
+
+# ---------------------------------------------------------------------------- recipients
+
+
+def recipient_find_or_create(
+    *, tenant: Tenant, email: str, defaults: dict[str, Any] | None = None
+) -> GiftCardRecipient:
+    """The tenant's recipient with this email (case-insensitive), created if there is none.
+
+    `defaults` (first_name, last_name, reference, reference_origin, metadata, client) only
+    apply to a new recipient.
+    """
+    email = email.strip()
+    recipients = GiftCardRecipient.objects.for_tenant(tenant)
+    found = recipients.filter(email__iexact=email).first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return GiftCardRecipient.objects.create(
+                business=tenant.business, mode=tenant.mode, email=email, **(defaults or {})
+            )
+    except IntegrityError:
+        # Created concurrently by another request: the unique constraint kept one row.
+        return recipients.get(email__iexact=email)
