@@ -32,7 +32,7 @@ def _fingerprint(request) -> str:
     body = request.body
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         canonical = body
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.get_full_path().encode(), canonical):
@@ -77,18 +77,27 @@ def idempotent(handler):
                 earlier = records.first()
                 if earlier is not None:
                     return _replay(earlier, fingerprint)
+                # Claim the key before doing anything: a concurrent retry now waits on the
+                # unique index and then replays, instead of running the request a second time
+                # and failing on the state the first one left. A failure rolls the claim back.
+                record = IdempotencyRecord.objects.create(
+                    api_key=request.auth,
+                    key=key,
+                    request_hash=fingerprint,
+                    status_code=0,
+                    response_body="",
+                    content_type="",
+                )
                 response = handler(view, request, *args, **kwargs)
-                if 200 <= response.status_code < 300:
-                    response = view.finalize_response(request, response, *args, **kwargs)
-                    response.render()
-                    IdempotencyRecord.objects.create(
-                        api_key=request.auth,
-                        key=key,
-                        request_hash=fingerprint,
-                        status_code=response.status_code,
-                        response_body=response.content.decode(response.charset),
-                        content_type=response["Content-Type"],
-                    )
+                if not 200 <= response.status_code < 300:
+                    record.delete()
+                    return response
+                response = view.finalize_response(request, response, *args, **kwargs)
+                response.render()
+                record.status_code = response.status_code
+                record.response_body = response.content.decode(response.charset)
+                record.content_type = response["Content-Type"]
+                record.save(update_fields=["status_code", "response_body", "content_type"])
                 return response
         except IntegrityError:
             # A concurrent request with this key committed first; ours was rolled back whole.

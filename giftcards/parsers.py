@@ -18,5 +18,5 @@ class DecimalJSONParser(JSONParser):
         try:
             text = stream.read().decode(encoding) if stream is not None else ""
             return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc

@@ -443,10 +443,13 @@ def card_adjust(
     actor: Actor,
     note: str,
     idempotency_key: str | None = None,
+    reopen_redeemed: bool = False,
 ) -> BalanceChange:
     """Set the balance to `new_balance_cents`, recording the difference as an adjustment.
 
-    Allowed in any status, never on a deleted card; the status does not change. Setting the
+    Allowed in any status, never on a deleted card; the status does not change, except that
+    with `reopen_redeemed` a redeemed card that is not single-use and gets a positive balance
+    becomes active again (the plain API, which has no "redeemed", asks for that). Setting the
     same balance writes nothing. Raises InvalidAmount, CardDeleted, BalanceMaxExceeded,
     IdempotencyConflict.
     """
@@ -468,11 +471,18 @@ def card_adjust(
         except exceptions.BalanceMaxExceeded as exc:
             exc.field = "balance_cents"
             raise
+        reopen = (
+            reopen_redeemed
+            and locked.status == Status.REDEEMED
+            and not locked.single_use
+            and new_balance_cents > 0
+        )
         return _post(
             locked,
             kind=Kind.ADJUSTMENT,
             amount_cents=delta,
             actor=actor,
+            new_status=Status.ACTIVE if reopen else None,
             idempotency_key=idempotency_key,
             note=note,
         )

@@ -13,12 +13,27 @@ from giftcards import money
 # Larger amounts are refused before they can overflow a 64-bit column.
 MAX_CENTS = 10**13
 MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
-_DIGITS = re.compile(r"^\d+$")
+# ASCII digits only (`\d` would accept "²"), and few enough that int() is cheap and safe.
+_DIGITS = re.compile(r"^[0-9]{1,19}$")
+MAX_ID = 2**63 - 1
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def parse_id(value) -> int | None:
+    """A positive 64-bit id from a JSON integer or a string of digits, else None."""
+    if isinstance(value, str) and _DIGITS.match(value.strip()):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        return None
+    return value
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def epoch_ms(value: dt.datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp() * 1000)
+    # Integer arithmetic: float timestamps lose the last millisecond now and then.
+    return None if value is None else (value - EPOCH) // dt.timedelta(milliseconds=1)
 
 
 class StrictBooleanField(serializers.Field):
@@ -33,21 +48,27 @@ class StrictBooleanField(serializers.Field):
         return bool(value)
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string; DRF's CharField would also take 123 and store "123"."""
+
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
 class StrictIntegerField(serializers.Field):
     """A JSON integer (or a string of digits); never a boolean or a fraction."""
 
     default_error_messages = {"invalid": "Must be a whole number.", "min": "Must be positive."}
 
     def to_internal_value(self, data):
-        if isinstance(data, bool):
-            self.fail("invalid")
-        if isinstance(data, str) and _DIGITS.match(data.strip()):
-            data = int(data.strip())
-        if not isinstance(data, int):
-            self.fail("invalid")
-        if data <= 0 or data > 2**63 - 1:
-            self.fail("min")
-        return data
+        value = parse_id(data)
+        if value is None:
+            self.fail("min" if isinstance(data, int) and not isinstance(data, bool) else "invalid")
+        return value
 
     def to_representation(self, value):
         return value
@@ -98,7 +119,7 @@ class EpochMillisField(serializers.Field):
             data = int(data.strip())
         if isinstance(data, bool) or not isinstance(data, int) or not 0 <= data <= MAX_EPOCH_MS:
             self.fail("invalid")
-        return dt.datetime.fromtimestamp(data / 1000, tz=dt.UTC)
+        return EPOCH + dt.timedelta(milliseconds=data)
 
     def to_representation(self, value):
         return epoch_ms(value)
@@ -133,5 +154,7 @@ class ExpireDateField(serializers.Field):
     def day_of(expires_at: dt.datetime | None, tz) -> str | None:
         if expires_at is None:
             return None
-        last_valid_moment = expires_at.astimezone(tz) - dt.timedelta(microseconds=1)
+        # Step back in absolute time, then look at the wall clock: zones whose clocks jump at
+        # midnight have no 23:59:59.999999 on some days.
+        last_valid_moment = (expires_at - dt.timedelta(microseconds=1)).astimezone(tz)
         return last_valid_moment.date().isoformat()

@@ -18,6 +18,7 @@ from giftcards.plain_api.fields import (
     ExpireDateField,
     MajorAmountField,
     StrictBooleanField,
+    StrictCharField,
     StrictIntegerField,
     epoch_ms,
 )
@@ -171,6 +172,7 @@ class GiftCardWriteSerializer(StrictSerializer):
                     new_balance_cents=data["balanceAmount"],
                     actor=actor,
                     note="balanceAmount set through the plain API.",
+                    reopen_redeemed=data["status"] == ACTIVE,
                 )
             return self._apply_status(card, data, actor)
 
@@ -218,12 +220,10 @@ class ClientWriteSerializer(StrictSerializer):
 
     clientId = StrictIntegerField(required=False, allow_null=True)
     businessId = StrictIntegerField(required=False)
-    firstName = serializers.CharField(max_length=100)
-    lastName = serializers.CharField(max_length=100)
+    firstName = StrictCharField(max_length=100)
+    lastName = StrictCharField(max_length=100)
     emailAddress = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
-    cellPhone = serializers.CharField(
-        max_length=40, required=False, allow_null=True, allow_blank=True
-    )
+    cellPhone = StrictCharField(max_length=40, required=False, allow_null=True, allow_blank=True)
     active = StrictBooleanField(required=False)
 
     def validate_businessId(self, value: int) -> int:
@@ -280,9 +280,7 @@ class PaymentWriteSerializer(StrictSerializer):
         max_length=255, required=False, allow_null=True, allow_blank=True
     )
     paymentDate = EpochMillisField(required=False, allow_null=True)
-    comment = serializers.CharField(
-        max_length=1000, required=False, allow_null=True, allow_blank=True
-    )
+    comment = StrictCharField(max_length=1000, required=False, allow_null=True, allow_blank=True)
 
     def to_internal_value(self, data):
         invoice = data.get("invoiceId") if isinstance(data, Mapping) else None

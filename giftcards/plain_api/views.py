@@ -26,6 +26,7 @@ from giftcards.models import PUBLIC_ID_PATTERN, BalanceLog, GiftCard
 from giftcards.parsers import DecimalJSONParser
 from giftcards.plain_api import serializers as s
 from giftcards.plain_api.errors import plain_exception_handler
+from giftcards.plain_api.fields import parse_id
 
 _PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
 
@@ -95,17 +96,19 @@ class PlainApiView(APIView):
         return None
 
     def client_from_url(self, client_id: str) -> Client:
-        if not client_id.isdigit() or int(client_id) > 2**63 - 1:
+        pk = parse_id(client_id)
+        if pk is None:
             raise ValidationError({"clientId": ["Must be a whole number."]})
-        client = Client.objects.for_tenant(self.tenant).filter(pk=int(client_id)).first()
+        client = Client.objects.for_tenant(self.tenant).filter(pk=pk).first()
         if client is None:
             raise Http404("No client with this clientId.")
         return client
 
     def client_from_body(self, value) -> Client:
-        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        pk = parse_id(value)
+        if pk is None:
             raise ValidationError({"clientId": ["Must be a whole number."]})
-        client = Client.objects.for_tenant(self.tenant).filter(pk=int(value)).first()
+        client = Client.objects.for_tenant(self.tenant).filter(pk=pk).first()
         if client is None:
             raise ValidationError({"clientId": [f"No client with id {value}."]})
         return client
@@ -237,11 +240,12 @@ class PaymentDetailView(PlainApiView):
     """DELETE /payments/{paymentId}: refund the whole payment; a second time is a 409."""
 
     def delete(self, request, payment_id):
-        if not payment_id.isdigit() or int(payment_id) > 2**63 - 1:
+        pk = parse_id(payment_id)
+        if pk is None:
             raise ValidationError({"paymentId": ["Must be a whole number."]})
         payment = (
             BalanceLog.objects.payments()
-            .filter(pk=int(payment_id), card__business=self.tenant.business)
+            .filter(pk=pk, card__business=self.tenant.business)
             .filter(card__mode=self.tenant.mode)
             .select_related("card")
             .first()

@@ -1046,3 +1046,23 @@ def test_failure_half_way_through_an_issue_leaves_no_card(tenant, actor, monkeyp
         services.card_issue(tenant=tenant, actor=actor, balance_cents=1_000)
     assert not GiftCard.objects.exists()
     assert not GiftCard.history.exists()
+
+
+def test_adjusting_a_redeemed_card_keeps_it_redeemed_unless_reopening_is_asked(make_card, actor):
+    card = make_card(balance_cents=1_000)
+    services.card_debit(card=card, amount_cents=1_000, actor=actor)
+    services.card_adjust(card=card, new_balance_cents=300, actor=actor, note="found")
+    assert fresh(card).status == Status.REDEEMED
+    services.card_adjust(
+        card=card, new_balance_cents=500, actor=actor, note="top-up", reopen_redeemed=True
+    )
+    assert (fresh(card).status, fresh(card).balance_cents) == (Status.ACTIVE, 500)
+
+
+def test_reopening_never_applies_to_a_single_use_card(make_card, actor):
+    card = make_card(balance_cents=1_000, single_use=True)
+    services.card_debit(card=card, amount_cents=100, actor=actor)
+    services.card_adjust(
+        card=card, new_balance_cents=500, actor=actor, note="x", reopen_redeemed=True
+    )
+    assert fresh(card).status == Status.REDEEMED
