@@ -10,7 +10,7 @@ PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/giftcards
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-sqlite test-postgres lint install migrate clean
+.PHONY: run test test-sqlite test-postgres lint install migrate bench clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,13 @@ test: lint
 	@echo "== SQLite run =="
 	@$(MAKE) --no-print-directory test-sqlite
 	@$(MAKE) --no-print-directory test-postgres
+
+bench: install
+	rm -f /tmp/giftcards-bench.sqlite3*
+	$(PY) benchmarks/ledger_throughput.py
+	$(PY) -c "import psycopg; c = psycopg.connect('$(PG_ADMIN_URL)', autocommit=True); \
+		c.execute('DROP DATABASE IF EXISTS giftcards_bench'); c.execute('CREATE DATABASE giftcards_bench')"
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/giftcards_bench $(PY) benchmarks/ledger_throughput.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* .test-db.sqlite3* staticfiles test-artifacts
