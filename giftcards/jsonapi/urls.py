@@ -1,3 +1,40 @@
-"""Routes of the JSON:API (seed 003), mounted under /api/."""
+"""Routes of the JSON:API (seed 003), mounted under /api/; a trailing slash is optional."""
 
-urlpatterns: list = []
+from django.urls import re_path
+
+from giftcards.jsonapi import views
+
+COLLECTION = {"get": "list", "post": "create"}
+MEMBER = {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+PK = r"(?P<pk>[^/]+)"
+
+
+def resource_routes(prefix: str, viewset, name: str) -> list:
+    return [
+        re_path(rf"^{prefix}/?$", viewset.as_view(COLLECTION), name=f"jsonapi-{name}-list"),
+        re_path(rf"^{prefix}/{PK}/?$", viewset.as_view(MEMBER), name=f"jsonapi-{name}-detail"),
+    ]
+
+
+urlpatterns = [
+    *resource_routes("gift_cards", views.GiftCardViewSet, "gift-card"),
+    re_path(
+        rf"^gift_cards/{PK}/relationships/(?P<related_field>[^/]+)/?$",
+        views.GiftCardViewSet.as_view({"get": "relationship"}),
+        name="jsonapi-gift-card-relationships",
+    ),
+    re_path(
+        rf"^gift_cards/{PK}/(?P<related_field>[^/]+)/?$",
+        views.GiftCardViewSet.as_view({"get": "related"}),
+        name="jsonapi-gift-card-related",
+    ),
+    *resource_routes("gift_card_recipients", views.GiftCardRecipientViewSet, "gift-card-recipient"),
+    *resource_routes("markets", views.MarketViewSet, "market"),
+    *resource_routes("tags", views.TagViewSet, "tag"),
+    re_path(
+        rf"^versions/{PK}/?$",
+        views.VersionViewSet.as_view({"get": "retrieve"}),
+        name="jsonapi-version-detail",
+    ),
+    re_path(r"", views.NotFoundView.as_view(), name="jsonapi-not-found"),
+]

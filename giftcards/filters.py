@@ -1,0 +1,397 @@
+"""django-filter FilterSets with ransack-style predicates: `status_eq`, `created_at_gt`, ...
+
+Each filterable attribute gets one filter per predicate its kind supports, named
+`<attribute>_<predicate>`; the JSON:API turns `filter[q][status_in]` and `filter[status]`
+into those names. Predicates:
+
+- `eq`, `not_eq` (`not_eq` keeps rows where the attribute is null), `in`, `not_in` (comma
+  lists), `gt`, `gteq`, `lt`, `lteq`;
+- `cont`, `start`, `end`: case-insensitive substring, prefix and suffix;
+- `null`, `present`, `blank` with `true`/`false` (present: neither null nor empty);
+- `true`, `false` on booleans: `single_use_true=true` is `single_use = true`;
+- `jcont` on JSON objects: the metadata contains the given object. Nested objects match
+  recursively; other values (strings, numbers, booleans, null, arrays) must be equal. It is
+  translated into one JSON path equality per leaf, so it behaves the same on SQLite (which has
+  no JSON containment) and PostgreSQL.
+
+Codes are stored encrypted, so `code` only supports `eq` and `in`, through the lookup hash
+(case-insensitive, spaces and dashes ignored).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KeyTransform
+from django.utils import timezone
+
+from giftcards import codes
+from giftcards.models import GiftCard, GiftCardRecipient, Market, Status, Tag
+
+MAX_LIST_ITEMS = 100
+MAX_JCONT_LEAVES = 20
+
+EQUALITY = ("eq", "not_eq", "in", "not_in")
+ORDER = ("gt", "gteq", "lt", "lteq")
+EMPTINESS = ("null", "present", "blank")
+TEXT = ("cont", "start", "end")
+BOOLEAN_VALUE = frozenset({"null", "present", "blank", "true", "false"})
+
+KIND_PREDICATES = {
+    "string": EQUALITY + TEXT + EMPTINESS,
+    "email": EQUALITY + TEXT + EMPTINESS,
+    "choice": EQUALITY,
+    "id": EQUALITY,
+    "integer": EQUALITY + ORDER + EMPTINESS,
+    "datetime": EQUALITY + ORDER + EMPTINESS,
+    "boolean": ("eq", "not_eq", "true", "false"),
+    "json": ("jcont", *EMPTINESS),
+    "code": ("eq", "in"),
+}
+# Longest first, so `balance_cents_not_eq` is (balance_cents, not_eq), not (..._not, eq).
+PREDICATES = sorted({p for ps in KIND_PREDICATES.values() for p in ps}, key=len, reverse=True)
+
+
+# ---------------------------------------------------------------------------- form fields
+
+
+class StrictBooleanField(forms.Field):
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        lowered = str(value).strip().lower()
+        if lowered in {"true", "1"}:
+            return True
+        if lowered in {"false", "0"}:
+            return False
+        raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class IsoDateTimeField(forms.Field):
+    """ISO 8601: `2025-01-31T12:00:00Z`, with an offset, or a date (midnight UTC); a time
+    without an offset is UTC."""
+
+    default_error_messages = {
+        "invalid": "Must be an ISO 8601 date-time such as 2025-01-31T12:00:00Z."
+    }
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip()
+        try:
+            if len(text) == 10:
+                moment = dt.datetime.combine(dt.date.fromisoformat(text), dt.time.min)
+            else:
+                moment = dt.datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
+        if timezone.is_naive(moment):
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment
+
+
+class CommaListField(forms.Field):
+    """`a,b,c`, each item validated by `item`."""
+
+    def __init__(self, *, item: forms.Field, **kwargs):
+        self.item = item
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        items = [part.strip() for part in str(value).split(",")]
+        if any(part == "" for part in items):
+            raise forms.ValidationError("Empty item in the comma-separated list.", code="invalid")
+        if len(items) > MAX_LIST_ITEMS:
+            raise forms.ValidationError(f"At most {MAX_LIST_ITEMS} items.", code="max_length")
+        return [self.item.clean(part) for part in items]
+
+
+class JsonObjectField(forms.Field):
+    default_error_messages = {"invalid": 'Must be a JSON object, such as {"tier":"gold"}.'}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        try:
+            parsed = json.loads(value)
+        except ValueError as exc:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
+        if not isinstance(parsed, dict) or not parsed:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        leaves = list(_leaves(parsed, ()))
+        if len(leaves) > MAX_JCONT_LEAVES:
+            raise forms.ValidationError(f"At most {MAX_JCONT_LEAVES} values.", code="invalid")
+        for path, _ in leaves:
+            if any('"' in key or "\\" in key for key in path):
+                # SQLite's JSON paths cannot quote these; refuse rather than mis-match.
+                raise forms.ValidationError(
+                    "Keys cannot contain double quotes or backslashes.", code="invalid"
+                )
+        return parsed
+
+
+# ---------------------------------------------------------------------------- JSON containment
+
+
+class ObjectKey(KeyTransform):
+    """A JSON object member by name, also when the name looks like a number (Django's
+    KeyTransform reads `"0"` as an array index)."""
+
+    def as_postgresql(self, compiler, connection):
+        lhs, params, keys = self.preprocess_lhs(compiler, connection)
+        return f"({lhs} #> %s)", (*params, keys)
+
+    def as_sqlite(self, compiler, connection):
+        lhs, params, keys = self.preprocess_lhs(compiler, connection)
+        path = "$" + "".join("." + json.dumps(key) for key in keys)
+        types = ",".join(repr(name) for name in connection.ops.jsonfield_datatype_values)
+        sql = (
+            f"(CASE WHEN JSON_TYPE({lhs}, %s) IN ({types}) "
+            f"THEN JSON_TYPE({lhs}, %s) ELSE JSON_EXTRACT({lhs}, %s) END)"
+        )
+        return sql, (*params, path) * 3
+
+
+def _leaves(value: dict, path: tuple[str, ...]):
+    for key, item in value.items():
+        if isinstance(item, dict) and item:
+            yield from _leaves(item, (*path, key))
+        else:
+            yield (*path, key), item
+
+
+def json_contains(queryset: QuerySet, field: str, wanted: dict) -> QuerySet:
+    """Rows whose JSON object `field` contains `wanted` (see the module docstring)."""
+    aliases, conditions = {}, {}
+    for index, (path, value) in enumerate(_leaves(wanted, ())):
+        expression = field
+        for key in path:
+            expression = ObjectKey(key, expression)
+        name = f"_jcont_{field}_{index}"
+        aliases[name] = expression
+        conditions[name] = value
+    return queryset.alias(**aliases).filter(**conditions)
+
+
+# ---------------------------------------------------------------------------- filters
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    kind: str
+    path: str = ""
+    choices: tuple[str, ...] = ()
+
+    @property
+    def lookup(self) -> str:
+        return self.path or self.name
+
+    def value_field(self, predicate: str) -> forms.Field:
+        if predicate in BOOLEAN_VALUE:
+            return StrictBooleanField(required=False)
+        if predicate == "jcont":
+            return JsonObjectField(required=False)
+        if predicate in TEXT:
+            return forms.CharField(required=False, max_length=255, strip=False)
+        item = self._item_field()
+        if predicate in ("in", "not_in"):
+            return CommaListField(item=item, required=False)
+        item.required = False
+        return item
+
+    def _item_field(self) -> forms.Field:
+        if self.kind == "integer":
+            return forms.IntegerField(min_value=-(2**63), max_value=2**63 - 1)
+        if self.kind == "datetime":
+            return IsoDateTimeField()
+        if self.kind == "boolean":
+            return StrictBooleanField()
+        if self.kind == "choice":
+            return forms.ChoiceField(choices=[(value, value) for value in self.choices])
+        if self.kind == "code":
+            return forms.CharField(max_length=100)
+        return forms.CharField(max_length=255, strip=False)
+
+
+class PredicateFilter(django_filters.Filter):
+    def __init__(self, attribute: Attribute, predicate: str):
+        self.attribute = attribute
+        self.predicate = predicate
+        super().__init__(field_name=attribute.lookup)
+
+    @property
+    def field(self):
+        if not hasattr(self, "_field"):
+            self._field = self.attribute.value_field(self.predicate)
+        return self._field
+
+    def filter(self, qs, value):
+        if value is None or value == "":  # not given (empty values are refused upstream)
+            return qs
+        if self.predicate == "jcont":
+            return json_contains(qs, self.attribute.lookup, value)
+        return qs.filter(self.condition(value))
+
+    def condition(self, value) -> Q:
+        path, kind, predicate = self.attribute.lookup, self.attribute.kind, self.predicate
+        if kind == "code":
+            values = value if isinstance(value, list) else [value]
+            return Q(code_hash__in=[codes.lookup_hash(item) for item in values])
+        exact = "iexact" if kind == "email" else "exact"
+        if predicate in ("eq", "not_eq"):
+            q = Q(**{f"{path}__{exact}": value})
+            return ~q if predicate == "not_eq" else q
+        if predicate in ("in", "not_in"):
+            if kind == "email":
+                q = Q()
+                for item in value:
+                    q |= Q(**{f"{path}__iexact": item})
+            else:
+                q = Q(**{f"{path}__in": value})
+            return ~q if predicate == "not_in" else q
+        if predicate in ORDER:
+            return Q(**{f"{path}__{predicate.replace('eq', 'e')}": value})
+        if predicate in TEXT:
+            lookup = {"cont": "icontains", "start": "istartswith", "end": "iendswith"}
+            return Q(**{f"{path}__{lookup[predicate]}": value})
+        if predicate in ("true", "false"):
+            q = Q(**{path: predicate == "true"})
+            return q if value else ~q
+        if predicate == "null":
+            return Q(**{f"{path}__isnull": value})
+        blank = Q(**{f"{path}__isnull": True})
+        if kind in ("string", "email"):
+            blank |= Q(**{path: ""})
+        elif kind == "json":
+            blank |= Q(**{path: {}})
+        wants_blank = value if predicate == "blank" else not value
+        return blank if wants_blank else ~blank
+
+
+class PredicateFilterSet(django_filters.FilterSet):
+    """A FilterSet whose filters are generated from `attributes`."""
+
+    attributes: tuple[Attribute, ...] = ()
+
+    @classmethod
+    def get_filters(cls):
+        filters = super().get_filters()
+        for attribute in cls.attributes:
+            for predicate in KIND_PREDICATES[attribute.kind]:
+                filters[f"{attribute.name}_{predicate}"] = PredicateFilter(attribute, predicate)
+        return filters
+
+    @classmethod
+    def attribute_names(cls) -> list[str]:
+        return [attribute.name for attribute in cls.attributes]
+
+    @classmethod
+    def short_form(cls, name: str) -> str | None:
+        """`filter[<attribute>]`: equality, or containment for JSON objects."""
+        for attribute in cls.attributes:
+            if attribute.name == name:
+                return f"{name}_jcont" if attribute.kind == "json" else f"{name}_eq"
+        return None
+
+    @classmethod
+    def explain_unknown(cls, name: str) -> str:
+        known = {attribute.name: attribute for attribute in cls.attributes}
+        for predicate in PREDICATES:
+            if name.endswith(f"_{predicate}"):
+                attribute = known.get(name[: -len(predicate) - 1])
+                if attribute is None:
+                    return (
+                        f"{name[: -len(predicate) - 1]!r} cannot be filtered; filterable: "
+                        f"{', '.join(known)}."
+                    )
+                return (
+                    f"The predicate {predicate!r} is not available for {attribute.name!r} "
+                    f"(available: {', '.join(KIND_PREDICATES[attribute.kind])})."
+                )
+        return (
+            f"{name!r} is not <attribute>_<predicate>; predicates: {', '.join(sorted(PREDICATES))}."
+        )
+
+
+def _attributes(*specs: tuple) -> tuple[Attribute, ...]:
+    return tuple(Attribute(*spec) for spec in specs)
+
+
+class GiftCardFilterSet(PredicateFilterSet):
+    attributes = _attributes(
+        ("id", "id"),
+        ("status", "choice", "", tuple(Status.values)),
+        ("code", "code"),
+        ("currency_code", "string"),
+        ("balance_cents", "integer"),
+        ("initial_balance_cents", "integer"),
+        ("balance_max_cents", "integer"),
+        ("single_use", "boolean"),
+        ("rechargeable", "boolean"),
+        ("distribute_discount", "boolean"),
+        ("expires_at", "datetime"),
+        ("created_at", "datetime"),
+        ("updated_at", "datetime"),
+        ("reference", "string"),
+        ("reference_origin", "string"),
+        ("metadata", "json"),
+        ("recipient_email", "email", "recipient__email"),
+    )
+
+    class Meta:
+        model = GiftCard
+        fields: list[str] = []
+
+
+class GiftCardRecipientFilterSet(PredicateFilterSet):
+    attributes = _attributes(
+        ("id", "integer"),
+        ("email", "email"),
+        ("first_name", "string"),
+        ("last_name", "string"),
+        ("reference", "string"),
+        ("reference_origin", "string"),
+        ("metadata", "json"),
+        ("created_at", "datetime"),
+        ("updated_at", "datetime"),
+    )
+
+    class Meta:
+        model = GiftCardRecipient
+        fields: list[str] = []
+
+
+class MarketFilterSet(PredicateFilterSet):
+    attributes = _attributes(
+        ("id", "integer"),
+        ("name", "string"),
+        ("currency_code", "string"),
+        ("created_at", "datetime"),
+    )
+
+    class Meta:
+        model = Market
+        fields: list[str] = []
+
+
+class TagFilterSet(PredicateFilterSet):
+    attributes = _attributes(
+        ("id", "integer"),
+        ("name", "string"),
+        ("created_at", "datetime"),
+    )
+
+    class Meta:
+        model = Tag
+        fields: list[str] = []

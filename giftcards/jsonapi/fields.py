@@ -1,0 +1,123 @@
+"""Strict serializer fields: JSON:API attributes are typed, so `"10"` is not an integer and
+`1` is not a boolean; relationships resolve only within the key's business and mode."""
+
+from __future__ import annotations
+
+import json
+
+from rest_framework import serializers
+from rest_framework_json_api.relations import ResourceRelatedField
+
+from giftcards.jsonapi.errors import RelatedNotFound
+
+MAX_CENTS = 10**13  # far above any real card, far below a 64-bit overflow
+MAX_METADATA_BYTES = 16 * 1024
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return data
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class _StrictString:
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(_StrictString, serializers.CharField):
+    pass
+
+
+class StrictEmailField(_StrictString, serializers.EmailField):
+    pass
+
+
+class StrictURLField(_StrictString, serializers.URLField):
+    pass
+
+
+class StrictDateTimeField(_StrictString, serializers.DateTimeField):
+    pass
+
+
+class JsonObjectField(serializers.JSONField):
+    default_error_messages = {
+        "not_object": "Must be a JSON object.",
+        "too_large": f"Must be at most {MAX_METADATA_BYTES} bytes of JSON.",
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("not_object")
+        if len(json.dumps(data)) > MAX_METADATA_BYTES:
+            self.fail("too_large")
+        return data
+
+
+class NameListField(StrictCharField):
+    """`"vip, summer"` -> ["vip", "summer"]: the comma-separated tag names of `_add_tags`."""
+
+    default_error_messages = {
+        "empty_list": "Give at least one tag name.",
+        "name_too_long": "A tag name has at most 100 characters.",
+    }
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        if not names:
+            self.fail("empty_list")
+        if any(len(name) > 100 for name in names):
+            self.fail("name_too_long")
+        return names
+
+
+class TypedRelatedField(ResourceRelatedField):
+    """A relationship with a fixed resource type, resolved within the request's tenant.
+
+    A resource the key cannot see is a 404 (JSON:API: a request referencing a related
+    resource that does not exist), pointing at the relationship.
+    """
+
+    def __init__(self, *, resource_type: str, **kwargs):
+        self.resource_type = resource_type
+        super().__init__(**kwargs)
+
+    def get_resource_type_from_included_serializer(self):
+        return self.resource_type
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        return queryset.for_tenant(self.context["tenant"])
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            codes = exc.get_codes()
+            if "does_not_exist" in (codes if isinstance(codes, list) else [codes]):
+                name = self.field_name or self.parent.field_name
+                raise RelatedNotFound(
+                    f"No {self.resource_type} resource with id {data.get('id')!r}.",
+                    pointer=f"/data/relationships/{name}",
+                ) from exc
+            raise
+
+
+class RecipientEmailField(StrictEmailField):
+    """Reads the recipient's email; writing finds or creates the recipient by email."""
+
+    def get_attribute(self, instance):
+        recipient = instance.recipient
+        return recipient.email if recipient is not None else None

@@ -1,0 +1,173 @@
+"""Query parameters of the JSON:API: strict validation, `filter[...]` in two forms, `sort`.
+
+Every parameter the endpoint does not understand is a 400 naming it in `source.parameter`:
+unknown names, repeated names, families the endpoint does not support (`filter` on a single
+resource, say), unknown includes, sparse-fieldset types or fields, filters, predicates and
+sort fields.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db.models import F
+from rest_framework.filters import BaseFilterBackend
+from rest_framework_json_api import filters as jsonapi_filters
+from rest_framework_json_api.django_filters import DjangoFilterBackend
+
+from giftcards.jsonapi.errors import InvalidQueryParameter
+
+Q_FORM = re.compile(r"^filter\[q\]\[(?P<name>\w+)\]$")
+SHORT_FORM = re.compile(r"^filter\[(?P<name>\w+)\]$")
+FIELDS = re.compile(r"^fields\[(?P<type>[\w\-]+)\]$")
+LIST_FAMILIES = frozenset({"include", "fields", "sort", "page", "filter"})
+DOCUMENT_FAMILIES = frozenset({"include", "fields"})
+
+
+class QueryParameterValidationFilter(jsonapi_filters.QueryParameterValidationFilter):
+    """DJA's validation, extended with `filter[q][<attribute>_<predicate>]` and made to
+    report `source.parameter`; which families an endpoint takes is the view's
+    `query_families()`."""
+
+    query_regex = re.compile(
+        r"^(sort|include)$|^page\[(number|size)\]$|^fields\[[\w\-]+\]$"
+        r"|^(?P<type>filter)(\[q\])?\[\w+\]$"
+    )
+
+    def validate_query_params(self, request, view=None):
+        allowed = view.query_families() if view is not None else LIST_FAMILIES
+        problems = []
+        for name in request.query_params:
+            family = name.split("[", 1)[0]
+            if not self.query_regex.match(name):
+                problems.append((name, f"Unknown query parameter {name!r}."))
+            elif family not in allowed:
+                problems.append((name, f"{family!r} is not supported on this endpoint."))
+            elif len(request.query_params.getlist(name)) > 1:
+                problems.append((name, f"{name!r} is given more than once."))
+        if problems:
+            raise InvalidQueryParameter(problems)
+        if view is not None:
+            self.validate_include(request, view)
+            self.validate_fields(request, view)
+
+    @staticmethod
+    def validate_include(request, view):
+        raw = request.query_params.get("include")
+        if raw is None:
+            return
+        serializer_class = view.get_serializer_class()
+        available = list(getattr(serializer_class, "included_serializers", None) or {})
+        for path in raw.split(","):
+            if path not in available:
+                offer = ", ".join(available) if available else "nothing"
+                raise InvalidQueryParameter(
+                    "include", f"Cannot include {path!r} here; includable: {offer}."
+                )
+
+    @staticmethod
+    def validate_fields(request, view):
+        from giftcards.jsonapi.serializers import RESOURCE_SERIALIZERS, sparse_field_names
+
+        for name, value in request.query_params.items():
+            match = FIELDS.match(name)
+            if not match:
+                continue
+            serializer_class = RESOURCE_SERIALIZERS.get(match["type"])
+            if serializer_class is None:
+                raise InvalidQueryParameter(
+                    name, f"Unknown resource type; types: {', '.join(RESOURCE_SERIALIZERS)}."
+                )
+            known = sparse_field_names(serializer_class)
+            unknown = [field for field in value.split(",") if field and field not in known]
+            if unknown:
+                raise InvalidQueryParameter(
+                    name, f"Unknown field {unknown[0]!r}; fields: {', '.join(known)}."
+                )
+
+    def filter_queryset(self, request, queryset, view):
+        self.validate_query_params(request, view)
+        return queryset
+
+
+class JsonApiFilterBackend(DjangoFilterBackend):
+    """`filter[q][<attribute>_<predicate>]` and `filter[<attribute>]` onto the view's
+    `filterset_class` (see giftcards/filters.py); bad names and values are 400s."""
+
+    def _filter_data(self, request, filterset_class) -> tuple[dict, dict]:
+        data, origin, problems = {}, {}, []
+        for parameter, values in request.query_params.lists():
+            if not parameter.startswith("filter"):
+                continue
+            q_form, short = Q_FORM.match(parameter), SHORT_FORM.match(parameter)
+            if filterset_class is None:
+                problems.append((parameter, "This endpoint has no filters."))
+                continue
+            if q_form:
+                name = q_form["name"]
+                if name not in filterset_class.base_filters:
+                    problems.append((parameter, filterset_class.explain_unknown(name)))
+                    continue
+            elif short:
+                name = filterset_class.short_form(short["name"])
+                if name is None or name not in filterset_class.base_filters:
+                    filterable = ", ".join(filterset_class.attribute_names())
+                    problems.append(
+                        (parameter, f"Unknown filter {short['name']!r}; filterable: {filterable}.")
+                    )
+                    continue
+            else:
+                problems.append((parameter, f"Unknown query parameter {parameter!r}."))
+                continue
+            if values[-1] == "":
+                problems.append((parameter, "A filter needs a value."))
+            elif name in data:
+                problems.append((parameter, f"Same filter as {origin[name]!r}."))
+            else:
+                data[name] = values[-1]
+                origin[name] = parameter
+        if problems:
+            raise InvalidQueryParameter(problems)
+        return data, origin
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        data, origin = self._filter_data(request, filterset_class)
+        if not data:
+            return queryset
+        filterset = filterset_class(data=data, queryset=queryset, request=request)
+        if not filterset.is_valid():
+            problems = []
+            for name, errors in filterset.form.errors.as_data().items():
+                for error in errors:
+                    for message in error.messages:
+                        problems.append((origin.get(name, f"filter[q][{name}]"), message))
+            raise InvalidQueryParameter(problems)
+        return filterset.qs
+
+
+class SortFilter(BaseFilterBackend):
+    """`sort=-created_at,balance_cents`: the view's `sort_fields` (name -> ORM path), nulls
+    last ascending and first descending on every engine, the primary key as tie-breaker so
+    pages are stable."""
+
+    def filter_queryset(self, request, queryset, view):
+        sortable = getattr(view, "sort_fields", {})
+        raw = request.query_params.get("sort")
+        if raw is None:
+            return queryset.order_by(*view.default_sort)
+        ordering = []
+        for term in raw.split(","):
+            descending = term.startswith("-")
+            name = term[1:] if descending else term
+            refused = getattr(view, "unsortable_fields", {}).get(name)
+            if refused:
+                raise InvalidQueryParameter("sort", refused)
+            if name not in sortable:
+                offer = ", ".join(sortable) or "nothing"
+                raise InvalidQueryParameter("sort", f"Cannot sort by {term!r}; sortable: {offer}.")
+            expression = F(sortable[name])
+            ordering.append(
+                expression.desc(nulls_first=True) if descending else expression.asc(nulls_last=True)
+            )
+        return queryset.order_by(*ordering, "pk")

@@ -1,0 +1,124 @@
+"""Writes of the `gift_cards` resource: the validated document becomes service calls.
+
+All of a request's calls run in one transaction, in a fixed order (attributes, status
+triggers, balance, tags), so a refusal at any step leaves the card, its ledger and its
+history as they were.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from giftcards import exceptions, services
+from giftcards.models import GiftCard, GiftCardRecipient, Status
+
+# Attributes card_update changes (no money, no status).
+UPDATABLE = (
+    "balance_max_cents",
+    "single_use",
+    "rechargeable",
+    "distribute_discount",
+    "image_url",
+    "expires_at",
+    "reference",
+    "reference_origin",
+    "metadata",
+)
+BLANK_WHEN_NULL = frozenset({"image_url", "reference", "reference_origin"})
+
+
+class GiftCardWriteMixin:
+    """Context: tenant, actor and, for a request with an Idempotency-Key, `idempotency_key`
+    (also recorded on the ledger row)."""
+
+    def _recipient(self, attrs) -> GiftCardRecipient | None:
+        email = attrs.get("recipient_email")
+        if email:
+            return services.recipient_find_or_create(tenant=self.tenant, email=email)
+        return attrs.get("recipient")
+
+    def create(self, validated_data) -> GiftCard:
+        data = validated_data
+        with transaction.atomic():
+            return services.card_issue(
+                tenant=self.tenant,
+                actor=self.actor,
+                balance_cents=data["balance_cents"],
+                currency_code=data.get("currency_code"),
+                code=data.get("code"),
+                status=data.get("status", Status.DRAFT),
+                balance_max_cents=data.get("balance_max_cents"),
+                single_use=data.get("single_use", False),
+                rechargeable=data.get("rechargeable", True),
+                distribute_discount=data.get("distribute_discount", True),
+                image_url=data.get("image_url") or "",
+                expires_at=data.get("expires_at"),
+                reference=data.get("reference") or "",
+                reference_origin=data.get("reference_origin") or "",
+                metadata=data.get("metadata"),
+                recipient=self._recipient(data),
+                market=data.get("market"),
+            )
+
+    def update(self, card: GiftCard, validated_data) -> GiftCard:
+        data = validated_data
+        actor = self.actor
+        key = self.context.get("idempotency_key")
+        with transaction.atomic():
+            changes = {name: data[name] for name in UPDATABLE if name in data}
+            for name in BLANK_WHEN_NULL & set(changes):
+                changes[name] = changes[name] or ""
+            if "market" in data:
+                changes["market"] = data["market"]
+            if "recipient" in data or "recipient_email" in data:
+                changes["recipient"] = self._recipient(data)
+            if changes:
+                services.card_update(card=card, actor=actor, **changes)
+            if data.get("_purchase"):
+                services.card_purchase(card=card, actor=actor)
+            if data.get("_activate"):
+                services.card_activate(card=card, actor=actor)
+            if data.get("_deactivate"):
+                services.card_deactivate(card=card, actor=actor)
+            if "balance_cents" in data:
+                services.card_adjust(
+                    card=card,
+                    new_balance_cents=data["balance_cents"],
+                    actor=actor,
+                    note="balance_cents written through the JSON:API.",
+                    idempotency_key=key,
+                )
+            change = data.get("_balance_change_cents")
+            if change:
+                self._change_balance(card, change, data.get("_order_reference", ""), key)
+            if data.get("_add_tags") or data.get("_remove_tags"):
+                services.card_set_tags(
+                    card=card,
+                    actor=actor,
+                    add=data.get("_add_tags", ()),
+                    remove=data.get("_remove_tags", ()),
+                )
+        return card
+
+    def _change_balance(self, card: GiftCard, change: int, order: str, key: str | None):
+        try:
+            if change < 0:
+                services.card_debit(
+                    card=card,
+                    amount_cents=-change,
+                    actor=self.actor,
+                    order_reference=order,
+                    idempotency_key=key,
+                )
+            else:
+                services.card_recharge(
+                    card=card,
+                    amount_cents=change,
+                    actor=self.actor,
+                    order_reference=order,
+                    idempotency_key=key,
+                )
+        except exceptions.GiftCardError as exc:
+            if exc.field == "amount_cents":
+                exc.jsonapi_pointer = "/data/attributes/_balance_change_cents"
+            raise

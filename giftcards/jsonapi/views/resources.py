@@ -1,0 +1,91 @@
+"""Recipients, markets, tags, and single card versions."""
+
+from __future__ import annotations
+
+from giftcards.filters import GiftCardRecipientFilterSet, MarketFilterSet, TagFilterSet
+from giftcards.jsonapi.errors import Conflict
+from giftcards.jsonapi.serializers import (
+    GiftCardRecipientSerializer,
+    MarketSerializer,
+    TagSerializer,
+    VersionSerializer,
+)
+from giftcards.jsonapi.serializers.versions import (
+    HistoricalGiftCard,
+    ordered_versions,
+    previous_version,
+)
+from giftcards.jsonapi.views.base import ResourceViewSet
+from giftcards.models import GiftCard, GiftCardRecipient, Market, Tag
+
+
+class GiftCardRecipientViewSet(ResourceViewSet):
+    model = GiftCardRecipient
+    resource_name = "gift_card_recipients"
+    serializer_class = GiftCardRecipientSerializer
+    filterset_class = GiftCardRecipientFilterSet
+    sort_fields = {
+        name: name for name in ("id", "email", "first_name", "last_name", "reference", "created_at")
+    }
+    sort_fields["updated_at"] = "updated_at"
+
+    def perform_destroy(self, recipient):
+        if GiftCard.objects.filter(recipient=recipient).exists():
+            raise Conflict(
+                "Gift cards are addressed to this recipient; it cannot be deleted.",
+                code="recipient_in_use",
+            )
+        recipient.delete()
+
+
+class MarketViewSet(ResourceViewSet):
+    model = Market
+    resource_name = "markets"
+    serializer_class = MarketSerializer
+    filterset_class = MarketFilterSet
+    sort_fields = {name: name for name in ("id", "name", "currency_code", "created_at")}
+
+    def perform_destroy(self, market):
+        if GiftCard.objects.filter(market=market).exists():
+            raise Conflict("The market has gift cards; it cannot be deleted.", code="market_in_use")
+        market.delete()
+
+
+class TagViewSet(ResourceViewSet):
+    model = Tag
+    resource_name = "tags"
+    serializer_class = TagSerializer
+    filterset_class = TagFilterSet
+    default_sort = ("name", "id")
+    sort_fields = {name: name for name in ("id", "name", "created_at")}
+
+
+class VersionViewSet(ResourceViewSet):
+    """GET /api/versions/{id}: one version of a card the key can see."""
+
+    model = HistoricalGiftCard
+    resource_name = "versions"
+    serializer_class = VersionSerializer
+
+    def get_queryset(self):
+        if self.schema_only:
+            return HistoricalGiftCard.objects.none()
+        tenant = self.tenant
+        return ordered_versions(
+            HistoricalGiftCard.objects.filter(
+                history_relation__business=tenant.business,
+                history_relation__mode=tenant.mode,
+                history_relation__deleted_at__isnull=True,
+            )
+        )
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        record = getattr(self, "_record", None)
+        if record is not None:
+            context["previous_versions"] = {record.history_id: previous_version(record)}
+        return context
+
+    def retrieve(self, request, *args, **kwargs):
+        self._record = self.get_object()
+        return self.render_one(self._record)
