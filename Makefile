@@ -9,8 +9,10 @@ PORT ?= 8000
 # PostgreSQL run of the suite; pytest-django creates and drops test_giftcards on it.
 PG_URL ?= postgres://postgres@127.0.0.1:5432/giftcards
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-sqlite test-postgres lint install migrate bench clean
+.PHONY: run test test-sqlite test-postgres lint install migrate bench chromium bench-csv clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,10 +36,26 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
 
-test-sqlite: install
+# Installs Chromium for the browser tests when it is missing and apt-get can (root, or sudo
+# without a password). Otherwise the browser tests skip loudly, or fail when CI is set.
+chromium:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "== Installing Chromium for the browser tests =="; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		echo "== Installing Chromium for the browser tests =="; \
+		sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	elif [ -n "$$CI" ]; then \
+		echo "$(CHROMIUM) is missing and cannot be installed here; CI is set: failing." >&2; exit 1; \
+	else \
+		echo "!! $(CHROMIUM) is missing and cannot be installed here: the browser tests will be SKIPPED." >&2; \
+	fi
+
+test-sqlite: install chromium
 	env -u DATABASE_URL $(PY) -m pytest
 
-test-postgres: install
+test-postgres: install chromium
 	@if $(PY) -c "import psycopg; psycopg.connect('$(PG_ADMIN_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== PostgreSQL run ($(PG_URL)) =="; \
 		DATABASE_URL=$(PG_URL) $(PY) -m pytest; \
@@ -58,6 +76,11 @@ bench: install
 	$(PY) -c "import psycopg; c = psycopg.connect('$(PG_ADMIN_URL)', autocommit=True); \
 		c.execute('DROP DATABASE IF EXISTS giftcards_bench'); c.execute('CREATE DATABASE giftcards_bench')"
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/giftcards_bench $(PY) benchmarks/ledger_throughput.py
+
+# Peak memory of the admin's CSV export for 10,000 and 100,000 cards, on both engines.
+bench-csv: install
+	$(PY) tests/admin/bench_csv_export.py
+	DATABASE_URL=$(PG_URL) $(PY) tests/admin/bench_csv_export.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* .test-db.sqlite3* staticfiles test-artifacts

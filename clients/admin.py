@@ -1,36 +1,296 @@
-"""Staff admin for businesses, staff users, clients and API keys."""
+"""Staff admin for businesses, staff users, clients and API keys, and the business scoping
+every admin of a tenant's rows shares."""
 
-from django.contrib import admin
+from __future__ import annotations
+
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.template.response import TemplateResponse
 from rest_framework_api_key.models import APIKey as LibraryApiKey
 
 from clients.models import ApiKey, Business, Client, User
+from clients.services import api_key_create, api_key_revoke, client_soft_delete
+from clients.tenancy import Actor
 
 # The library's own key model is unused: ours belongs to a business and a mode.
 admin.site.unregister(LibraryApiKey)
 
 
+def staff_business_id(request) -> int | None:
+    """The business a staff user works for; None for superusers (who see every business)."""
+    return None if request.user.is_superuser else request.user.business_id
+
+
+class BusinessScopedAdmin(admin.ModelAdmin):
+    """Staff see and act on their own business's rows only; superusers see all.
+
+    Scoping lives in `get_queryset` (lists, change pages, search, autocomplete, actions all
+    start there) and again in the object permissions, so a hidden link is never the only
+    guard. A row outside the scope is a 404, never a page that confirms it exists.
+    """
+
+    #: The lookup from this model to its business.
+    business_path = "business"
+
+    def scope(self, request, queryset):
+        if request.user.is_superuser:
+            return queryset
+        business_id = request.user.business_id
+        if business_id is None:
+            return queryset.none()  # a staff user without a business sees nothing
+        return queryset.filter(**{self.business_path: business_id})
+
+    def get_queryset(self, request):
+        return self.scope(request, super().get_queryset(request))
+
+    def in_scope(self, request, obj) -> bool:
+        if obj is None or request.user.is_superuser:
+            return True
+        business_id = request.user.business_id
+        *hops, last = self.business_path.split("__")
+        for hop in hops:
+            obj = getattr(obj, hop)
+        return business_id is not None and getattr(obj, f"{last}_id") == business_id
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and self.in_scope(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self.in_scope(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self.in_scope(request, obj)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django redirects to the index with "doesn't exist"; another business's row must
+        # look exactly like a missing one, and a plain 404 does.
+        raise Http404(f"No {opts.verbose_name} with that id.")
+
+    def get_object_or_404(self, request, object_id):
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404(f"No {self.opts.verbose_name} with that id.")
+        return obj
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if related is Business and not request.user.is_superuser:
+            # Staff create rows for their own business only: shown, not changeable.
+            kwargs["queryset"] = Business.objects.filter(pk=request.user.business_id)
+            kwargs["initial"] = request.user.business_id
+            kwargs["disabled"] = True
+        elif not request.user.is_superuser and hasattr(related, "business_id"):
+            kwargs["queryset"] = related._default_manager.filter(
+                business_id=request.user.business_id
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if not request.user.is_superuser and hasattr(related, "business_id"):
+            kwargs["queryset"] = related._default_manager.filter(
+                business_id=request.user.business_id
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_list_display(self, request):
+        display = super().get_list_display(request)
+        if not request.user.is_superuser:
+            display = [name for name in display if name != "business"]
+        return display
+
+    def get_list_filter(self, request):
+        filters = super().get_list_filter(request)
+        if not request.user.is_superuser:
+            filters = [item for item in filters if item != "business"]
+        return filters
+
+
 @admin.register(Business)
-class BusinessAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "currency_code", "locale", "timezone")
+class BusinessAdmin(BusinessScopedAdmin):
+    """Staff see their own business; only superusers create or change businesses."""
+
+    business_path = "pk"
+    list_display = ("id", "name", "currency_code", "locale", "timezone", "created_at")
     search_fields = ("name",)
+    readonly_fields = ("created_at",)
+
+    def in_scope(self, request, obj) -> bool:
+        return obj is None or request.user.is_superuser or obj.pk == request.user.business_id
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # every row of the service points at a business (PROTECT)
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    """Superusers manage staff; a staff user with user permissions stays inside their business
+    and cannot hand out superuser rights or move anyone to another business."""
+
     fieldsets = (*DjangoUserAdmin.fieldsets, ("Business", {"fields": ("business",)}))
-    list_display = ("username", "email", "business", "is_staff", "is_superuser")
+    list_display = ("username", "email", "business", "role_names", "is_staff", "is_superuser")
+    list_filter = ("business", "groups", "is_staff", "is_superuser", "is_active")
+    list_select_related = ("business",)
+
+    @admin.display(description="roles")
+    def role_names(self, user):
+        return ", ".join(group.name for group in user.groups.all()) or "—"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).prefetch_related("groups")
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(business_id=request.user.business_id, is_superuser=False)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += ["is_superuser", "user_permissions", "business"]
+        return readonly
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser:
+            obj.business_id = request.user.business_id
+        super().save_model(request, obj, form, change)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404(f"No {opts.verbose_name} with that id.")
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
-    list_display = ("id", "first_name", "last_name", "email", "business", "mode", "active")
-    list_filter = ("active", "mode")
-    search_fields = ("first_name", "last_name", "email")
+class ClientAdmin(BusinessScopedAdmin):
+    """Clients are never removed (their cards point at them): managers deactivate them."""
+
+    list_display = ("id", "full_name", "email", "phone", "business", "mode", "active")
+    list_display_links = ("id", "full_name")
+    list_filter = ("active", "mode", "business")
+    list_select_related = ("business",)
+    search_fields = ("first_name", "last_name", "email", "phone", "=id")
+    readonly_fields = ("created_at", "modified_at", "created_by", "modified_by")
+    fields = (
+        "business",
+        "mode",
+        ("first_name", "last_name"),
+        "email",
+        "phone",
+        "active",
+        ("created_at", "created_by"),
+        ("modified_at", "modified_by"),
+    )
+    actions = ["deactivate_clients"]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.has_perm("clients.delete_client"):
+            readonly.append("active")
+        if obj is not None:
+            readonly += ["business", "mode"]  # a client's cards live in its business and mode
+        return readonly
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # soft only: see deactivate_clients
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("clients.delete_client"):
+            actions.pop("deactivate_clients", None)
+        return actions
+
+    @admin.action(description="Deactivate selected clients")
+    def deactivate_clients(self, request, queryset):
+        if not request.user.has_perm("clients.delete_client"):
+            raise PermissionDenied
+        actor = Actor.for_user(request.user)
+        count = 0
+        for client in self.scope(request, queryset):
+            client_soft_delete(client=client, actor=actor)
+            self.log_change(request, client, "Deactivated.")
+            count += 1
+        self.message_user(request, f"Deactivated {count} client(s).", messages.SUCCESS)
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser:
+            obj.business_id = request.user.business_id
+        if not change:
+            obj.created_by = request.user.get_username()
+        obj.modified_by = request.user.get_username()
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(BusinessScopedAdmin):
+    """Managers create keys (the secret is shown once, on a page that is not cached) and
+    revoke them; keys are never deleted, ledger rows point at them."""
+
     list_display = ("name", "prefix", "business", "mode", "created", "last_used_at", "revoked")
-    list_filter = ("mode", "revoked")
-    readonly_fields = ("prefix", "created", "last_used_at")
+    list_filter = ("mode", "revoked", "business")
+    list_select_related = ("business",)
+    search_fields = ("name", "prefix")
+    actions = ["revoke_keys"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("business", "name", "mode")
+        return ("business", "name", "mode", "prefix", "created", "last_used_at", "revoked")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        # Revoking is one way (the action below); business and mode are the key's identity.
+        return ("business", "mode", "prefix", "created", "last_used_at", "revoked")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self.has_change_permission(request):
+            actions.pop("revoke_keys", None)
+        return actions
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke_keys(self, request, queryset):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        count = 0
+        for key in self.scope(request, queryset).filter(revoked=False):
+            api_key_revoke(api_key=key)
+            self.log_change(request, key, "Revoked.")
+            count += 1
+        self.message_user(request, f"Revoked {count} API key(s).", messages.SUCCESS)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        business = obj.business if request.user.is_superuser else request.user.business
+        key, secret = api_key_create(business=business, name=obj.name, mode=obj.mode)
+        for field in ApiKey._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(key, field.attname))
+        obj._state.adding = False
+        request._new_api_key_secret = secret
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The secret is rendered once, here, rather than put in a message: messages travel in
+        # a signed (not encrypted) cookie or the session.
+        response = TemplateResponse(
+            request,
+            "admin/clients/apikey/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "API key created",
+                "key": obj,
+                "secret": request._new_api_key_secret,
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response

@@ -162,6 +162,12 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# The public balance page (/balance): lookups per client address per window, shared across
+# processes through the cache; behind proxies, how many of them append to X-Forwarded-For.
+BALANCE_CHECK_ATTEMPTS = int(os.environ.get("BALANCE_CHECK_ATTEMPTS", "10"))
+BALANCE_CHECK_WINDOW = int(os.environ.get("BALANCE_CHECK_WINDOW", "600"))
+BALANCE_CHECK_TRUSTED_PROXIES = int(os.environ.get("BALANCE_CHECK_TRUSTED_PROXIES", "0"))
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Gift card service",
     "VERSION": "1.0.0",

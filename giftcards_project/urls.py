@@ -11,6 +11,7 @@ def healthz(request):
 
 
 urlpatterns = [
+    path("", include("giftcards.staff_urls")),  # /balance and /admin/dashboard/, before the admin
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),

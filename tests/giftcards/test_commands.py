@@ -135,6 +135,23 @@ def test_printed_staff_logins_work(demo):
         assert user.is_superuser or user.business == business
 
 
+def test_each_printed_staff_login_can_work_in_the_admin(demo, client):
+    """A demo login that opens the admin must see the demo cards, not an empty page."""
+    business = Business.objects.get(name=DEMO_BUSINESS)
+    one_card = GiftCard.objects.filter(business=business, deleted_at__isnull=True).first()
+    roles = dict(re.findall(r"^\s+(\S+) / \S+\s+\((\w+)", demo, re.MULTILINE))
+    assert {"viewer", "cashier", "manager"} <= set(roles.values())
+
+    for username, password in printed_logins(demo):
+        assert client.login(username=username, password=password), username
+        changelist = client.get("/admin/giftcards/giftcard/")
+        page = client.get(f"/admin/giftcards/giftcard/{one_card.pk}/change/")
+        assert changelist.status_code == 200, username
+        assert page.status_code == 200, username
+        assert one_card.code_last4 in changelist.content.decode(), username
+        client.logout()
+
+
 def test_printed_logins_still_work_after_a_second_run(demo):
     output, _ = run("load_demo")
 

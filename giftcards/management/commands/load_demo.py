@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -16,9 +17,11 @@ from giftcards.models import GiftCard, Market, Status
 DEMO_BUSINESS = "Demo Coffee Roasters"
 DEMO_KEY_NAME = "demo-pos"
 LOGINS = [
-    # username, password, superuser
-    ("admin", "giftcards-admin", True),
-    ("manager", "giftcards-demo", False),
+    # username, password, role (a staff group of migration clients 0003; None: superuser)
+    ("admin", "giftcards-admin", None),
+    ("manager", "giftcards-demo", "manager"),
+    ("cashier", "giftcards-demo", "cashier"),
+    ("viewer", "giftcards-demo", "viewer"),
 ]
 CLIENTS = [
     ("Ada", "Lovelace", "ada@example.com", "+1 555 0100"),
@@ -46,9 +49,9 @@ class Command(BaseCommand):
         cards = GiftCard.objects.filter(business=business).count()
         self.stdout.write(f"Demo business: {business.name} (id {business.pk}), {cards} cards.")
         self.stdout.write("Staff admin logins (/admin/):")
-        for username, password, superuser in LOGINS:
-            role = "superuser" if superuser else f"staff of {business.name}"
-            self.stdout.write(f"  {username} / {password}  ({role})")
+        for username, password, role in LOGINS:
+            who = f"{role} of {business.name}" if role else "superuser, every business"
+            self.stdout.write(f"  {username} / {password}  ({who})")
         self.stdout.write("API keys (send as 'Authorization: Bearer <key>'; new on every run):")
         self.stdout.write(f"  test: {keys[Mode.TEST]}")
         self.stdout.write(f"  live: {keys[Mode.LIVE]}")
@@ -58,20 +61,21 @@ class Command(BaseCommand):
         return business or business_create(name=DEMO_BUSINESS, currency_code="USD")
 
     def _users(self, business: Business) -> None:
-        for username, password, superuser in LOGINS:
+        for username, password, role in LOGINS:
             user, _created = User.objects.get_or_create(
                 username=username,
                 defaults={
-                    "is_staff": True,
-                    "is_superuser": superuser,
-                    "business": None if superuser else business,
+                    "is_superuser": role is None,
+                    "business": None if role is None else business,
                     "email": f"{username}@example.com",
                 },
             )
             # Reset every run, so the logins printed below are always true.
             user.set_password(password)
-            user.is_staff = True
+            user.is_staff = user.is_active = True
             user.save()
+            if role:
+                user.groups.set([Group.objects.get(name=role)])
 
     def _fresh_key(self, business: Business, mode: str) -> str:
         # Secrets are stored hashed, so an old demo key cannot be shown again: replace it.

@@ -1,0 +1,14 @@
+"""Staff admin for gift cards, their ledger, recipients, markets and tags.
+
+Registration happens on import (Django's admin autodiscovery imports this package).
+"""
+
+from django.contrib import admin
+
+from giftcards.admin import cards, catalogue, ledger  # noqa: F401
+
+admin.site.site_header = "Gift cards"
+admin.site.site_title = "Gift cards staff"
+admin.site.index_title = "Gift cards, clients and the ledger"
+# The staff menu in the header replaces the sidebar, leaving the lists their full width.
+admin.site.enable_nav_sidebar = False

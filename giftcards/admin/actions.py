@@ -1,0 +1,194 @@
+"""The actions on a card's page: who may run each, when it applies, and the one service
+call it makes. Each returns the sentence staff see; domain errors propagate to the view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from clients.tenancy import Actor
+from giftcards import money, services
+from giftcards.admin.forms import AdjustForm, ConfirmForm, DebitForm, RechargeForm
+from giftcards.models import GiftCard, Status
+
+
+def amount_text(cents: int, card: GiftCard) -> str:
+    return money.format_cents(cents, card.currency_code)
+
+
+def _run_debit(card, data, actor):
+    change = services.card_debit(
+        card=card.pk,
+        amount_cents=data["amount"],
+        actor=actor,
+        idempotency_key=data["idempotency_key"] or None,
+        order_reference=data["order_reference"],
+        note=data["note"],
+    )
+    if change.replayed:
+        return (
+            "This redemption was already recorded (the form was sent twice); "
+            "nothing more was debited."
+        )
+    return (
+        f"Redeemed {amount_text(data['amount'], card)}; the balance is now "
+        f"{amount_text(change.card.balance_cents, card)} ({change.card.status})."
+    )
+
+
+def _run_recharge(card, data, actor):
+    change = services.card_recharge(
+        card=card.pk,
+        amount_cents=data["amount"],
+        actor=actor,
+        idempotency_key=data["idempotency_key"] or None,
+        note=data["note"],
+    )
+    if change.replayed:
+        return (
+            "This recharge was already recorded (the form was sent twice); nothing more was added."
+        )
+    return (
+        f"Recharged {amount_text(data['amount'], card)}; the balance is now "
+        f"{amount_text(change.card.balance_cents, card)}."
+    )
+
+
+def _run_adjust(card, data, actor):
+    change = services.card_adjust(
+        card=card.pk,
+        new_balance_cents=data["new_balance"],
+        actor=actor,
+        note=data["reason"],
+        idempotency_key=data["idempotency_key"] or None,
+    )
+    if change.replayed:
+        return "This adjustment was already recorded (the form was sent twice)."
+    if change.entry is None:
+        already = amount_text(data["new_balance"], card)
+        return f"The balance already is {already}; nothing was recorded."
+    return (
+        f"Adjusted the balance by {amount_text(abs(change.entry.amount_cents), card)} "
+        f"({'up' if change.entry.amount_cents > 0 else 'down'}) to "
+        f"{amount_text(change.card.balance_cents, card)}."
+    )
+
+
+def _transition(trigger: str) -> Callable:
+    def run(card, data, actor):
+        updated = services.card_transition(card=card.pk, trigger=trigger, actor=actor)
+        return f"The card is now {updated.status}."
+
+    return run
+
+
+def _run_soft_delete(card, data, actor):
+    services.card_soft_delete(card=card.pk, actor=actor)
+    return (
+        "The card is deleted: hidden from the APIs, refusing every balance change. "
+        "Its ledger stays."
+    )
+
+
+def _run_restore(card, data, actor):
+    services.card_restore(card=card.pk, actor=actor)
+    return "The card is restored."
+
+
+@dataclass(frozen=True)
+class CardAction:
+    name: str
+    label: str
+    permission: str
+    form: type
+    run: Callable[[GiftCard, dict, Actor], str]
+    applies: Callable[[GiftCard], bool]
+    help: str = ""
+    danger: bool = False
+
+
+def _live(card):
+    return not card.is_deleted
+
+
+CARD_ACTIONS = {
+    action.name: action
+    for action in [
+        CardAction(
+            "debit",
+            "Redeem",
+            "giftcards.redeem_giftcard",
+            DebitForm,
+            _run_debit,
+            _live,
+            "Take an amount off the card (a debit in the ledger).",
+        ),
+        CardAction(
+            "recharge",
+            "Recharge",
+            "giftcards.recharge_giftcard",
+            RechargeForm,
+            _run_recharge,
+            lambda card: _live(card) and card.rechargeable,
+            "Add money to the card.",
+        ),
+        CardAction(
+            "adjust",
+            "Adjust balance",
+            "giftcards.adjust_giftcard",
+            AdjustForm,
+            _run_adjust,
+            _live,
+            "Set the balance to a corrected figure; the difference is recorded.",
+        ),
+        CardAction(
+            "purchase",
+            "Mark as purchased",
+            "giftcards.transition_giftcard",
+            ConfirmForm,
+            _transition("purchase"),
+            lambda card: _live(card) and card.status == Status.DRAFT,
+            "Draft to inactive: sold, not usable yet.",
+        ),
+        CardAction(
+            "activate",
+            "Activate",
+            "giftcards.transition_giftcard",
+            ConfirmForm,
+            _transition("activate"),
+            lambda card: _live(card) and card.status in (Status.DRAFT, Status.INACTIVE),
+            "Make the card usable.",
+        ),
+        CardAction(
+            "deactivate",
+            "Deactivate",
+            "giftcards.transition_giftcard",
+            ConfirmForm,
+            _transition("deactivate"),
+            lambda card: _live(card) and card.status == Status.ACTIVE,
+            "Stop the card from being used until it is activated again.",
+            danger=True,
+        ),
+        CardAction(
+            "delete",
+            "Delete card",
+            "giftcards.delete_giftcard",
+            ConfirmForm,
+            _run_soft_delete,
+            _live,
+            "Soft delete: the ledger and history stay.",
+            danger=True,
+        ),
+        CardAction(
+            "restore",
+            "Restore card",
+            "giftcards.delete_giftcard",
+            ConfirmForm,
+            _run_restore,
+            lambda card: card.is_deleted,
+            "Undo the deletion.",
+        ),
+    ]
+}
+
+# Service error fields -> sell form fields.

@@ -1,0 +1,269 @@
+"""The card admin's own pages: selling a card, the actions on a card's page, revealing a code
+and the CSV export. Each checks its permission, finds the card through the scoped queryset
+(another business's card is a 404), calls one service and reports what it did or why not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from clients.tenancy import Actor, Tenant
+from giftcards import services
+from giftcards.admin import export
+from giftcards.admin.actions import CARD_ACTIONS, amount_text
+from giftcards.admin.forms import SellForm
+from giftcards.exceptions import GiftCardError
+from giftcards.models import GiftCard
+
+REVEAL_MESSAGE = "Revealed the full code."
+
+
+def card_admin_url(name: str, card: GiftCard | str, *args) -> str:
+    """An admin URL of a card. Public ids may hold "_", which the admin's URLs escape."""
+    pk = card.pk if isinstance(card, GiftCard) else card
+    return reverse(f"admin:giftcards_giftcard_{name}", args=[quote(pk), *args])
+
+
+SELL_ERROR_FIELDS = {
+    "code": "code",
+    "balance_cents": "amount",
+    "amount_cents": "amount",
+    "currency_code": "currency_code",
+    "balance_max_cents": "balance_max",
+    "status": "status",
+    "client": "client",
+    "market": "market",
+    "gift_card_recipient": "recipient_email",
+}
+
+
+class CardPagesMixin:
+    """Mixed into GiftCardAdmin (a BusinessScopedAdmin)."""
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        wrap = self.admin_site.admin_view
+        return [
+            path("export/", wrap(self.export_view), name=f"{prefix}_export"),
+            path(
+                "<path:object_id>/act/<str:action>/",
+                wrap(self.card_action_view),
+                name=f"{prefix}_act",
+            ),
+            path("<path:object_id>/reveal/", wrap(self.reveal_view), name=f"{prefix}_reveal"),
+            *super().get_urls(),
+        ]
+
+    def change_url(self, card) -> str:
+        return card_admin_url("change", card)
+
+    # ------------------------------------------------------------------ the card's page
+
+    def card_page_context(self, request, card: GiftCard) -> dict[str, Any]:
+        from django.contrib.admin.models import LogEntry
+        from django.contrib.contenttypes.models import ContentType
+
+        actions = []
+        for action in CARD_ACTIONS.values():
+            if request.user.has_perm(action.permission) and action.applies(card):
+                actions.append(
+                    {
+                        "name": action.name,
+                        "label": action.label,
+                        "help": action.help,
+                        "danger": action.danger,
+                        "url": card_admin_url("act", card, action.name),
+                        "form": action.form(card=card, auto_id=f"id_{action.name}_%s"),
+                    }
+                )
+        can_reveal = request.user.has_perm("giftcards.reveal_code_giftcard")
+        reveals = []
+        if can_reveal:
+            reveals = list(
+                LogEntry.objects.filter(
+                    content_type=ContentType.objects.get_for_model(GiftCard),
+                    object_id=card.pk,
+                    change_message=REVEAL_MESSAGE,
+                )
+                .select_related("user")
+                .order_by("-action_time")[:5]
+            )
+        return {
+            "card": card,
+            "card_actions": actions,
+            "card_expired": card.is_expired(),
+            "formatted_balance": amount_text(card.balance_cents, card),
+            "formatted_initial": amount_text(card.initial_balance_cents, card),
+            "can_reveal": can_reveal,
+            "reveal_url": card_admin_url("reveal", card),
+            "reveals": reveals,
+        }
+
+    def card_action_view(self, request, object_id, action):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        spec = CARD_ACTIONS.get(action)
+        if spec is None:
+            raise Http404("No such action.")
+        card = self.get_object_or_404(request, unquote(object_id))
+        if not (self.has_view_permission(request, card) and request.user.has_perm(spec.permission)):
+            raise PermissionDenied
+        form = spec.form(request.POST, card=card)
+        if not form.is_valid():
+            for field, errors in form.errors.items():
+                label = form.fields[field].label if field in form.fields else ""
+                for error in errors:
+                    prefix = f"{spec.label}: {label} — " if label else f"{spec.label}: "
+                    self.message_user(request, f"{prefix}{error}", messages.ERROR)
+            return redirect(self.change_url(card))
+        try:
+            done = spec.run(card, form.cleaned_data, Actor.for_user(request.user))
+        except GiftCardError as exc:
+            self.message_user(
+                request, f"{spec.label} refused: {exc.message} Nothing was changed.", messages.ERROR
+            )
+        else:
+            self.log_change(request, card, f"{spec.label}: {done}")
+            self.message_user(request, done, messages.SUCCESS)
+        return redirect(self.change_url(card))
+
+    def reveal_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        card = self.get_object_or_404(request, unquote(object_id))
+        if not request.user.has_perm("giftcards.reveal_code_giftcard"):
+            raise PermissionDenied
+        self.log_change(request, card, REVEAL_MESSAGE)
+        response = TemplateResponse(
+            request,
+            "admin/giftcards/giftcard/reveal.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": f"Code of {card}",
+                "card": card,
+                "code": card.code,
+                "change_url": self.change_url(card),
+            },
+        )
+        response["Cache-Control"] = "no-store"  # the page holds a full code
+        return response
+
+    # ------------------------------------------------------------------ selling
+
+    def sell_fieldsets(self, request):
+        card = ["code", "amount", "currency_code", "status", "mode"]
+        if request.user.is_superuser:
+            card.insert(0, "business")
+        return [
+            (None, {"fields": card}),
+            ("Holder", {"fields": ["client", "recipient_email", "reference"]}),
+            (
+                "Rules",
+                {"fields": ["expires_on", "market", "balance_max", "single_use", "rechargeable"]},
+            ),
+        ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = SellForm(request.POST or None, user=request.user)
+        if request.method == "POST" and form.is_valid():
+            try:
+                card, code = self.sell(request, form.cleaned_data)
+            except GiftCardError as exc:
+                form.add_error(SELL_ERROR_FIELDS.get(exc.field), exc.message)
+            else:
+                self.log_addition(request, card, "Sold.")
+                price = amount_text(card.balance_cents, card)
+                sold = f"Sold gift card {card.masked_code} for {price}."
+                if code is None:
+                    self.message_user(request, sold, messages.SUCCESS)
+                    return HttpResponseRedirect(self.change_url(card))
+                response = TemplateResponse(
+                    request,
+                    "admin/giftcards/giftcard/sold.html",
+                    {
+                        **self.admin_site.each_context(request),
+                        "opts": self.opts,
+                        "title": "Card sold",
+                        "sold": sold,
+                        "card": card,
+                        "code": code,
+                        "change_url": self.change_url(card),
+                    },
+                )
+                response["Cache-Control"] = "no-store"
+                return response
+        fieldsets = self.sell_fieldsets(request)
+        admin_form = helpers.AdminForm(form, fieldsets, {}, model_admin=self)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Sell a gift card",
+            "subtitle": None,
+            "adminform": admin_form,
+            "object_id": None,
+            "original": None,
+            "is_popup": False,
+            "to_field": None,
+            "media": self.media + admin_form.media,
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        return self.render_change_form(request, context, add=True, form_url=form_url)
+
+    def sell(self, request, data) -> tuple[GiftCard, str | None]:
+        """Issue the card; returns it and its code when the code was generated (to show once)."""
+        business = data["business"] if request.user.is_superuser else request.user.business
+        tenant = Tenant(business=business, mode=data["mode"])
+        actor = Actor.for_user(request.user)
+        with transaction.atomic():  # a refused card leaves no new recipient behind
+            recipient = None
+            if data.get("recipient_email"):
+                recipient = services.recipient_find_or_create(
+                    tenant=tenant, email=data["recipient_email"]
+                )
+            card = services.card_issue(
+                tenant=tenant,
+                actor=actor,
+                balance_cents=data["balance_cents"],
+                currency_code=data["currency_code"],
+                code=data["code"] or None,
+                status=data["status"],
+                balance_max_cents=data["balance_max_cents"],
+                single_use=data["single_use"],
+                rechargeable=data["rechargeable"],
+                expires_at=data["expires_at"],
+                reference=data["reference"],
+                client=data["client"],
+                recipient=recipient,
+                market=data["market"],
+            )
+        return card, (None if data["code"] else card.code)
+
+    # ------------------------------------------------------------------ export
+
+    def export_view(self, request):
+        if not (
+            self.has_view_permission(request) and request.user.has_perm("giftcards.export_giftcard")
+        ):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return redirect(f"{reverse('admin:giftcards_giftcard_changelist')}?e=1")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        return export.csv_response(changelist.queryset, f"gift-cards-{stamp}.csv")

@@ -1,0 +1,185 @@
+"""Forms of the card page's actions and of selling a card. They only translate input
+(major units to cents, a day to an end-of-day instant); the services decide."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
+
+from clients.models import Business, Client
+from clients.tenancy import Mode
+from giftcards import money
+from giftcards.models import GiftCard, Market, Status
+
+
+def parse_amount(value: str, currency_code: str, *, allow_zero: bool = False) -> int:
+    """Major units typed by staff ("12.50", "12,50") -> cents, exactly, or a form error."""
+    text = (value or "").strip().replace(" ", "")
+    if "," in text and "." not in text:
+        text = text.replace(",", ".")  # a decimal comma, as in €12,50
+    try:
+        cents = money.to_minor(text, currency_code)
+    except money.MoneyError as exc:
+        raise forms.ValidationError(str(exc)) from exc
+    if cents < 0 or (cents == 0 and not allow_zero):
+        raise forms.ValidationError("Enter an amount greater than zero.")
+    return cents
+
+
+class CardActionForm(forms.Form):
+    """Base of the forms posted from a card's page. `idempotency_key` is drawn when the form
+    is rendered, so a double click or a resubmitted page moves money once."""
+
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+    def __init__(self, *args, card: GiftCard, **kwargs):
+        self.card = card
+        kwargs.setdefault("initial", {}).setdefault("idempotency_key", f"admin-{uuid.uuid4()}")
+        super().__init__(*args, **kwargs)
+
+
+class AmountForm(CardActionForm):
+    amount = forms.CharField(
+        label="Amount",
+        max_length=32,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    note = forms.CharField(label="Note", required=False, max_length=500)
+
+    def clean_amount(self):
+        return parse_amount(self.cleaned_data["amount"], self.card.currency_code)
+
+
+class DebitForm(AmountForm):
+    order_reference = forms.CharField(
+        label="Order / receipt number", required=False, max_length=255
+    )
+    field_order = ["amount", "order_reference", "note", "idempotency_key"]
+
+
+class RechargeForm(AmountForm):
+    pass
+
+
+class AdjustForm(CardActionForm):
+    new_balance = forms.CharField(
+        label="New balance",
+        max_length=32,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    reason = forms.CharField(
+        label="Reason",
+        max_length=500,
+        help_text="Required: it is stored with the ledger row.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def clean_new_balance(self):
+        return parse_amount(
+            self.cleaned_data["new_balance"], self.card.currency_code, allow_zero=True
+        )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Say why the balance is adjusted.")
+        return reason
+
+
+class ConfirmForm(CardActionForm):
+    """Status triggers, soft delete and restore: nothing to fill in."""
+
+
+class SellForm(forms.Form):
+    """Issue a card. The code is optional: blank draws one (shown once after the sale)."""
+
+    business = forms.ModelChoiceField(queryset=Business.objects.all(), required=True)
+    mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.LIVE)
+    code = forms.CharField(
+        label="Code",
+        required=False,
+        max_length=40,
+        help_text="Scan or type the code of a printed card; leave blank to generate one.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
+    )
+    amount = forms.CharField(
+        label="Amount",
+        max_length=32,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    currency_code = forms.CharField(
+        label="Currency",
+        required=False,
+        max_length=3,
+        help_text="Blank: the market's currency, else the business's.",
+    )
+    status = forms.ChoiceField(
+        choices=[
+            (Status.ACTIVE, "Active: usable now"),
+            (Status.INACTIVE, "Inactive: sold, to be activated later"),
+            (Status.DRAFT, "Draft: not sold yet"),
+        ],
+        initial=Status.ACTIVE,
+    )
+    expires_on = forms.DateField(
+        label="Expires on",
+        required=False,
+        widget=AdminDateWidget,
+        help_text="Valid through the end of this day, in the business's time zone.",
+    )
+    client = forms.ModelChoiceField(
+        queryset=Client.objects.all(),
+        required=False,
+        widget=AutocompleteSelect(GiftCard._meta.get_field("client"), admin.site),
+    )
+    recipient_email = forms.EmailField(label="Recipient email", required=False)
+    market = forms.ModelChoiceField(queryset=Market.objects.all(), required=False)
+    reference = forms.CharField(label="Reference", required=False, max_length=255)
+    balance_max = forms.CharField(label="Maximum balance", required=False, max_length=32)
+    single_use = forms.BooleanField(required=False)
+    rechargeable = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not user.is_superuser:
+            business = Business.objects.filter(pk=user.business_id)
+            self.fields["business"].queryset = business
+            self.fields["business"].initial = user.business_id
+            self.fields["business"].disabled = True
+            self.fields["client"].queryset = Client.objects.filter(business_id=user.business_id)
+            self.fields["market"].queryset = Market.objects.filter(business_id=user.business_id)
+
+    def clean_currency_code(self):
+        code = self.cleaned_data["currency_code"].strip().upper()
+        if code and not money.is_known_currency(code):
+            raise forms.ValidationError(f"{code!r} is not an ISO 4217 currency code.")
+        return code or None
+
+    def clean(self):
+        data = super().clean()
+        business = data.get("business")
+        if business is None:
+            return data
+        market = data.get("market")
+        currency = data.get("currency_code") or (
+            market.currency_code if market else business.currency_code
+        )
+        for name, target in (("amount", "balance_cents"), ("balance_max", "balance_max_cents")):
+            raw = data.get(name)
+            if raw in (None, ""):
+                data[target] = None
+                continue
+            try:
+                data[target] = parse_amount(raw, currency, allow_zero=name == "amount")
+            except forms.ValidationError as exc:
+                self.add_error(name, exc)
+        expires_on = data.get("expires_on")
+        data["expires_at"] = (
+            datetime.combine(expires_on, time.max, tzinfo=business.tzinfo) if expires_on else None
+        )
+        return data

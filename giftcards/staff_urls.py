@@ -1,0 +1,11 @@
+"""Routes of the staff dashboard (inside the admin) and the public balance page."""
+
+from django.contrib import admin
+from django.urls import path, re_path
+
+from giftcards import balance_page, staff_views
+
+urlpatterns = [
+    re_path(r"^balance/?$", balance_page.balance_check, name="balance-check"),
+    path("admin/dashboard/", admin.site.admin_view(staff_views.dashboard), name="staff-dashboard"),
+]

@@ -1,0 +1,473 @@
+"""The card page's actions go through the services: each writes exactly the ledger row the
+service writes when called directly, a refused one writes nothing and shows the reason."""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.admin.utils import quote
+from django.urls import reverse
+from django.utils import timezone
+
+from clients.tenancy import Actor
+from giftcards import services
+from giftcards.models import BalanceLog, GiftCard, GiftCardRecipient, Status
+
+LEDGER_FIELDS = (
+    "kind",
+    "amount_cents",
+    "balance_after_cents",
+    "actor_name",
+    "user_id",
+    "api_key_id",
+    "order_reference",
+    "note",
+)
+
+
+def act_url(card, action):
+    return reverse("admin:giftcards_giftcard_act", args=[quote(card.pk), action])
+
+
+def change_url(card):
+    return reverse("admin:giftcards_giftcard_change", args=[quote(card.pk)])
+
+
+def new_rows(card, before: set[int]) -> list[tuple]:
+    return [
+        tuple(getattr(row, name) for name in LEDGER_FIELDS)
+        for row in BalanceLog.objects.filter(card=card).exclude(pk__in=before).order_by("id")
+    ]
+
+
+def row_ids(card) -> set[int]:
+    return set(BalanceLog.objects.filter(card=card).values_list("id", flat=True))
+
+
+def snapshot(card) -> dict:
+    return GiftCard.objects.filter(pk=card.pk).values().get()
+
+
+@pytest.fixture
+def cashier(make_staff):
+    return make_staff("cashier")
+
+
+@pytest.fixture
+def manager(make_staff):
+    return make_staff("manager")
+
+
+@pytest.mark.parametrize(
+    ("role", "action", "data", "service_call"),
+    [
+        (
+            "cashier",
+            "debit",
+            {"amount": "12.50", "order_reference": "R-77", "note": "till 2"},
+            lambda card, actor: services.card_debit(
+                card=card, amount_cents=1250, actor=actor, order_reference="R-77", note="till 2"
+            ),
+        ),
+        (
+            "cashier",
+            "recharge",
+            {"amount": "20", "note": "top-up"},
+            lambda card, actor: services.card_recharge(
+                card=card, amount_cents=2000, actor=actor, note="top-up"
+            ),
+        ),
+        (
+            "manager",
+            "adjust",
+            {"new_balance": "80.05", "reason": "Till miscount on 3 May"},
+            lambda card, actor: services.card_adjust(
+                card=card, new_balance_cents=8005, actor=actor, note="Till miscount on 3 May"
+            ),
+        ),
+        (
+            "cashier",
+            "debit",
+            {"amount": "100"},
+            lambda card, actor: services.card_debit(card=card, amount_cents=10_000, actor=actor),
+        ),
+    ],
+    ids=["debit", "recharge", "adjust", "debit-to-zero"],
+)
+def test_action_writes_exactly_the_ledger_row_the_service_writes(
+    role, action, data, service_call, make_staff, login, make_card
+):
+    user = make_staff(role)
+    through_admin, direct = make_card(), make_card()
+    before_admin, before_direct = row_ids(through_admin), row_ids(direct)
+
+    response = login(user).post(act_url(through_admin, action), data, follow=True)
+    service_call(direct, Actor.for_user(user))
+
+    assert response.status_code == 200
+    assert new_rows(through_admin, before_admin) == new_rows(direct, before_direct)
+    assert len(new_rows(through_admin, before_admin)) == 1
+    admin_card, direct_card = snapshot(through_admin), snapshot(direct)
+    for field in ("balance_cents", "status", "modified_by"):
+        assert admin_card[field] == direct_card[field]
+    messages = [str(m) for m in response.context["messages"]]
+    assert any(m.startswith(("Redeemed", "Recharged", "Adjusted")) for m in messages), messages
+
+
+@pytest.mark.parametrize(
+    ("setup", "action", "data", "reason"),
+    [
+        (lambda card, a: None, "debit", {"amount": "100.01"}, "cannot be debited"),
+        (
+            lambda card, a: services.card_deactivate(card=card, actor=a),
+            "debit",
+            {"amount": "1"},
+            "this card is inactive",
+        ),
+        (
+            lambda card, a: services.card_update(
+                card=card, actor=a, expires_at=timezone.now() - timedelta(minutes=1)
+            ),
+            "debit",
+            {"amount": "1"},
+            "expired",
+        ),
+        (
+            lambda card, a: services.card_soft_delete(card=card, actor=a),
+            "recharge",
+            {"amount": "1"},
+            "is deleted",
+        ),
+        (
+            lambda card, a: services.card_update(card=card, actor=a, balance_max_cents=10_500),
+            "recharge",
+            {"amount": "10"},
+            "above the card's maximum",
+        ),
+        (lambda card, a: None, "activate", {}, "Cannot activate a card that is active"),
+        (lambda card, a: None, "purchase", {}, "Cannot purchase a card that is active"),
+    ],
+    ids=["overdraft", "inactive", "expired", "deleted", "above-max", "activate-active", "purchase"],
+)
+def test_refused_action_writes_nothing_and_shows_the_reason(
+    setup, action, data, reason, manager, login, make_card, actor
+):
+    card = make_card()
+    setup(card, actor)
+    before, rows = snapshot(card), row_ids(card)
+
+    response = login(manager).post(act_url(card, action), data, follow=True)
+
+    assert response.status_code == 200
+    assert snapshot(card) == before
+    assert row_ids(card) == rows
+    errors = [str(m) for m in response.context["messages"] if m.level_tag == "error"]
+    assert len(errors) == 1
+    assert reason in errors[0]
+    assert "Nothing was changed" in errors[0]
+    assert reason in html.unescape(response.content.decode())
+
+
+def test_bad_amount_is_a_form_error_and_writes_nothing(cashier, login, make_card):
+    card = make_card()
+    rows = row_ids(card)
+
+    response = login(cashier).post(act_url(card, "debit"), {"amount": "1.005"}, follow=True)
+
+    assert row_ids(card) == rows
+    errors = [str(m) for m in response.context["messages"] if m.level_tag == "error"]
+    assert errors == ["Redeem: Amount — USD amounts have at most 2 decimal places."]
+
+
+def test_adjust_without_a_reason_is_refused(manager, login, make_card):
+    card = make_card()
+    rows = row_ids(card)
+
+    response = login(manager).post(
+        act_url(card, "adjust"), {"new_balance": "5", "reason": "   "}, follow=True
+    )
+
+    assert row_ids(card) == rows
+    assert any("Reason" in str(m) for m in response.context["messages"])
+
+
+def test_a_form_sent_twice_debits_once(cashier, login, make_card):
+    card = make_card()
+    client = login(cashier)
+    data = {"amount": "10", "idempotency_key": "admin-double-click"}
+
+    client.post(act_url(card, "debit"), data)
+    response = client.post(act_url(card, "debit"), data, follow=True)
+
+    card.refresh_from_db()
+    assert card.balance_cents == 9_000
+    assert card.ledger.filter(kind="debit").count() == 1
+    assert any("already recorded" in str(m) for m in response.context["messages"])
+
+
+def test_status_triggers_and_soft_delete_go_through_the_services(manager, login, make_card):
+    card = make_card(status=Status.DRAFT)
+    client = login(manager)
+
+    client.post(act_url(card, "purchase"))
+    assert GiftCard.objects.get(pk=card.pk).status == Status.INACTIVE
+    client.post(act_url(card, "activate"))
+    assert GiftCard.objects.get(pk=card.pk).status == Status.ACTIVE
+    client.post(act_url(card, "deactivate"))
+    assert GiftCard.objects.get(pk=card.pk).status == Status.INACTIVE
+    client.post(act_url(card, "delete"))
+    assert GiftCard.objects.get(pk=card.pk).is_deleted
+    client.post(act_url(card, "restore"))
+    card = GiftCard.objects.get(pk=card.pk)
+    assert not card.is_deleted
+    assert card.modified_by == manager.username
+    assert list(card.ledger.values_list("kind", flat=True)) == ["issue"]
+    assert card.versions.filter(history_user=manager).count() == 5
+
+
+def test_actions_answer_get_with_405(cashier, login, make_card):
+    card = make_card()
+
+    assert login(cashier).get(act_url(card, "debit")).status_code == 405
+
+
+def test_editing_attributes_never_writes_back_a_stale_balance(manager, login, make_card, actor):
+    card = make_card(reference="old")
+    client = login(manager)
+    client.get(change_url(card))  # the manager opens the page...
+    services.card_debit(card=card, amount_cents=2_500, actor=actor)  # ...a till debits meanwhile
+
+    response = client.post(
+        change_url(card),
+        {
+            "reference": "new",
+            "metadata": "{}",
+            "rechargeable": "on",
+            "distribute_discount": "on",
+            "ledger-TOTAL_FORMS": "0",
+            "ledger-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 302
+    card.refresh_from_db()
+    assert card.reference == "new"
+    assert card.balance_cents == 7_500
+    assert card.modified_by == manager.username
+
+
+def test_refused_attribute_change_shows_the_reason(manager, login, make_card):
+    card = make_card()
+
+    response = login(manager).post(
+        change_url(card),
+        {
+            "balance_max": "50",
+            "metadata": "{}",
+            "rechargeable": "on",
+            "distribute_discount": "on",
+            "ledger-TOTAL_FORMS": "0",
+            "ledger-INITIAL_FORMS": "0",
+        },
+        follow=True,
+    )
+
+    card.refresh_from_db()
+    assert card.balance_max_cents is None
+    assert any("above that maximum" in str(m) for m in response.context["messages"])
+
+
+def test_selling_issues_a_card_with_its_issue_row(cashier, login, business):
+    response = login(cashier).post(
+        reverse("admin:giftcards_giftcard_add"),
+        {
+            "code": "sell-test-0001",
+            "amount": "25.50",
+            "status": "active",
+            "mode": "live",
+            "recipient_email": "Gift@Example.com",
+            "reference": "sale-9",
+            "rechargeable": "on",
+            "expires_on": "2031-01-31",
+        },
+    )
+
+    card = GiftCard.objects.get(reference="sale-9")
+    assert response.status_code == 302
+    assert response["Location"] == change_url(card)
+    assert (card.business, card.status, card.balance_cents) == (business, "active", 2550)
+    assert card.masked_code == "****0001"
+    assert card.recipient.email == "Gift@Example.com"
+    assert card.expires_at.date().isoformat() == "2031-01-31"
+    assert list(card.ledger.values_list("kind", "amount_cents", "actor_name")) == [
+        ("issue", 2550, cashier.username)
+    ]
+
+
+def test_selling_with_a_generated_code_shows_it_once(cashier, login):
+    response = login(cashier).post(
+        reverse("admin:giftcards_giftcard_add"),
+        {"amount": "10", "status": "active", "mode": "live", "rechargeable": "on"},
+    )
+
+    card = GiftCard.objects.get()
+    assert response.status_code == 200
+    assert card.code in response.content.decode()
+    assert "no-store" in response["Cache-Control"]
+    assert card.code not in login(cashier).get(change_url(card)).content.decode()
+
+
+def test_refused_sale_shows_the_reason_and_leaves_nothing(cashier, login, make_card):
+    make_card(code="TAKEN-CODE-0001")
+    cards, recipients = GiftCard.objects.count(), GiftCardRecipient.objects.count()
+
+    response = login(cashier).post(
+        reverse("admin:giftcards_giftcard_add"),
+        {
+            "code": "taken code 0001",
+            "amount": "10",
+            "status": "active",
+            "mode": "live",
+            "recipient_email": "new@example.com",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "already has a card with that code" in response.content.decode()
+    assert GiftCard.objects.count() == cards
+    assert GiftCardRecipient.objects.count() == recipients
+
+
+def test_codes_are_masked_in_list_page_and_history(manager, login, make_card):
+    card = make_card(code="FULL-CODE-SHOWN-9XYZ")
+    client = login(manager)
+    pages = [
+        client.get(reverse("admin:giftcards_giftcard_changelist")),
+        client.get(change_url(card)),
+        client.get(reverse("admin:giftcards_giftcard_history", args=[quote(card.pk)])),
+        client.get(reverse("admin:giftcards_balancelog_changelist")),
+    ]
+
+    for page in pages:
+        html = page.content.decode()
+        assert "FULL-CODE-SHOWN" not in html and "FULLCODESHOWN" not in html
+    assert "****9XYZ" in pages[0].content.decode()
+
+
+def test_a_manager_reveals_the_code_and_the_reveal_is_recorded(manager, login, make_card):
+    card = make_card(code="REVEAL-ME-PLEASE-7")
+    client = login(manager)
+
+    response = client.post(reverse("admin:giftcards_giftcard_reveal", args=[quote(card.pk)]))
+
+    assert response.status_code == 200
+    assert "REVEAL-ME-PLEASE-7" in response.content.decode()
+    assert "no-store" in response["Cache-Control"]
+    entry = LogEntry.objects.get(object_id=card.pk, change_message="Revealed the full code.")
+    assert entry.user == manager
+    assert "****ASE7" in entry.object_repr
+    assert manager.username in client.get(change_url(card)).content.decode()
+    assert (
+        client.get(reverse("admin:giftcards_giftcard_reveal", args=[quote(card.pk)])).status_code
+        == 405
+    )
+
+
+@pytest.mark.parametrize(
+    "term",
+    ["SRCH-CODE-AAAA-1234", "srch code aaaa 1234", "srchcodeaaaa1234", "1234", "****1234"],
+)
+def test_search_by_code(term, manager, login, make_card):
+    card = make_card(code="SRCH-CODE-AAAA-1234")
+    make_card(code="OTHER-CODE-BBBB-5678")
+
+    response = login(manager).get(reverse("admin:giftcards_giftcard_changelist"), {"q": term})
+
+    if len(term.replace("*", "")) == 4:
+        assert [c.pk for c in response.context["cl"].result_list] == [card.pk]
+    else:  # a full code goes straight to its card
+        assert response.status_code == 302
+        assert response["Location"] == change_url(card)
+
+
+@pytest.mark.parametrize(
+    "term", ["Lovelace", "ada lovelace", "ada@example.com", "gift@shop.test", "web-order-77"]
+)
+def test_search_by_client_recipient_and_reference(term, manager, login, make_card, tenant, actor):
+    from clients.services import client_create
+
+    ada = client_create(
+        tenant=tenant, actor=actor, first_name="Ada", last_name="Lovelace", email="ada@example.com"
+    )
+    recipient = services.recipient_find_or_create(tenant=tenant, email="gift@shop.test")
+    wanted = make_card(client=ada, recipient=recipient, reference="web-order-77")
+    make_card(reference="something-else")
+
+    response = login(manager).get(reverse("admin:giftcards_giftcard_changelist"), {"q": term})
+
+    assert [c.pk for c in response.context["cl"].result_list] == [wanted.pk]
+
+
+def test_list_filters(manager, login, make_card, actor):
+    now = timezone.now()
+    full = make_card()
+    partial = make_card()
+    services.card_debit(card=partial, amount_cents=100, actor=actor)
+    empty = make_card()
+    services.card_debit(card=empty, amount_cents=10_000, actor=actor)
+    expired = make_card(expires_at=now - timedelta(days=1))
+    soon = make_card(expires_at=now + timedelta(days=10))
+    later = make_card(expires_at=now + timedelta(days=60))
+    deleted = make_card(currency_code="EUR")
+    services.card_soft_delete(card=deleted, actor=actor)
+    client = login(manager)
+
+    def listed(**params):
+        response = client.get(reverse("admin:giftcards_giftcard_changelist"), params)
+        return {card.pk for card in response.context["cl"].result_list}
+
+    assert listed(balance="partial") == {partial.pk}
+    assert listed(balance="empty") == {empty.pk}
+    assert full.pk in listed(balance="full") and partial.pk not in listed(balance="full")
+    assert listed(expiry="expired") == {expired.pk}
+    assert listed(expiry="soon") == {soon.pk}
+    assert later.pk in listed(expiry="valid")
+    assert listed(deleted="yes") == {deleted.pk}
+    assert listed(currency_code="EUR") == {deleted.pk}
+    assert listed(status__exact="redeemed") == {empty.pk}
+
+
+def test_card_whose_id_looks_like_an_admin_escape_still_works(
+    cashier, login, make_card, monkeypatch
+):
+    # Public ids are URL-safe base64 and may contain "_5F", which the admin's URLs unescape.
+    monkeypatch.setattr(
+        GiftCard._meta.get_field("id"), "_get_default", lambda: "Under_5Fscore_3Aid_2F0"
+    )
+    card = make_card()
+    client = login(cashier)
+
+    page = client.get(reverse("admin:giftcards_giftcard_changelist"))
+    link = reverse("admin:giftcards_giftcard_change", args=[quote(card.pk)])
+    response = client.post(act_url(card, "debit"), {"amount": "1"})
+
+    assert card.pk == "Under_5Fscore_3Aid_2F0"
+    assert link in page.content.decode()
+    assert client.get(link).status_code == 200
+    assert response.status_code == 302 and response["Location"] == link
+    assert card.ledger.filter(kind="debit").count() == 1
+
+
+def test_a_full_code_in_a_popup_search_stays_a_list(manager, login, make_card):
+    card = make_card(code="POPU-PCOD-EEEE-0001")
+
+    response = login(manager).get(
+        reverse("admin:giftcards_giftcard_changelist"),
+        {"q": "POPU-PCOD-EEEE-0001", "_popup": "1", "_to_field": "id"},
+    )
+
+    assert response.status_code == 200
+    assert [c.pk for c in response.context["cl"].result_list] == [card.pk]
