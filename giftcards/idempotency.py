@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
@@ -28,14 +29,31 @@ class InvalidIdempotencyKey(exceptions.GiftCardError):
     field = HEADER
 
 
+def _canonical_numbers(value):
+    """Numbers by value, not by spelling: 1, 1.0 and 1e0 are the same amount."""
+    if isinstance(value, Decimal):
+        return f"#{value.normalize()}" if value.is_finite() else f"#{value}"
+    if isinstance(value, dict):
+        return {key: _canonical_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_canonical_numbers(item) for item in value]
+    return value
+
+
 def _fingerprint(request) -> str:
+    """What the request means: method, path (trailing slash optional, as routed), query and
+    the JSON body with keys sorted and numbers by value. Unparseable bodies count as bytes."""
     body = request.body
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        parsed = json.loads(body, parse_float=Decimal, parse_int=Decimal)
+        canonical = json.dumps(
+            _canonical_numbers(parsed), sort_keys=True, separators=(",", ":")
+        ).encode()
+    except (ValueError, UnicodeDecodeError, RecursionError, ArithmeticError):
         canonical = body
+    target = f"{request.path.rstrip('/')}?{request.META.get('QUERY_STRING', '')}"
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.get_full_path().encode(), canonical):
+    for part in (request.method.encode(), target.encode(), canonical):
         digest.update(part)
         digest.update(b"\0")
     return digest.hexdigest()

@@ -109,15 +109,20 @@ def _check_currency(card: GiftCard, currency_code: str | None) -> None:
         )
 
 
+def _money(card: GiftCard, cents: int) -> str:
+    """An amount as people read it in messages: "$10.00", "¥1,000"."""
+    return money.format_cents(cents, card.currency_code)
+
+
 def _check_within_max(card: GiftCard, new_balance: int) -> None:
     if new_balance > MAX_CENTS:
         raise exceptions.BalanceMaxExceeded(
-            f"The balance would be {new_balance} cents, more than a card can hold."
+            f"The balance would be {_money(card, new_balance)}, more than a card can hold."
         )
     if card.balance_max_cents is not None and new_balance > card.balance_max_cents:
         raise exceptions.BalanceMaxExceeded(
-            f"The balance would be {new_balance} cents, above the card's maximum of "
-            f"{card.balance_max_cents} cents."
+            f"The balance would be {_money(card, new_balance)}, above the card's maximum of "
+            f"{_money(card, card.balance_max_cents)}."
         )
 
 
@@ -364,6 +369,13 @@ def card_debit(
         if replay:
             return replay
         _check_not_deleted(locked)
+        if locked.status == Status.REDEEMED and locked.balance_cents == 0:
+            # Used up: the amount is what cannot be met (the plain API has no "redeemed").
+            raise exceptions.CardNotActive(
+                f"Only an active card can be debited; this card is redeemed: its balance is "
+                f"{_money(locked, 0)}.",
+                field="amount_cents",
+            )
         if locked.status != Status.ACTIVE:
             raise exceptions.CardNotActive(
                 f"Only an active card can be debited; this card is {locked.status}."
@@ -372,8 +384,8 @@ def card_debit(
         _check_currency(locked, currency_code)
         if amount_cents > locked.balance_cents:
             raise exceptions.InsufficientBalance(
-                f"The card's balance is {locked.balance_cents} cents; "
-                f"{amount_cents} cents cannot be debited."
+                f"The card's balance is {_money(locked, locked.balance_cents)}; "
+                f"{_money(locked, amount_cents)} cannot be debited."
             )
         remaining = locked.balance_cents - amount_cents
         redeemed = remaining == 0 or locked.single_use
@@ -595,7 +607,7 @@ def card_update(*, card: GiftCard | str, actor: Actor, **changes: Any) -> GiftCa
             new_max = _require_positive_cents(changes["balance_max_cents"], "balance_max_cents")
             if locked.balance_cents > new_max:
                 raise exceptions.BalanceMaxExceeded(
-                    f"The balance ({locked.balance_cents} cents) is above that maximum.",
+                    f"The balance ({_money(locked, locked.balance_cents)}) is above that maximum.",
                     field="balance_max_cents",
                 )
         market = changes.get("market")

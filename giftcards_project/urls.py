@@ -2,8 +2,10 @@
 
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
+
+from giftcards_project import errors
 
 
 def healthz(request):
@@ -17,6 +19,9 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("api/", include("giftcards.jsonapi.urls")),
     path("", include("giftcards.plain_api.urls")),
+    # Last: any other path. Without it, debug mode (the embedded default) would answer API
+    # clients with Django's HTML debug page, which also lists every route.
+    re_path(r"", errors.not_found),
 ]
 
 handler404 = "giftcards_project.errors.not_found"

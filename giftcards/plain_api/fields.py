@@ -17,6 +17,11 @@ MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
 MAX_ID = 2**63 - 1
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A number written as a string: "25", "25.5", "-3"; no exponent, no "Infinity".
+_PLAIN_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+# Epoch milliseconds before this are another format sent by mistake: 20300101 (YYYYMMDD) or
+# 1900000000 (seconds) would otherwise be read as a moment of January 1970.
+EARLIEST_EXPIRY_MS = 946684800000  # 2000-01-01T00:00:00Z
 
 
 def parse_id(value) -> int | None:
@@ -95,6 +100,8 @@ class MajorAmountField(serializers.Field):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int | float | Decimal | str):
             self.fail("invalid")
+        if isinstance(data, str) and not _PLAIN_NUMBER.match(data.strip()):
+            self.fail("invalid")
         currency = self.context["currency_code"]
         try:
             cents = money.to_minor(data, currency)
@@ -133,7 +140,11 @@ class ExpireDateField(serializers.Field):
     """
 
     default_error_messages = {
-        "invalid": 'Must be a date as "YYYY-MM-DD", epoch milliseconds, or null.'
+        "invalid": 'Must be a date as "YYYY-MM-DD", epoch milliseconds, or null.',
+        "implausible": (
+            "{value} in epoch milliseconds is {moment:%Y-%m-%d %H:%M} UTC: send the day as "
+            '"YYYY-MM-DD", or the moment in milliseconds.'
+        ),
     }
 
     def to_internal_value(self, data):
@@ -145,6 +156,8 @@ class ExpireDateField(serializers.Field):
                 self.fail("invalid")
         else:
             moment = EpochMillisField(error_messages=self.error_messages).to_internal_value(data)
+            if moment < EPOCH + dt.timedelta(milliseconds=EARLIEST_EXPIRY_MS):
+                self.fail("implausible", value=data, moment=moment)
             day = moment.astimezone(tz).date()
         if day >= dt.date.max:
             self.fail("invalid")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from rest_framework import serializers
 
 from clients import services as client_services
@@ -126,7 +128,30 @@ class GiftCardWriteSerializer(StrictSerializer):
             raise serializers.ValidationError(
                 {"amount": ["The amount (initial balance) cannot change after the card is issued."]}
             )
+        sent_day = attrs.get("expireDate")
+        if card is not None and sent_day and self._same_day(sent_day, card.expires_at):
+            # The day as a GET showed it: keep the stored moment (a card expired at 10:00
+            # through "Expired" shows today, and must not come back to life until midnight).
+            attrs["expireDate"] = card.expires_at
+        expires_at = attrs.get("expireDate", card.expires_at if card else None)
+        wants_active = attrs["status"] == ACTIVE and not self._wants_deleted(attrs)
+        if wants_active and expires_at is not None and expires_at <= timezone.now():
+            day = self._day(expires_at)
+            raise serializers.ValidationError(
+                {
+                    "status": [
+                        f'The card expired on {day}: send a later expireDate to make it "Active", '
+                        'or status "Expired".'
+                    ]
+                }
+            )
         return attrs
+
+    def _day(self, moment: dt.datetime | None) -> str | None:
+        return ExpireDateField.day_of(moment, self.context["business"].tzinfo)
+
+    def _same_day(self, sent: dt.datetime, stored: dt.datetime | None) -> bool:
+        return stored is not None and self._day(sent) == self._day(stored)
 
     @staticmethod
     def _wants_deleted(data) -> bool:

@@ -15,7 +15,6 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from clients.models import Client
@@ -27,19 +26,9 @@ from giftcards.parsers import DecimalJSONParser
 from giftcards.plain_api import serializers as s
 from giftcards.plain_api.errors import plain_exception_handler
 from giftcards.plain_api.fields import parse_id
+from giftcards.throttling import ApiKeyRateThrottle
 
 _PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
-
-
-class ApiKeyRateThrottle(SimpleRateThrottle):
-    """Per API key, shared across processes through the configured cache."""
-
-    scope = "api_key"
-
-    def get_cache_key(self, request, view):
-        if request.auth is None:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
 
 
 class PlainApiView(APIView):
@@ -237,8 +226,10 @@ class CardPaymentsView(PlainApiView):
 
 
 class PaymentDetailView(PlainApiView):
-    """DELETE /payments/{paymentId}: refund the whole payment; a second time is a 409."""
+    """DELETE /payments/{paymentId}: refund the whole payment; a second time is a 409 (a retry
+    with the first request's `Idempotency-Key` gets the first response instead)."""
 
+    @idempotent
     def delete(self, request, payment_id):
         pk = parse_id(payment_id)
         if pk is None:

@@ -349,7 +349,7 @@ def test_single_use_card_refuses_a_second_debit(make_card, actor):
 
 def test_debit_above_the_balance_is_refused(make_card, actor):
     card = make_card(balance_cents=1_000)
-    with refused(card, exceptions.InsufficientBalance, match="1000 cents"):
+    with refused(card, exceptions.InsufficientBalance, match=r"\$10\.00; \$10\.01 cannot"):
         services.card_debit(card=card, amount_cents=1_001, actor=actor)
 
 
@@ -503,7 +503,8 @@ def test_recharge_of_a_card_that_is_not_rechargeable_is_refused(make_card, actor
 
 def test_recharge_above_the_maximum_is_refused(make_card, actor):
     card = make_card(balance_cents=4_000, balance_max_cents=5_000)
-    with refused(card, exceptions.BalanceMaxExceeded, match="5000"):
+    above_max = r"\$50\.01, above the card's maximum of \$50\.00"
+    with refused(card, exceptions.BalanceMaxExceeded, match=above_max):
         services.card_recharge(card=card, amount_cents=1_001, actor=actor)
 
 

@@ -211,6 +211,21 @@ CASES: dict[str, Case] = {
     "card expireDate February 30": Case(
         "post", "/giftcards", card(expireDate="2026-02-30"), 400, ("expireDate",)
     ),
+    "card expireDate 'YYYYMMDD' (not milliseconds)": Case(
+        "post", "/giftcards", card(expireDate="20300101"), 400, ("expireDate",)
+    ),
+    "card expireDate YYYYMMDD number": Case(
+        "post", "/giftcards", card(expireDate=20300101), 400, ("expireDate",)
+    ),
+    "card expireDate in epoch seconds": Case(
+        "post", "/giftcards", card(expireDate=1900000000), 400, ("expireDate",)
+    ),
+    "card amount '1e3' string (not a plain number)": Case(
+        "post", "/giftcards", card(amount="1e3", balanceAmount="1e3"), 400, ("amount",)
+    ),
+    "card active with a past expireDate": Case(
+        "post", "/giftcards", card(status="Active", expireDate="2020-01-01"), 400, ("status",)
+    ),
     "card malformed giftCardUUId": Case(
         "post", "/giftcards", card(giftCardUUId="not-a-card"), 400, ("giftCardUUId",)
     ),
@@ -254,6 +269,9 @@ CASES: dict[str, Case] = {
     ),
     "payment amount with 3 decimals": Case(
         "post", "/payments", payment(amount="10.001"), 400, ("amount",)
+    ),
+    "payment amount '1e1' string": Case(
+        "post", "/payments", payment(amount="1e1"), 400, ("amount",)
     ),
     "payment amount as a bool": Case("post", "/payments", payment(amount=True), 400, ("amount",)),
     "payment amount 1e30": Case(

@@ -405,6 +405,30 @@ def test_moving_expire_date_forward_makes_an_expired_card_usable_again(api, crea
     assert pay(api, card["giftCardUUId"]).status_code == 201
 
 
+def test_writing_active_on_an_expired_card_without_a_later_date_is_refused(api, create_card):
+    card = create_card()
+    expired = update(api, card, status="Expired").json()
+    before = snapshot()
+
+    response = update(api, expired, status="Active")
+
+    assert response.status_code == 400, response.content
+    assert "status" in response.json()
+    assert "expireDate" in " ".join(response.json()["status"])
+    assert snapshot() == before
+
+
+def test_an_expired_card_sent_back_as_it_was_read_stays_expired(api, create_card):
+    card = create_card()
+    expired = update(api, card, status="Expired").json()
+
+    response = update(api, expired, balanceAmount="20")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "Expired"
+    assert response.json()["expireDate"] == expired["expireDate"]
+
+
 # ---------------------------------------------------------------------------- dates and reuse
 
 
@@ -464,3 +488,15 @@ def test_expire_date_before_a_midnight_dst_change_round_trips(db, actor, zone, d
     assert created.json()["expireDate"] == day
     # Echoing the card back (as clients do to update it) must not move its expiry.
     assert echoed.json()["expireDate"] == day
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("path", ["/nope", "/giftcards/x/y/z", "/giftCards/client/1"])
+def test_unknown_paths_are_json_404s_in_debug_too(api, settings, debug, path):
+    settings.DEBUG = debug
+
+    response = api.get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}

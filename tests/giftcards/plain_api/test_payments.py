@@ -274,3 +274,63 @@ def test_payment_date_round_trips_to_the_millisecond(api, card, moment):
     assert response.json()["paymentDate"] == moment
     listed = api.get(f"/payments/giftCard/{card['giftCardUUId']}").json()
     assert listed[0]["paymentDate"] == moment
+
+
+def test_a_retried_refund_replays_its_first_response(api, card):
+    card_id = card["giftCardUUId"]
+    payment_id = pay(api, card_id, amount="30").json()["paymentId"]
+    headers = {"HTTP_IDEMPOTENCY_KEY": "refund-1"}
+
+    first = api.delete(f"/payments/{payment_id}", **headers)
+    retry = api.delete(f"/payments/{payment_id}", **headers)
+
+    assert first.status_code == retry.status_code == 200, retry.content
+    assert retry.json() == first.json()
+    assert retry.headers.get("Idempotent-Replayed") == "true"
+    assert [kind for kind, _ in ledger(card_id)] == ["issue", "debit", "refund"]
+    assert balance(card_id) == 10_000
+
+
+@pytest.mark.parametrize(
+    ("first_amount", "retry_amount", "retry_path"),
+    [(1, 1.0, "/payments"), ("10", "10", "/payments/"), (10, 1e1, "/payments")],
+)
+def test_a_retry_written_differently_but_meaning_the_same_replays(
+    api, card, first_amount, retry_amount, retry_path
+):
+    card_id = card["giftCardUUId"]
+    first = pay(api, card_id, amount=first_amount, key="same-meaning")
+
+    retry = api.post(
+        retry_path,
+        {"giftCardUUId": card_id, "amount": retry_amount},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="same-meaning",
+    )
+
+    assert retry.status_code == 201, retry.content
+    assert retry.json()["paymentId"] == first.json()["paymentId"]
+    assert len(ledger(card_id)) == 2
+
+
+def test_a_payment_beyond_the_balance_says_so_in_major_units(api, card):
+    response = pay(api, card["giftCardUUId"], amount="100.01")
+
+    assert response.status_code == 422
+    message = " ".join(response.json()["amount"])
+    assert "$100.00" in message and "$100.01" in message, message
+    assert "cents" not in message
+
+
+def test_paying_with_a_used_up_card_names_the_amount_and_the_empty_balance(api, card):
+    card_id = card["giftCardUUId"]
+    assert pay(api, card_id, amount="100").status_code == 201
+    before = snapshot()
+
+    response = pay(api, card_id, amount="1")
+
+    assert response.status_code == 422
+    body = response.json()
+    assert list(body) == ["amount"], body
+    assert "$0.00" in " ".join(body["amount"])
+    assert snapshot() == before
