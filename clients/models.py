@@ -150,6 +150,8 @@ class IdempotencyRecord(models.Model):
     # The exact bytes sent the first time (as text), so a replay is byte-for-byte the same.
     response_body = models.TextField()
     content_type = models.CharField(max_length=100)
+    # The Location header of a 201, replayed with the body.
+    location = models.CharField(max_length=2000, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

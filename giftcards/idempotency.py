@@ -71,6 +71,8 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> HttpResponse:
         status=record.status_code,
         content_type=record.content_type,
     )
+    if record.location:
+        response["Location"] = record.location
     response[REPLAY_HEADER] = "true"
     return response
 
@@ -115,7 +117,10 @@ def idempotent(handler):
                 record.status_code = response.status_code
                 record.response_body = response.content.decode(response.charset)
                 record.content_type = response["Content-Type"]
-                record.save(update_fields=["status_code", "response_body", "content_type"])
+                record.location = response.get("Location", "")
+                record.save(
+                    update_fields=["status_code", "response_body", "content_type", "location"]
+                )
                 return response
         except IntegrityError:
             # A concurrent request with this key committed first; ours was rolled back whole.

@@ -4,8 +4,11 @@ codes is impractical)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from rest_framework.throttling import SimpleRateThrottle
+
+from giftcards.jsonapi.errors import InvalidQueryParameter
 
 CODE_FILTER = re.compile(r"^filter\[(q\]\[)?code(_\w+)?\]$")
 
@@ -21,13 +24,18 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
 
 
-def code_lookups(request) -> int:
-    """How many codes the request looks up: each value of a code filter counts."""
-    count = 0
+def code_lookups(request, view) -> list[tuple[str, int]]:
+    """Where the request looks codes up, and how many: each value of a code filter counts, and
+    so does a create that chooses its code (a 409 would tell that the code is taken)."""
+    lookups = []
     for name, values in request.query_params.lists():
         if CODE_FILTER.match(name):
-            count += sum(max(1, len(value.split(","))) for value in values)
-    return count
+            lookups.append((name, sum(max(1, len(value.split(","))) for value in values)))
+    if getattr(view, "action", None) == "create":
+        data = request.data
+        if isinstance(data, Mapping) and "code" in data:
+            lookups.append(("code", 1))
+    return lookups
 
 
 class CodeLookupThrottle(ApiKeyRateThrottle):
@@ -36,9 +44,18 @@ class CodeLookupThrottle(ApiKeyRateThrottle):
     scope = "code_lookup"
 
     def allow_request(self, request, view):
-        weight = code_lookups(request)
+        lookups = code_lookups(request, view)
+        weight = sum(count for _, count in lookups)
         if weight == 0 or self.rate is None:
             return True
+        if weight > self.num_requests:
+            # Waiting would never help: say so instead of a 429 with a Retry-After.
+            parameter = max(lookups, key=lambda lookup: lookup[1])[0]
+            raise InvalidQueryParameter(
+                parameter,
+                f"At most {self.num_requests} codes can be looked up per request "
+                f"(this one has {weight}).",
+            )
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 
 from rest_framework import serializers
+from rest_framework_json_api import exceptions as jsonapi_exceptions
 from rest_framework_json_api.relations import ResourceRelatedField
 
-from giftcards.jsonapi.errors import RelatedNotFound
+from giftcards.jsonapi.errors import Conflict, RelatedNotFound
 
 MAX_CENTS = 10**13  # far above any real card, far below a 64-bit overflow
 MAX_METADATA_BYTES = 16 * 1024
+MAX_METADATA_DEPTH = 32
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -29,9 +31,11 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class _StrictString:
+    default_error_messages = {"not_a_string": "Must be a string."}
+
     def to_internal_value(self, data):
         if not isinstance(data, str):
-            self.fail("invalid")
+            self.fail("not_a_string")
         return super().to_internal_value(data)
 
 
@@ -55,14 +59,29 @@ class JsonObjectField(serializers.JSONField):
     default_error_messages = {
         "not_object": "Must be a JSON object.",
         "too_large": f"Must be at most {MAX_METADATA_BYTES} bytes of JSON.",
+        "too_deep": f"Must be nested at most {MAX_METADATA_DEPTH} levels deep.",
     }
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             self.fail("not_object")
+        if _depth(data) > MAX_METADATA_DEPTH:
+            self.fail("too_deep")
         if len(json.dumps(data)) > MAX_METADATA_BYTES:
             self.fail("too_large")
         return data
+
+
+def _depth(value) -> int:
+    """How deeply objects and arrays nest, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 class NameListField(StrictCharField):
@@ -102,12 +121,18 @@ class TypedRelatedField(ResourceRelatedField):
         return queryset.for_tenant(self.context["tenant"])
 
     def to_internal_value(self, data):
+        name = self.field_name or self.parent.field_name
         try:
             return super().to_internal_value(data)
+        except jsonapi_exceptions.Conflict as exc:
+            to_one = self.parent is None or not isinstance(
+                self.parent, serializers.ManyRelatedField
+            )
+            pointer = f"/data/relationships/{name}" + ("/data/type" if to_one else "")
+            raise Conflict(exc.detail, code="type_mismatch", pointer=pointer) from exc
         except serializers.ValidationError as exc:
             codes = exc.get_codes()
             if "does_not_exist" in (codes if isinstance(codes, list) else [codes]):
-                name = self.field_name or self.parent.field_name
                 raise RelatedNotFound(
                     f"No {self.resource_type} resource with id {data.get('id')!r}.",
                     pointer=f"/data/relationships/{name}",

@@ -149,25 +149,68 @@ class JsonApiFilterBackend(DjangoFilterBackend):
 class SortFilter(BaseFilterBackend):
     """`sort=-created_at,balance_cents`: the view's `sort_fields` (name -> ORM path), nulls
     last ascending and first descending on every engine, the primary key as tie-breaker so
-    pages are stable."""
+    pages are stable.
+
+    A view's `computed_sort_fields` (name -> (stored field, function)) are values the database
+    cannot order by, such as encrypted codes: a sort using one is left to the view's list,
+    which orders the matching rows in Python (see `sorted_pks`)."""
 
     def filter_queryset(self, request, queryset, view):
         sortable = getattr(view, "sort_fields", {})
+        computed = getattr(view, "computed_sort_fields", {})
         raw = request.query_params.get("sort")
         if raw is None:
             return queryset.order_by(*view.default_sort)
-        ordering = []
+        terms = []
         for term in raw.split(","):
             descending = term.startswith("-")
             name = term[1:] if descending else term
-            refused = getattr(view, "unsortable_fields", {}).get(name)
-            if refused:
-                raise InvalidQueryParameter("sort", refused)
-            if name not in sortable:
-                offer = ", ".join(sortable) or "nothing"
+            if name not in sortable and name not in computed:
+                offer = ", ".join([*sortable, *computed]) or "nothing"
                 raise InvalidQueryParameter("sort", f"Cannot sort by {term!r}; sortable: {offer}.")
+            terms.append((name, descending))
+        if any(name in computed for name, _ in terms):
+            view.computed_sort = terms
+            return queryset.order_by()
+        ordering = []
+        for name, descending in terms:
             expression = F(sortable[name])
             ordering.append(
                 expression.desc(nulls_first=True) if descending else expression.asc(nulls_last=True)
             )
         return queryset.order_by(*ordering, "pk")
+
+
+# Ordering in Python reads every matching row: beyond this many, narrow the list first.
+COMPUTED_SORT_LIMIT = 10_000
+
+
+def _null_aware(value):
+    # Nulls after every value ascending (and so before them descending), as in SQL above.
+    return (1,) if value is None else (0, value)
+
+
+def sorted_pks(queryset, view) -> list:
+    """The primary keys of `queryset` in the order of `view.computed_sort`, pk tie-breaker."""
+    sortable = getattr(view, "sort_fields", {})
+    computed = getattr(view, "computed_sort_fields", {})
+    paths = {name: sortable[name] for name, _ in view.computed_sort if name in sortable}
+    stored = {name: computed[name] for name, _ in view.computed_sort if name in computed}
+    columns = {*paths.values(), *(field for field, _ in stored.values())}
+    rows = list(queryset.values("pk", *columns)[: COMPUTED_SORT_LIMIT + 1])
+    if len(rows) > COMPUTED_SORT_LIMIT:
+        names = ", ".join(stored)
+        raise InvalidQueryParameter(
+            "sort",
+            f"Sorting by {names} reads every matching record; narrow the list to at most "
+            f"{COMPUTED_SORT_LIMIT} with filters first.",
+        )
+    for row in rows:
+        for name, path in paths.items():
+            row[name] = row[path]
+        for name, (field, compute) in stored.items():
+            row[name] = compute(row[field])
+    rows.sort(key=lambda row: row["pk"])
+    for name, descending in reversed(view.computed_sort):  # stable: last key first
+        rows.sort(key=lambda row, name=name: _null_aware(row[name]), reverse=descending)
+    return [row["pk"] for row in rows]

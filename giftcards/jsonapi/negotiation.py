@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rest_framework.exceptions import NotAcceptable
+from rest_framework.exceptions import NotAcceptable, ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework_json_api import parsers
 
@@ -84,6 +84,12 @@ class JsonApiParser(parsers.JSONParser):
     endpoint's, or an `id` that is not the URL's, is a 409; a client-generated id on create
     is a 403 (JSON:API 1.0: servers that do not support them must say so).
     """
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type=media_type, parser_context=parser_context)
+        except RecursionError as exc:
+            raise ParseError("JSON parse error - the document is nested too deeply.") from exc
 
     def parse_data(self, result, parser_context):
         parser_context = parser_context or {}

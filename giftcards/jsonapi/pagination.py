@@ -40,7 +40,7 @@ class JsonApiPagination(BasePagination):
         self.request = request
         self.size = self._param(request, SIZE_PARAM, self.page_size, self.max_page_size)
         self.number = self._param(request, NUMBER_PARAM, 1)
-        self.count = queryset.count() if hasattr(queryset, "count") else len(queryset)
+        self.count = len(queryset) if isinstance(queryset, list) else queryset.count()
         self.page_count = -(-self.count // self.size)
         self.offset = (self.number - 1) * self.size
         if self.offset >= self.count:

@@ -20,7 +20,14 @@ urlpatterns = [
     *resource_routes("gift_cards", views.GiftCardViewSet, "gift-card"),
     re_path(
         rf"^gift_cards/{PK}/relationships/(?P<related_field>[^/]+)/?$",
-        views.GiftCardViewSet.as_view({"get": "relationship"}),
+        views.GiftCardViewSet.as_view(
+            {
+                "get": "relationship",
+                "patch": "relationship_write",
+                "post": "relationship_write",
+                "delete": "relationship_write",
+            }
+        ),
         name="jsonapi-gift-card-relationships",
     ),
     re_path(

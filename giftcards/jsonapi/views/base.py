@@ -20,6 +20,7 @@ from giftcards.jsonapi.filters import (
     JsonApiFilterBackend,
     QueryParameterValidationFilter,
     SortFilter,
+    sorted_pks,
 )
 from giftcards.jsonapi.negotiation import (
     JsonApiContentNegotiation,
@@ -45,6 +46,10 @@ class JsonApiMixin:
 
     def get_exception_handler(self):
         return jsonapi_exception_handler
+
+    @property
+    def allowed_methods(self):
+        return [method for method in super().allowed_methods if method != "OPTIONS"]
 
     def query_families(self) -> frozenset[str]:
         return frozenset()
@@ -78,7 +83,7 @@ class ResourceViewSet(JsonApiMixin, viewsets.GenericViewSet):
     filter_backends = [QueryParameterValidationFilter, JsonApiFilterBackend, SortFilter]
     default_sort: tuple[str, ...] = ("id",)
     sort_fields: dict[str, str] = {}
-    unsortable_fields: dict[str, str] = {}
+    computed_sort_fields: dict = {}
     domain_fields: dict[str, str] = {}
     id_pattern = INTEGER_ID
 
@@ -142,7 +147,12 @@ class ResourceViewSet(JsonApiMixin, viewsets.GenericViewSet):
 
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
+        if getattr(self, "computed_sort", None):
+            page_pks = self.paginate_queryset(sorted_pks(queryset, self))
+            found = queryset.in_bulk(page_pks)
+            page = [found[pk] for pk in page_pks]
+        else:
+            page = self.paginate_queryset(queryset)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request, *args, **kwargs):
@@ -153,7 +163,7 @@ class ResourceViewSet(JsonApiMixin, viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         created = self.get_queryset().get(pk=serializer.save().pk)
         response = self.render_one(created, status.HTTP_201_CREATED)
-        response["Location"] = response.data["url"]
+        response["Location"] = str(response.data["url"])  # not DRF's Hyperlink: WSGI wants str
         return response
 
     def partial_update(self, request, *args, **kwargs):

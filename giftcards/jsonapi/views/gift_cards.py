@@ -12,9 +12,10 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from giftcards import services
+from giftcards import codes, services
 from giftcards.filters import GiftCardFilterSet
 from giftcards.idempotency import idempotent
+from giftcards.jsonapi.errors import Forbidden
 from giftcards.jsonapi.filters import DOCUMENT_FAMILIES
 from giftcards.jsonapi.serializers import (
     GiftCardRecipientSerializer,
@@ -55,10 +56,8 @@ class GiftCardViewSet(ResourceViewSet):
             "reference_origin",
         )
     }
-    unsortable_fields = {
-        "code": "Codes are stored encrypted, so cards cannot be sorted by code; "
-        "filter by it with filter[code] instead."
-    }
+    # Codes are stored encrypted: sorting by them decrypts the matching rows (bounded).
+    computed_sort_fields = {"code": ("code_encrypted", codes.decrypt)}
     domain_fields = {"recipient": "gift_card_recipient"}
     # related route -> (serializer, resource type, to-many)
     related_resources = {
@@ -82,7 +81,8 @@ class GiftCardViewSet(ResourceViewSet):
 
     def _related_field(self) -> str:
         field = self.kwargs.get("related_field")
-        allowed = self.linkage if self.action == "relationship" else self.related_resources
+        linkage_only = self.action in ("relationship", "relationship_write")
+        allowed = self.linkage if linkage_only else self.related_resources
         if field not in allowed:
             raise NotFound(f"Gift cards have no relationship {field!r}.")
         return field
@@ -96,18 +96,40 @@ class GiftCardViewSet(ResourceViewSet):
         if self.action == "related":
             many = self.related_resources[self._related_field()][1]
             return frozenset({"include", "fields", "page"}) if many else DOCUMENT_FAMILIES
-        if self.action == "relationship":
+        if self.action in ("relationship", "relationship_write"):
             self._related_field()
             return frozenset()
         return super().query_families()
 
     @idempotent
     def create(self, request, *args, **kwargs):
+        self._refuse_tag_replacement()
         return super().create(request, *args, **kwargs)
 
     @idempotent
     def partial_update(self, request, *args, **kwargs):
+        self._refuse_tag_replacement()
         return super().partial_update(request, *args, **kwargs)
+
+    def _refuse_tag_replacement(self):
+        # JSON:API 1.0: a server that does not allow full replacement of a to-many
+        # relationship rejects the whole request with a 403.
+        if "tags" in self.document().relationship_names:
+            raise Forbidden(
+                "Tags cannot be replaced; add and remove them by name with the `_add_tags` "
+                "and `_remove_tags` attributes.",
+                pointer="/data/relationships/tags",
+            )
+
+    def relationship_write(self, request, pk, related_field):
+        """PATCH/POST/DELETE /api/gift_cards/{id}/relationships/{name}: not supported."""
+        self.get_object()
+        self._related_field()
+        raise Forbidden(
+            f"The {related_field} relationship is not changed through its link: PATCH the gift "
+            "card (market and gift_card_recipient in relationships, tags with `_add_tags` and "
+            "`_remove_tags`)."
+        )
 
     def perform_destroy(self, card):
         services.card_soft_delete(card=card, actor=self.actor)

@@ -303,6 +303,14 @@ def test_yen_have_no_decimals(create_card):
         ({"balance_cents": 100, "code": "X" * 41}, "code"),
         ({"balance_cents": 100, "code": "bad*chars!"}, "code"),
         ({"balance_cents": 100, "expires_at": "tomorrow"}, "expires_at"),
+        ({"balance_cents": 100, "expires_at": 1}, "expires_at"),
+        ({"balance_cents": 100, "expires_at": 1.5}, "expires_at"),
+        ({"balance_cents": 100, "expires_at": True}, "expires_at"),
+        ({"balance_cents": 100, "expires_at": []}, "expires_at"),
+        ({"balance_cents": 100, "expires_at": {}}, "expires_at"),
+        ({"balance_cents": 100, "reference": 7}, "reference"),
+        ({"balance_cents": 100, "recipient_email": 7}, "recipient_email"),
+        ({"balance_cents": 100, "image_url": ["x"]}, "image_url"),
         ({"balance_cents": 100, "recipient_email": "not-an-email"}, "recipient_email"),
         ({"balance_cents": 100, "image_url": "nope"}, "image_url"),
         ({"balance_cents": 100, "_activate": True}, "_activate"),
@@ -477,7 +485,7 @@ def test_market_of_another_currency_is_refused(api, create_card, tenant):
 def test_relationship_of_the_wrong_type_is_a_409(api, create_card, tenant):
     card = create_card()
     response = patch_card(api, card["id"], None, {"market": {"type": "tags", "id": "1"}})
-    error(response, 409)
+    assert error(response, 409)["source"] == {"pointer": "/data/relationships/market/data/type"}
 
 
 def test_relationship_sent_as_an_attribute_is_refused(api, create_card):
@@ -499,10 +507,26 @@ def test_tags_are_added_and_removed_by_name(api, create_card):
     assert len(data["relationships"]["tags"]["data"]) == 1
 
 
-def test_tags_relationship_is_read_only(api, create_card):
+def test_replacing_the_tags_relationship_is_forbidden(api, create_card):
+    """JSON:API 1.0: a refused full replacement of a to-many relationship is a 403."""
     card = create_card()
-    response = patch_card(api, card["id"], None, {"tags": []})
-    assert "/data/relationships/tags" in pointers(response)
+    response = patch_card(api, card["id"], {"reference": "x"}, {"tags": []})
+    assert error(response, 403)["source"] == {"pointer": "/data/relationships/tags"}
+    assert attributes(api, card["id"])["reference"] != "x"
+    body = resource("gift_cards", {"balance_cents": 1}, {"tags": [{"type": "tags", "id": "1"}]})
+    assert error(api.post("/api/gift_cards", body), 403)
+    assert GiftCard.objects.count() == 1
+
+
+@pytest.mark.parametrize("method", ["patch", "post", "delete"])
+@pytest.mark.parametrize("name", ["tags", "market", "gift_card_recipient"])
+def test_writes_to_relationship_links_are_forbidden(api, create_card, method, name):
+    card = create_card()
+    linkage = [] if name == "tags" else None
+    response = api.request(
+        method, f"{card_url(card['id'])}/relationships/{name}", body={"data": linkage}
+    )
+    assert error(response, 403)["code"] == "permission_denied"
 
 
 # ---------------------------------------------------------------------------- deleting
@@ -535,3 +559,15 @@ def test_recharge_filed_under_an_order(api, create_card):
     ).doc["data"]["attributes"]
     assert attrs["usage_log"]["RET-1"][0]["action"] == "recharge"
     assert attrs["usage_log"]["RET-1"][0]["amount_cents"] == 700
+
+
+def test_metadata_nested_too_deeply_is_a_400_naming_it(api):
+    deep = {}
+    for _ in range(40):
+        deep = {"a": deep}
+    response = api.post(
+        "/api/gift_cards", resource("gift_cards", {"balance_cents": 1, "metadata": deep})
+    )
+    assert response.status_code == 400, response.doc
+    assert "/data/attributes/metadata" in pointers(response)
+    assert not GiftCard.objects.exists()

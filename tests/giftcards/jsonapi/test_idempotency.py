@@ -49,6 +49,7 @@ def test_replayed_create_makes_one_card(api):
     again = api.post("/api/gift_cards", body, **{KEY: "new-card"})
     assert first.status_code == again.status_code == 201
     assert again.doc["data"]["id"] == first.doc["data"]["id"]
+    assert again["Location"] == first["Location"] == first.doc["data"]["links"]["self"]
     assert GiftCard.objects.count() == 1
 
 

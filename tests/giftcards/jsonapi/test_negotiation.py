@@ -117,6 +117,18 @@ def test_unparseable_bodies_are_400s(api, raw):
     assert response.status_code == 400, response.doc
 
 
+@pytest.mark.parametrize("depth", [950, 5_000, 100_000])
+def test_deeply_nested_json_is_a_400_not_a_crash(api, depth):
+    nested = "[" * depth + "]" * depth
+    attributes = f'{{"balance_cents": 1, "metadata": {{"a": {nested}}}}}'
+    raw = f'{{"data": {{"type": "gift_cards", "attributes": {attributes}}}}}'
+
+    response = api.request("post", "/api/gift_cards", body=raw)
+
+    assert response.status_code == 400, response.doc
+    assert not GiftCard.objects.exists()
+
+
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1024)
 def test_oversized_body_is_a_413(api):
     body = resource("gift_cards", {"balance_cents": 1, "metadata": {"x": "y" * 5000}})
@@ -137,6 +149,13 @@ def test_unsupported_methods_are_405s(api, create_card, method):
         method, card_url(card["id"]), body=resource("gift_cards", {}, id_=card["id"])
     )
     assert error(response, 405)
+
+
+@pytest.mark.parametrize("path", ["/api/gift_cards", "/api/markets", "/api/tags"])
+def test_allow_lists_only_the_methods_that_work(api, path):
+    allowed = {m.strip() for m in api.get(path)["Allow"].split(",")}
+    assert allowed == {"GET", "POST", "HEAD"}
+    assert error(api.request("options", path), 405)
 
 
 def test_post_on_a_resource_is_a_405(api, create_card):
