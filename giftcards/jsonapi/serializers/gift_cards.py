@@ -126,6 +126,23 @@ class GiftCardSerializer(GiftCardWriteMixin, ResourceSerializer):
     versions = HyperlinkedRelatedField(
         many=True, read_only=True, related_link_view_name="jsonapi-gift-card-related"
     )
+    # Seed 003's attachments and events: this service keeps neither, so both are empty.
+    attachments = TypedRelatedField(
+        resource_type="attachments",
+        model=GiftCard,
+        source="none_kept",
+        many=True,
+        read_only=True,
+        default=list,
+    )
+    events = TypedRelatedField(
+        resource_type="events",
+        model=GiftCard,
+        source="none_kept",
+        many=True,
+        read_only=True,
+        default=list,
+    )
 
     class Meta(ResourceSerializer.Meta):
         model = GiftCard
@@ -162,9 +179,15 @@ class GiftCardSerializer(GiftCardWriteMixin, ResourceSerializer):
             "gift_card_recipient",
             "tags",
             "versions",
+            "attachments",
+            "events",
         ]
 
     # ------------------------------------------------------------------------ reading
+
+    def none_kept(self, card: GiftCard) -> list:
+        """The renderer's source for attachments and events."""
+        return []
 
     def _format(self, cents: int | None, card: GiftCard) -> str | None:
         business = self.context.get("business") or card.business

@@ -30,6 +30,7 @@ from giftcards.models import PUBLIC_ID_PATTERN, BalanceLog, GiftCard, Tag
 from giftcards.throttling import ApiKeyRateThrottle, CodeLookupThrottle
 
 CARD_ID = re.compile(PUBLIC_ID_PATTERN)
+READ_ONLY_TO_MANY = ("tags", "attachments", "events", "versions")
 
 
 class GiftCardViewSet(ResourceViewSet):
@@ -114,12 +115,18 @@ class GiftCardViewSet(ResourceViewSet):
     def _refuse_tag_replacement(self):
         # JSON:API 1.0: a server that does not allow full replacement of a to-many
         # relationship rejects the whole request with a 403.
-        if "tags" in self.document().relationship_names:
-            raise Forbidden(
-                "Tags cannot be replaced; add and remove them by name with the `_add_tags` "
-                "and `_remove_tags` attributes.",
-                pointer="/data/relationships/tags",
-            )
+        for name in READ_ONLY_TO_MANY:
+            if name in self.document().relationship_names:
+                raise Forbidden(
+                    f"The {name} relationship cannot be replaced"
+                    + (
+                        "; add and remove tags by name with the `_add_tags` and `_remove_tags` "
+                        "attributes."
+                        if name == "tags"
+                        else "."
+                    ),
+                    pointer=f"/data/relationships/{name}",
+                )
 
     def relationship_write(self, request, pk, related_field):
         """PATCH/POST/DELETE /api/gift_cards/{id}/relationships/{name}: not supported."""

@@ -548,8 +548,20 @@ def test_delete_soft_deletes(api, create_card):
 
 def test_unknown_relationship_points_at_relationships(api, create_card):
     card = create_card()
-    response = patch_card(api, card["id"], None, {"attachments": []})
-    assert pointers(response) == {"/data/relationships/attachments"}
+    response = patch_card(api, card["id"], None, {"colours": []})
+    assert pointers(response) == {"/data/relationships/colours"}
+
+
+def test_seed_relationships_this_service_keeps_nothing_for_are_empty(api, create_card):
+    card = create_card()
+    relationships = api.get(card_url(card["id"])).doc["data"]["relationships"]
+    assert relationships["attachments"]["data"] == []
+    assert relationships["events"]["data"] == []
+    sparse = api.get("/api/gift_cards", {"fields[gift_cards]": "events"}).doc["data"][0]
+    assert list(sparse["relationships"]) == ["events"]
+    for name in ("attachments", "events"):
+        response = patch_card(api, card["id"], None, {name: []})
+        assert error(response, 403)["source"] == {"pointer": f"/data/relationships/{name}"}
 
 
 def test_recharge_filed_under_an_order(api, create_card):
