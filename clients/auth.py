@@ -83,10 +83,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
 
 
-def request_tenant(request: Request) -> Tenant:
-    """The tenant of an authenticated API request."""
-    return request.user.tenant
+class ApiKeyScopedView:
+    """For API views: the request's tenant (business and mode) and actor, from its key."""
 
+    @property
+    def tenant(self) -> Tenant:
+        return self.request.user.tenant
 
-def request_actor(request: Request) -> Actor:
-    return request.user.actor
+    @property
+    def actor(self) -> Actor:
+        return self.request.user.actor

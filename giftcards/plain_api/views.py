@@ -17,6 +17,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clients.auth import ApiKeyScopedView
 from clients.models import Client
 from clients.services import client_soft_delete
 from giftcards import services
@@ -31,7 +32,7 @@ from giftcards.throttling import ApiKeyRateThrottle
 _PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
 
 
-class PlainApiView(APIView):
+class PlainApiView(ApiKeyScopedView, APIView):
     parser_classes = [DecimalJSONParser]
     renderer_classes = [JSONRenderer]
     throttle_classes = [ApiKeyRateThrottle]
@@ -40,14 +41,6 @@ class PlainApiView(APIView):
 
     def get_exception_handler(self):
         return plain_exception_handler
-
-    @property
-    def tenant(self):
-        return self.request.user.tenant
-
-    @property
-    def actor(self):
-        return self.request.user.actor
 
     def context(self, **extra):
         business = self.tenant.business

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_json_api.renderers import JSONRenderer
 
+from clients.auth import ApiKeyScopedView
 from giftcards.idempotency import HEADER as IDEMPOTENCY_HEADER
 from giftcards.jsonapi.errors import DocumentError, jsonapi_exception_handler
 from giftcards.jsonapi.filters import (
@@ -74,7 +75,7 @@ class NotFoundView(JsonApiMixin, APIView):
         raise NotFound("No such resource or route.")
 
 
-class ResourceViewSet(JsonApiMixin, viewsets.GenericViewSet):
+class ResourceViewSet(ApiKeyScopedView, JsonApiMixin, viewsets.GenericViewSet):
     """CRUD of one resource type, scoped to the key's business and mode."""
 
     model = None
@@ -86,14 +87,6 @@ class ResourceViewSet(JsonApiMixin, viewsets.GenericViewSet):
     computed_sort_fields: dict = {}
     domain_fields: dict[str, str] = {}
     id_pattern = INTEGER_ID
-
-    @property
-    def tenant(self):
-        return self.request.user.tenant
-
-    @property
-    def actor(self):
-        return self.request.user.actor
 
     def query_families(self) -> frozenset[str]:
         if self.action == "list":
