@@ -169,8 +169,19 @@ BALANCE_CHECK_WINDOW = int(os.environ.get("BALANCE_CHECK_WINDOW", "600"))
 BALANCE_CHECK_TRUSTED_PROXIES = int(os.environ.get("BALANCE_CHECK_TRUSTED_PROXIES", "0"))
 
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Gift card service",
+    "TITLE": "Gift card service: plain API",
+    "DESCRIPTION": (
+        "The plain API (camelCase, /giftcards, /clients, /payments). The JSON:API under /api/ "
+        "follows JSON:API 1.0 and is documented by its resources and links."
+    ),
     "VERSION": "1.0.0",
+    "PREPROCESSING_HOOKS": ["giftcards.plain_api.schema.plain_api_only"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "giftcards.plain_api.schema.seed_path_names",
+    ],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
 }
 
 if not DEBUG:

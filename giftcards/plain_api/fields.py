@@ -6,6 +6,8 @@ import datetime as dt
 import re
 from decimal import Decimal
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from giftcards import money
@@ -41,6 +43,7 @@ def epoch_ms(value: dt.datetime | None) -> int | None:
     return None if value is None else (value - EPOCH) // dt.timedelta(milliseconds=1)
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
 class StrictBooleanField(serializers.Field):
     default_error_messages = {"invalid": "Must be true or false."}
 
@@ -64,6 +67,7 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "pattern": "^[0-9]+$"}]})
 class StrictIntegerField(serializers.Field):
     """A JSON integer (or a string of digits); never a boolean or a fraction."""
 
@@ -79,6 +83,12 @@ class StrictIntegerField(serializers.Field):
         return value
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "number"}, {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}],
+        "description": 'Major units: 25, 25.5 or "25"; no more decimals than the currency has.',
+    }
+)
 class MajorAmountField(serializers.Field):
     """An amount in major units (`25`, `"25"`, `25.5`) -> integer minor units.
 
@@ -116,6 +126,7 @@ class MajorAmountField(serializers.Field):
         return cents
 
 
+@extend_schema_field({"type": "integer", "format": "int64", "description": "Epoch milliseconds."})
 class EpochMillisField(serializers.Field):
     """Milliseconds since 1970-01-01T00:00:00Z, as the seed's dates are."""
 
@@ -132,6 +143,13 @@ class EpochMillisField(serializers.Field):
         return epoch_ms(value)
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string", "format": "date"}, {"type": "integer", "format": "int64"}],
+        "nullable": True,
+        "description": "The last valid day (YYYY-MM-DD) or epoch milliseconds within it.",
+    }
+)
 class ExpireDateField(serializers.Field):
     """The expiry day, "YYYY-MM-DD" (or epoch milliseconds), in the business's time zone.
 

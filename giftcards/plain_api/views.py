@@ -27,6 +27,7 @@ from giftcards.parsers import DecimalJSONParser
 from giftcards.plain_api import serializers as s
 from giftcards.plain_api.errors import plain_exception_handler
 from giftcards.plain_api.fields import parse_id
+from giftcards.plain_api.schema import ClientShape, GiftCardShape, PaymentShape, document
 from giftcards.throttling import ApiKeyRateThrottle
 
 _PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
@@ -102,6 +103,13 @@ class PlainApiView(ApiKeyScopedView, APIView):
 class GiftCardSaveView(PlainApiView):
     """POST /giftcards: create (no giftCardUUId, 201) or update (with it, 200)."""
 
+    @document(
+        request=s.GiftCardWriteSerializer,
+        ok=201,
+        shape=GiftCardShape,
+        idempotent=True,
+        description="Creates a card (201), or updates the card named by giftCardUUId (200).",
+    )
     @idempotent
     def post(self, request):
         data = self.body()
@@ -122,10 +130,12 @@ class GiftCardSaveView(PlainApiView):
 class GiftCardDetailView(PlainApiView):
     """GET /giftcards/{id} (deleted cards too, as "Deleted"); DELETE soft-deletes."""
 
+    @document(shape=GiftCardShape)
     def get(self, request, card_id):
         card = self.card_from_url(card_id)
         return Response(s.gift_card_data(card, self.tenant.business))
 
+    @document(shape=GiftCardShape, description="Soft-deletes the card; returns it.")
     def delete(self, request, card_id):
         card = services.card_soft_delete(card=self.card_from_url(card_id), actor=self.actor)
         return Response(s.gift_card_data(card, self.tenant.business))
@@ -135,6 +145,7 @@ class ClientGiftCardsView(PlainApiView):
     """GET /giftcards/client/{clientId}: the client's cards that are not deleted, oldest
     first."""
 
+    @document(shape=GiftCardShape, many=True)
     def get(self, request, client_id):
         client = self.client_from_url(client_id)
         cards = self.cards().not_deleted().filter(client=client).order_by("created_at", "id")
@@ -148,10 +159,17 @@ class ClientGiftCardsView(PlainApiView):
 class ClientListView(PlainApiView):
     """GET /clients (active ones); POST /clients creates or updates by clientId."""
 
+    @document(shape=ClientShape, many=True)
     def get(self, request):
         clients = Client.objects.for_tenant(self.tenant).filter(active=True).order_by("id")
         return Response([s.client_data(client) for client in clients])
 
+    @document(
+        request=s.ClientWriteSerializer,
+        ok=201,
+        shape=ClientShape,
+        description="Creates a client (201), or updates the client named by clientId (200).",
+    )
     def post(self, request):
         data = self.body()
         client_id = data.get("clientId")
@@ -170,9 +188,13 @@ class ClientListView(PlainApiView):
 
 
 class ClientDetailView(PlainApiView):
+    """GET /clients/{clientId}; DELETE soft-deletes."""
+
+    @document(shape=ClientShape)
     def get(self, request, client_id):
         return Response(s.client_data(self.client_from_url(client_id)))
 
+    @document(shape=ClientShape, description="Soft-deletes the client; returns it.")
     def delete(self, request, client_id):
         client = self.client_from_url(client_id)
         return Response(s.client_data(client_soft_delete(client=client, actor=self.actor)))
@@ -191,6 +213,7 @@ class PaymentCreateView(PlainApiView):
         "balance_cents": "amount",
     }
 
+    @document(request=s.PaymentWriteSerializer, ok=201, shape=PaymentShape, idempotent=True)
     @idempotent
     def post(self, request):
         data = self.body()
@@ -207,6 +230,7 @@ class PaymentCreateView(PlainApiView):
 class CardPaymentsView(PlainApiView):
     """GET /payments/giftCard/{id}: the card's payments, newest first."""
 
+    @document(shape=PaymentShape, many=True)
     def get(self, request, card_id):
         card = self.card_from_url(card_id)
         payments = (
@@ -222,6 +246,7 @@ class PaymentDetailView(PlainApiView):
     """DELETE /payments/{paymentId}: refund the whole payment; a second time is a 409 (a retry
     with the first request's `Idempotency-Key` gets the first response instead)."""
 
+    @document(shape=PaymentShape, idempotent=True, description="Refunds the payment in full.")
     @idempotent
     def delete(self, request, payment_id):
         pk = parse_id(payment_id)

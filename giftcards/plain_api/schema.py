@@ -1,0 +1,129 @@
+"""The plain API in OpenAPI (served at /api/schema): its response shapes, the headers it
+reads, and a hook that keeps the schema to this API.
+
+The JSON:API (/api/...) is left out: its documents are described by seed 003 and by
+JSON:API 1.0 itself, and an OpenAPI rendering of flattened attributes would mislead client
+generators. Responses here are built by the `*_data` functions of `serializers.py`; the
+serializers below only describe them (a test checks the two agree).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+
+MAJOR_UNITS = "Major units of the card's currency: an integer when whole, else a decimal."
+EPOCH_MS = "Milliseconds since 1970-01-01T00:00:00Z."
+
+
+class GiftCardShape(serializers.Serializer):
+    active = serializers.BooleanField(help_text="False once the card is soft-deleted.")
+    amount = serializers.FloatField(help_text=f"The initial balance. {MAJOR_UNITS}")
+    balanceAmount = serializers.FloatField(help_text=MAJOR_UNITS)
+    businessId = serializers.IntegerField()
+    clientId = serializers.IntegerField(allow_null=True)
+    createdDate = serializers.IntegerField(help_text=EPOCH_MS)
+    createdUser = serializers.CharField()
+    expireDate = serializers.DateField(
+        allow_null=True, help_text="Last valid day, in the business's time zone."
+    )
+    giftCardUUId = serializers.CharField(min_length=22, max_length=22)
+    modifiedDate = serializers.IntegerField(help_text=EPOCH_MS)
+    modifiedUser = serializers.CharField()
+    purchaseDate = serializers.IntegerField(allow_null=True, help_text=EPOCH_MS)
+    status = serializers.ChoiceField(choices=["Active", "Deleted", "Expired"])
+
+
+class ClientShape(serializers.Serializer):
+    clientId = serializers.IntegerField()
+    businessId = serializers.IntegerField()
+    firstName = serializers.CharField()
+    lastName = serializers.CharField()
+    fullName = serializers.CharField()
+    emailAddress = serializers.EmailField(allow_null=True)
+    cellPhone = serializers.CharField(allow_null=True)
+    active = serializers.BooleanField()
+    createdDate = serializers.IntegerField(help_text=EPOCH_MS)
+    createdUser = serializers.CharField()
+    modifiedDate = serializers.IntegerField(help_text=EPOCH_MS)
+    modifiedUser = serializers.CharField()
+
+
+class PaymentShape(serializers.Serializer):
+    paymentId = serializers.IntegerField()
+    giftCardUUId = serializers.CharField(min_length=22, max_length=22)
+    amount = serializers.FloatField(help_text=MAJOR_UNITS)
+    balanceAmount = serializers.FloatField(help_text=f"The balance after it. {MAJOR_UNITS}")
+    invoiceId = serializers.CharField(allow_null=True)
+    paymentDate = serializers.IntegerField(help_text=EPOCH_MS)
+    comment = serializers.CharField(allow_null=True)
+    refunded = serializers.BooleanField()
+    refundedDate = serializers.IntegerField(allow_null=True, help_text=EPOCH_MS)
+    createdDate = serializers.IntegerField(help_text=EPOCH_MS)
+    createdUser = serializers.CharField()
+
+
+class ErrorShape(serializers.Serializer):
+    detail = serializers.CharField(
+        required=False,
+        help_text="A message; field errors come instead as {field: [messages]}.",
+    )
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description=(
+        "Up to 255 printable characters. A retry with the same key and body gets the first "
+        "response again (header `Idempotent-Replayed: true`) and moves nothing; the same key "
+        "with another body is a 422."
+    ),
+)
+
+ERRORS = {
+    400: OpenApiResponse(ErrorShape, "Bad input; each offending field is named."),
+    401: OpenApiResponse(ErrorShape, "No valid API key."),
+    404: OpenApiResponse(ErrorShape, "Not found for this key's business and mode."),
+    409: OpenApiResponse(ErrorShape, "Conflicts with the current state (e.g. refunded)."),
+    422: OpenApiResponse(ErrorShape, "Refused by a business rule (balance, status, expiry)."),
+}
+
+
+def document(*, request=None, ok=200, shape=None, many=False, idempotent=False, **kwargs):
+    """extend_schema for one plain API method: its body, its success shape and the errors."""
+    responses = {ok: shape(many=True) if many else shape, **ERRORS}
+    parameters = [IDEMPOTENCY_KEY] if idempotent else []
+    return extend_schema(request=request, responses=responses, parameters=parameters, **kwargs)
+
+
+# URL keyword arguments -> the seed's names for them.
+SEED_PATH_NAMES = {"card_id": "giftCardUUId", "client_id": "clientId", "payment_id": "paymentId"}
+
+
+def plain_api_only(endpoints):
+    """drf-spectacular preprocessing hook: the plain API's routes, once each.
+
+    Routes accept an optional trailing slash; the schema names each path without it."""
+    kept = {}
+    for path, path_regex, method, callback in endpoints:
+        if path.startswith("/api/"):
+            continue
+        path = path.rstrip("/") or "/"
+        kept.setdefault((path, method), (path, path_regex, method, callback))
+    return list(kept.values())
+
+
+def seed_path_names(result, generator, request, public):
+    """drf-spectacular postprocessing hook: path parameters named as seed 000 names them."""
+    paths = {}
+    for path, operations in result.get("paths", {}).items():
+        for ours, seeds in SEED_PATH_NAMES.items():
+            path = path.replace(f"{{{ours}}}", f"{{{seeds}}}")
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path":
+                    parameter["name"] = SEED_PATH_NAMES.get(parameter["name"], parameter["name"])
+        paths[path] = operations
+    result["paths"] = paths
+    return result

@@ -1,0 +1,54 @@
+"""The OpenAPI schema at /api/schema describes the plain API as it answers."""
+
+from __future__ import annotations
+
+import pytest
+from drf_spectacular.validation import validate_schema
+from rest_framework.test import APIClient
+
+SEED_PATHS = {
+    "/giftcards",
+    "/giftcards/{giftCardUUId}",
+    "/giftcards/client/{clientId}",
+    "/clients",
+    "/clients/{clientId}",
+    "/payments",
+    "/payments/{paymentId}",
+    "/payments/giftCard/{giftCardUUId}",
+}
+
+
+@pytest.fixture
+def schema(db) -> dict:
+    response = APIClient().get("/api/schema", {"format": "json"})  # public: no key needed
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_schema_is_valid_openapi_with_the_seed_paths_only(schema):
+    validate_schema(schema)
+    assert set(schema["paths"]) == SEED_PATHS
+    assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
+
+
+def test_documented_shapes_are_the_shapes_the_api_answers(schema, api, create_card):
+    shapes = schema["components"]["schemas"]
+    card = create_card()
+    payment = api.post(
+        "/payments", {"giftCardUUId": card["giftCardUUId"], "amount": 5}, format="json"
+    ).json()
+    client = api.get(f"/clients/{card['clientId']}").json()
+
+    assert set(card) == set(shapes["GiftCardShape"]["properties"])
+    assert set(payment) == set(shapes["PaymentShape"]["properties"])
+    assert set(client) == set(shapes["ClientShape"]["properties"])
+
+
+def test_money_moving_writes_document_the_idempotency_key(schema):
+    for path, method in [
+        ("/giftcards", "post"),
+        ("/payments", "post"),
+        ("/payments/{paymentId}", "delete"),
+    ]:
+        names = {p["name"] for p in schema["paths"][path][method].get("parameters", [])}
+        assert "Idempotency-Key" in names, (path, method)
