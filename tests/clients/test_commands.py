@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
-from clients.models import ApiKey, Business
+from clients.models import ApiKey, Business, IdempotencyRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -141,3 +143,36 @@ def test_create_api_key_requires_business_and_name():
         run("create_api_key", "--name=till-2")
     with pytest.raises(CommandError):
         run("create_api_key", "--business=1")
+
+
+# ------------------------------------------------------------------ purge_idempotency_records
+
+
+def test_purge_keeps_recent_records_and_deletes_old_ones(api_key):
+    def record(key: str, age_hours: int) -> None:
+        row = IdempotencyRecord.objects.create(
+            api_key=api_key[0],
+            key=key,
+            request_hash="h",
+            status_code=201,
+            response_body="{}",
+            content_type="application/json",
+        )
+        created = timezone.now() - timedelta(hours=age_hours)
+        IdempotencyRecord.objects.filter(pk=row.pk).update(created_at=created)
+
+    record("fresh", 1)
+    record("a-day", 25)
+    record("old", 100)
+
+    output = run("purge_idempotency_records")
+
+    assert "Deleted 1 " in output
+    assert set(IdempotencyRecord.objects.values_list("key", flat=True)) == {"fresh", "a-day"}
+    run("purge_idempotency_records", "--older-than-hours", "24")
+    assert set(IdempotencyRecord.objects.values_list("key", flat=True)) == {"fresh"}
+
+
+def test_purge_refuses_to_forget_keys_younger_than_a_day():
+    with pytest.raises(CommandError, match="at least 24 hours"):
+        run("purge_idempotency_records", "--older-than-hours", "2")
