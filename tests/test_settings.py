@@ -104,3 +104,15 @@ def test_sqlite_connection_uses_wal_and_waits_for_the_write_lock():
     assert journal_mode.lower() == "wal"
     assert busy_timeout > 0
     assert connection.transaction_mode == "IMMEDIATE"
+
+
+def test_deploy_check_warns_when_throttles_are_per_process(tmp_path):
+    production = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "x" * 60}
+
+    per_process = manage(tmp_path, "check", "--deploy", REDIS_URL="", **production)
+    shared = manage(
+        tmp_path, "check", "--deploy", REDIS_URL="redis://127.0.0.1:6379/0", **production
+    )
+
+    assert "giftcards.W001" in per_process.stderr + per_process.stdout
+    assert "giftcards.W001" not in shared.stderr + shared.stdout
