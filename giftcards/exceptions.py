@@ -93,3 +93,43 @@ class IdempotencyConflict(GiftCardError):
 
     code = "idempotency_conflict"
     field = "idempotency_key"
+
+
+# ---------------------------------------------------------------------------- catalogue
+# Recipients, markets and tags (giftcards.catalogue).
+
+
+class InvalidValue(GiftCardError):
+    """An attribute of a recipient, market or tag that cannot be stored as given."""
+
+    code = "invalid"
+
+
+class InvalidName(InvalidValue):
+    code = "invalid_name"
+    field = "name"
+
+
+class InvalidEmail(InvalidValue):
+    code = "invalid_email"
+    field = "email"
+
+
+class Duplicate(GiftCardError):
+    """Another row of the business and mode already has this email or name."""
+
+    code = "duplicate"
+
+
+class InUse(GiftCardError):
+    """Gift cards use the row, so it cannot be deleted (or, for a market, change currency)."""
+
+    code = "in_use"
+
+
+class RecipientInUse(InUse):
+    code = "recipient_in_use"
+
+
+class MarketInUse(InUse):
+    code = "market_in_use"

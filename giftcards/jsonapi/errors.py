@@ -43,6 +43,9 @@ DOMAIN_STATUS = {
     InvalidIdempotencyKey: status.HTTP_400_BAD_REQUEST,
     domain.DuplicateCode: status.HTTP_409_CONFLICT,
     domain.AlreadyRefunded: status.HTTP_409_CONFLICT,
+    domain.InvalidValue: status.HTTP_400_BAD_REQUEST,
+    domain.Duplicate: status.HTTP_409_CONFLICT,
+    domain.InUse: status.HTTP_409_CONFLICT,
     # Deleted cards are invisible here; only a race with a DELETE can get this far.
     domain.CardDeleted: status.HTTP_404_NOT_FOUND,
 }
@@ -176,8 +179,8 @@ def domain_error(exc: domain.GiftCardError, view, request) -> tuple[int, dict]:
     if pointer is None and field and field != "active":
         name = getattr(view, "domain_fields", {}).get(field, field)
         pointer = member_pointer(view, request, name)
-    if pointer is None and status_code != status.HTTP_404_NOT_FOUND:
-        pointer = "/data"
+    if pointer is None and status_code != status.HTTP_404_NOT_FOUND and request.method != "DELETE":
+        pointer = "/data"  # a DELETE has no document to point into
     return status_code, error_object(
         status_code, exc.message, exc.code, title=title, pointer=pointer
     )

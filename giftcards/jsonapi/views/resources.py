@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from giftcards import catalogue
 from giftcards.filters import GiftCardRecipientFilterSet, MarketFilterSet, TagFilterSet
-from giftcards.jsonapi.errors import Conflict
 from giftcards.jsonapi.serializers import (
     GiftCardRecipientSerializer,
     MarketSerializer,
@@ -16,7 +16,7 @@ from giftcards.jsonapi.serializers.versions import (
     previous_version,
 )
 from giftcards.jsonapi.views.base import ResourceViewSet
-from giftcards.models import GiftCard, GiftCardRecipient, Market, Tag
+from giftcards.models import GiftCardRecipient, Market, Tag
 
 
 class GiftCardRecipientViewSet(ResourceViewSet):
@@ -30,12 +30,7 @@ class GiftCardRecipientViewSet(ResourceViewSet):
     sort_fields["updated_at"] = "updated_at"
 
     def perform_destroy(self, recipient):
-        if GiftCard.objects.filter(recipient=recipient).exists():
-            raise Conflict(
-                "Gift cards are addressed to this recipient; it cannot be deleted.",
-                code="recipient_in_use",
-            )
-        recipient.delete()
+        catalogue.recipient_delete(recipient=recipient, actor=self.actor)
 
 
 class MarketViewSet(ResourceViewSet):
@@ -46,9 +41,7 @@ class MarketViewSet(ResourceViewSet):
     sort_fields = {name: name for name in ("id", "name", "currency_code", "created_at")}
 
     def perform_destroy(self, market):
-        if GiftCard.objects.filter(market=market).exists():
-            raise Conflict("The market has gift cards; it cannot be deleted.", code="market_in_use")
-        market.delete()
+        catalogue.market_delete(market=market, actor=self.actor)
 
 
 class TagViewSet(ResourceViewSet):
@@ -58,6 +51,9 @@ class TagViewSet(ResourceViewSet):
     filterset_class = TagFilterSet
     default_sort = ("name", "id")
     sort_fields = {name: name for name in ("id", "name", "created_at")}
+
+    def perform_destroy(self, tag):
+        catalogue.tag_delete(tag=tag, actor=self.actor)
 
 
 class VersionViewSet(ResourceViewSet):
