@@ -76,6 +76,9 @@ bench: install
 	$(PY) -c "import psycopg; c = psycopg.connect('$(PG_ADMIN_URL)', autocommit=True); \
 		c.execute('DROP DATABASE IF EXISTS giftcards_bench'); c.execute('CREATE DATABASE giftcards_bench')"
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/giftcards_bench $(PY) benchmarks/ledger_throughput.py
+	rm -f /tmp/giftcards-bench-sort.sqlite3*
+	$(PY) benchmarks/jsonapi_sort_by_code.py
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/giftcards_bench $(PY) benchmarks/jsonapi_sort_by_code.py
 
 # Peak memory of the admin's CSV export for 10,000 and 100,000 cards, on both engines.
 bench-csv: install
