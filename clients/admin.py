@@ -4,7 +4,9 @@ every admin of a tenant's rows shares."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.template.response import TemplateResponse
@@ -18,12 +20,29 @@ from clients.tenancy import Actor
 admin.site.unregister(LibraryApiKey)
 
 
+class NulFreeSearchMixin:
+    """Search terms and list filters without NUL characters, in lists, exports and
+    autocompletes alike: PostgreSQL refuses NUL in a text query (a 500), and no stored text
+    holds one anyway."""
+
+    def get_search_results(self, request, queryset, search_term):
+        return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
+
+    def get_changelist_instance(self, request):
+        if any("\x00" in value for _, values in request.GET.lists() for value in values):
+            cleaned = request.GET.copy()
+            for name, values in request.GET.lists():
+                cleaned.setlist(name, [value.replace("\x00", "") for value in values])
+            request.GET = cleaned
+        return super().get_changelist_instance(request)
+
+
 def staff_business_id(request) -> int | None:
     """The business a staff user works for; None for superusers (who see every business)."""
     return None if request.user.is_superuser else request.user.business_id
 
 
-class BusinessScopedAdmin(admin.ModelAdmin):
+class BusinessScopedAdmin(NulFreeSearchMixin, admin.ModelAdmin):
     """Staff see and act on their own business's rows only; superusers see all.
 
     Scoping lives in `get_queryset` (lists, change pages, search, autocomplete, actions all
@@ -130,8 +149,16 @@ class BusinessAdmin(BusinessScopedAdmin):
         return False  # every row of the service points at a business (PROTECT)
 
 
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(NulFreeSearchMixin, DjangoGroupAdmin):
+    """Django's, with the NUL-free search of every other admin here."""
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(NulFreeSearchMixin, DjangoUserAdmin):
     """Superusers manage staff; a staff user with user permissions stays inside their business
     and cannot hand out superuser rights or move anyone to another business."""
 

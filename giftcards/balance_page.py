@@ -34,7 +34,9 @@ from giftcards.models import GiftCard, Status
 NOT_FOUND = "We could not find a gift card with that code. Check the code and try again."
 CUSTOMER_STATUS = {
     Status.DRAFT: "Not activated yet",
-    Status.INACTIVE: "Not activated yet",
+    # Not yet activated or deactivated by the business: the customer learns only that it is
+    # not active now.
+    Status.INACTIVE: "Not active",
     Status.ACTIVE: "Active",
     Status.REDEEMED: "Fully used",
 }

@@ -57,13 +57,16 @@ def cards_matching_code(*, code: str, business_id: int | None = None) -> list[Gi
     return list(queryset[:2])
 
 
+SOLD_STATUSES = (Status.INACTIVE, Status.ACTIVE)  # usable ones; redeemed cards are spent
+
+
 @dataclass(frozen=True)
 class DashboardFigures:
     """What a business's dashboard shows, for one mode, as of `now`."""
 
     now: datetime
     days: list[date]
-    # [{"currency_code", "balance_cents", "cards"}], balances of cards that can still be used
+    # [{"currency_code", "balance_cents", "cards"}]: balances of live cards sold and usable
     liability: list[dict]
     # [(status, cards)] of cards that are not deleted, in the status machine's order
     by_status: list[tuple[str, int]]
@@ -71,6 +74,7 @@ class DashboardFigures:
     expired: int
     # currency -> the amount debited on each of `days` (positive cents), zero-filled
     redeemed_by_day: dict[str, list[int]]
+    # sold, usable cards (as for the liability) whose expiry falls within `days` days
     expiring: list[GiftCard]
     expiring_count: int
 
@@ -84,12 +88,18 @@ def dashboard_figures(
     expiring_limit: int = 50,
 ) -> DashboardFigures:
     """Liability per currency, cards by status, debits per day (in the business's time zone)
-    over the last `days` days, and the cards that expire within the next `days` days."""
+    over the last `days` days, and the cards that expire within the next `days` days.
+
+    The liability is what customers can still spend: live cards that were sold (inactive or
+    active; a draft is not sold yet) and are not deleted, redeemed or expired. Test-mode
+    cards are never money, so a test-mode dashboard shows none."""
     now = now or timezone.now()
     cards = GiftCard.objects.filter(business=business, mode=mode)
+    # GiftCardQuerySet.usable() also counts drafts, which nobody has paid for.
+    sold_and_usable = cards.usable(now).filter(status__in=SOLD_STATUSES)
 
     liability = list(
-        cards.usable(now)
+        sold_and_usable.filter(mode=Mode.LIVE)
         .values("currency_code")
         .annotate(balance_cents=Sum("balance_cents"), cards=Count("id"))
         .order_by("currency_code")
@@ -123,7 +133,7 @@ def dashboard_figures(
         if row["day"] in index:
             series[index[row["day"]]] += -row["total"]
 
-    expiring = cards.usable(now).filter(expires_at__lte=now + timedelta(days=days))
+    expiring = sold_and_usable.filter(expires_at__lte=now + timedelta(days=days))
     return DashboardFigures(
         now=now,
         days=day_list,

@@ -155,7 +155,8 @@ def dashboard(request):
                     }
                     for card in figures.expiring
                 ],
-                "expiring_url": f"{changelist}?{scope}mode__exact={mode}&expiry=soon&deleted=no",
+                "expiring_url": f"{changelist}?{scope}mode__exact={mode}&expiry=soon&deleted=no"
+                "&status__in=" + ",".join(selectors.SOLD_STATUSES),
             }
         )
     return TemplateResponse(request, "admin/giftcards/dashboard.html", context)

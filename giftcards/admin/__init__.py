@@ -12,3 +12,5 @@ admin.site.site_title = "Gift cards staff"
 admin.site.index_title = "Gift cards, clients and the ledger"
 # The staff menu in the header replaces the sidebar, leaving the lists their full width.
 admin.site.enable_nav_sidebar = False
+# "View site" went to "/", which is the APIs' JSON 404; the public page is the balance check.
+admin.site.site_url = "/balance"

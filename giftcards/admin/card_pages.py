@@ -4,6 +4,7 @@ and the CSV export. Each checks its permission, finds the card through the scope
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -18,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from clients.models import User
 from clients.tenancy import Actor, Tenant
 from giftcards import services
 from giftcards.admin import export
@@ -27,6 +29,17 @@ from giftcards.exceptions import GiftCardError
 from giftcards.models import GiftCard
 
 REVEAL_MESSAGE = "Revealed the full code."
+NO_BUSINESS = (
+    "Your staff account is not linked to a business, so it cannot sell cards. "
+    "Ask an administrator to set your business."
+)
+SALES_SESSION_KEY = "giftcards.admin.sales"
+SALES_KEPT = 20  # recent sale tokens remembered per session
+ALREADY_SOLD = (
+    "This sale was already recorded (the form was sent twice): gift card {card} was sold "
+    "once, no second card was sold."
+)
+CODE_SHOWN = "The code of this card was shown once, when it was sold; it stays masked from now on."
 
 
 def card_admin_url(name: str, card: GiftCard | str, *args) -> str:
@@ -62,6 +75,7 @@ class CardPagesMixin:
                 name=f"{prefix}_act",
             ),
             path("<path:object_id>/reveal/", wrap(self.reveal_view), name=f"{prefix}_reveal"),
+            path("sold/<str:token>/", wrap(self.sold_view), name=f"{prefix}_sold"),
             *super().get_urls(),
         ]
 
@@ -103,6 +117,7 @@ class CardPagesMixin:
             "card": card,
             "card_actions": actions,
             "card_expired": card.is_expired(),
+            "time_zone": timezone.get_current_timezone_name(),
             "formatted_balance": amount_text(card.balance_cents, card),
             "formatted_initial": amount_text(card.initial_balance_cents, card),
             "can_reveal": can_reveal,
@@ -178,34 +193,18 @@ class CardPagesMixin:
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
+        if not request.user.is_superuser and request.user.business_id is None:
+            self.message_user(request, NO_BUSINESS, messages.ERROR)
+            return redirect("admin:index")
         form = SellForm(request.POST or None, user=request.user)
         if request.method == "POST" and form.is_valid():
+            token = form.cleaned_data["sale_token"] or uuid.uuid4().hex
             try:
-                card, code = self.sell(request, form.cleaned_data)
+                sale, replayed = self.sell_once(request, token, form.cleaned_data)
             except GiftCardError as exc:
                 form.add_error(SELL_ERROR_FIELDS.get(exc.field), exc.message)
             else:
-                self.log_addition(request, card, "Sold.")
-                price = amount_text(card.balance_cents, card)
-                sold = f"Sold gift card {card.masked_code} for {price}."
-                if code is None:
-                    self.message_user(request, sold, messages.SUCCESS)
-                    return HttpResponseRedirect(self.change_url(card))
-                response = TemplateResponse(
-                    request,
-                    "admin/giftcards/giftcard/sold.html",
-                    {
-                        **self.admin_site.each_context(request),
-                        "opts": self.opts,
-                        "title": "Card sold",
-                        "sold": sold,
-                        "card": card,
-                        "code": code,
-                        "change_url": self.change_url(card),
-                    },
-                )
-                response["Cache-Control"] = "no-store"
-                return response
+                return self.after_sale(request, token, sale, replayed)
         fieldsets = self.sell_fieldsets(request)
         admin_form = helpers.AdminForm(form, fieldsets, {}, model_admin=self)
         context = {
@@ -224,6 +223,81 @@ class CardPagesMixin:
             **(extra_context or {}),
         }
         return self.render_change_form(request, context, add=True, form_url=form_url)
+
+    # One sale per form. The sales a session made are kept in it by token; reading and
+    # writing them happens under a lock on the user's row, so the two requests of a double
+    # click run one after the other and the second finds the first one's sale. The sold page
+    # is a redirect (post/redirect/get), so a refresh re-sends nothing, and it shows a
+    # generated code only the first time it is opened.
+
+    def _stored_sales(self, request) -> dict[str, dict]:
+        """This session's sales as stored now (not as loaded when the request began); call
+        inside a transaction that holds the user's row lock."""
+        list(User.objects.select_for_update().filter(pk=request.user.pk).values_list("pk"))
+        stored = type(request.session)(request.session.session_key)
+        return dict(stored.get(SALES_SESSION_KEY, {}))
+
+    def _store_sales(self, request, sales: dict[str, dict]) -> None:
+        request.session[SALES_SESSION_KEY] = dict(list(sales.items())[-SALES_KEPT:])
+        request.session.save()  # inside the lock's transaction: the next request sees it
+
+    def sell_once(self, request, token: str, data) -> tuple[dict, bool]:
+        """Sell unless this token already sold; returns the sale and whether it was a replay."""
+        with transaction.atomic():
+            sales = self._stored_sales(request)
+            if token in sales:
+                return sales[token], True
+            card, code = self.sell(request, data)
+            self.log_addition(request, card, "Sold.")
+            sale = {"card": card.pk, "code_pending": code is not None}
+            self._store_sales(request, {**sales, token: sale})
+        return sale, False
+
+    def after_sale(self, request, token: str, sale: dict, replayed: bool):
+        if sale["code_pending"]:  # the generated code has not been shown yet
+            return redirect(reverse("admin:giftcards_giftcard_sold", args=[token]))
+        card = self.get_object_or_404(request, sale["card"])
+        if replayed:
+            self.message_user(request, ALREADY_SOLD.format(card=card.masked_code), messages.WARNING)
+        else:
+            price = amount_text(card.balance_cents, card)
+            self.message_user(
+                request, f"Sold gift card {card.masked_code} for {price}.", messages.SUCCESS
+            )
+        return HttpResponseRedirect(self.change_url(card))
+
+    def sold_view(self, request, token):
+        """Shows a generated code once; afterwards the same URL leads to the masked card."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        with transaction.atomic():
+            sales = self._stored_sales(request)
+            sale = sales.get(token)
+            if sale is None:
+                raise Http404("No such sale.")
+            show_code = sale["code_pending"]
+            if show_code:
+                self._store_sales(request, {**sales, token: {**sale, "code_pending": False}})
+        card = self.get_object_or_404(request, sale["card"])
+        if not show_code:
+            self.message_user(request, CODE_SHOWN, messages.INFO)
+            return HttpResponseRedirect(self.change_url(card))
+        price = amount_text(card.initial_balance_cents, card)
+        response = TemplateResponse(
+            request,
+            "admin/giftcards/giftcard/sold.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Card sold",
+                "sold": f"Sold gift card {card.masked_code} for {price}.",
+                "card": card,
+                "code": card.code,
+                "change_url": self.change_url(card),
+            },
+        )
+        response["Cache-Control"] = "no-store"  # the page holds a full code
+        return response
 
     def sell(self, request, data) -> tuple[GiftCard, str | None]:
         """Issue the card; returns it and its code when the code was generated (to show once)."""

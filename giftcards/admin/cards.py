@@ -7,10 +7,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import RelatedOnlyFieldListFilter
 from django.contrib.admin.options import IS_POPUP_VAR
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -18,6 +21,7 @@ from clients.admin import BusinessScopedAdmin
 from clients.tenancy import Actor
 from giftcards import codes, money, services
 from giftcards.admin.card_pages import CardPagesMixin, card_admin_url
+from giftcards.admin.code_search import CodeSearchMixin, clean_term
 from giftcards.admin.filters import BalanceStateFilter, CurrencyFilter, DeletedFilter, ExpiryFilter
 from giftcards.admin.forms import parse_amount
 from giftcards.admin.ledger import LedgerInline
@@ -63,6 +67,9 @@ class GiftCardChangeForm(forms.ModelForm):
             self.initial["balance_max"] = str(
                 money.to_major(card.balance_max_cents, card.currency_code)
             )
+        if "expires_at" in self.fields:  # shown and read in the zone the middleware chose
+            zone = timezone.get_current_timezone_name()
+            self.fields["expires_at"].help_text = f"Date and time in {zone}."
 
     def clean_balance_max(self):
         raw = self.cleaned_data["balance_max"]
@@ -81,11 +88,12 @@ class GiftCardChangeForm(forms.ModelForm):
 
 
 @admin.register(GiftCard)
-class GiftCardAdmin(CardPagesMixin, BusinessScopedAdmin, SimpleHistoryAdmin):
+class GiftCardAdmin(CodeSearchMixin, CardPagesMixin, BusinessScopedAdmin, SimpleHistoryAdmin):
     form = GiftCardChangeForm
     change_form_template = "admin/giftcards/giftcard/change_form.html"
     add_form_template = "admin/giftcards/giftcard/sell.html"
     change_list_template = "admin/giftcards/giftcard/change_list.html"
+    object_history_list_template = "admin/giftcards/giftcard/object_history_list.html"
     inlines = [LedgerInline]
     list_display = (
         "code",
@@ -125,9 +133,10 @@ class GiftCardAdmin(CardPagesMixin, BusinessScopedAdmin, SimpleHistoryAdmin):
         "recipient__last_name",
     )
     search_help_text = (
-        "A full code (spaces and dashes do not matter), its last 4 characters, "
-        "a client's name or email, a recipient's email, or a reference."
+        "A full code (spaces and dashes do not matter) opens its card; or its last 4 "
+        "characters, a client's name or email, a recipient's email, or a reference."
     )
+    opens_single_card = True  # CodeSearchMixin: a scanned code goes straight to its card
     autocomplete_fields = ("client", "recipient")
     readonly_fields = (
         "code",
@@ -224,7 +233,7 @@ class GiftCardAdmin(CardPagesMixin, BusinessScopedAdmin, SimpleHistoryAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         results, duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip()
+        term = clean_term(search_term)
         if not term:
             return results, duplicates
         # A full code matches through its keyed hash; "ABCD" or "****ABCD" by the last 4.
@@ -234,27 +243,19 @@ class GiftCardAdmin(CardPagesMixin, BusinessScopedAdmin, SimpleHistoryAdmin):
             by_code |= Q(code_last4=bare)
         return results | queryset.filter(by_code), duplicates
 
+    def card_page_url(self, pk: str) -> str:
+        return card_admin_url("change", pk)
+
     def changelist_view(self, request, extra_context=None):
-        term = request.GET.get("q", "").strip()
-        popup = IS_POPUP_VAR in request.GET  # a popup picks a card: it stays a list
-        if (
-            term
-            and not popup
-            and len(codes.normalise(term)) >= codes.MIN_LENGTH
-            and self.has_view_permission(request)
-        ):
-            # A scanned or typed full code goes straight to its card.
-            found = list(
-                self.get_queryset(request)
-                .filter(code_hash=codes.lookup_hash(term))
-                .values_list("pk", flat=True)[:2]
-            )
-            if len(found) == 1:
-                return HttpResponseRedirect(card_admin_url("change", found[0]))
+        if request.method == "GET":
+            response = self.prepare_code_search(request)
+            if response is not None:
+                return response
         extra = {
             "title": "Gift cards",
             "can_export": request.user.has_perm("giftcards.export_giftcard"),
             "export_query": request.GET.urlencode(),
+            **self.code_search_context(request),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra)
@@ -294,7 +295,25 @@ class GiftCardAdmin(CardPagesMixin, BusinessScopedAdmin, SimpleHistoryAdmin):
         if refusal is not None:
             self.message_user(request, f"Nothing was changed: {refusal}", messages.ERROR)
             return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
+        if IS_POPUP_VAR in request.POST:
+            return super().response_change(request, obj)
+        # Django's message names the card by str(), "The gift card “Gift card ****PQ77”".
+        label = format_html('<a href="{}">{}</a>', request.path, obj.masked_code)
+        if "_continue" in request.POST:
+            done, target = "You may edit it again below.", request.path
+        elif "_addanother" in request.POST:
+            done, target = (
+                "You may sell another card below.",
+                reverse("admin:giftcards_giftcard_add"),
+            )
+        else:
+            done, target = "", reverse("admin:giftcards_giftcard_changelist")
+        message = format_html("The gift card “{}” was changed successfully.", label)
+        if done:
+            message = format_html("{} {}", message, done)
+        self.message_user(request, message, messages.SUCCESS)
+        preserved = {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}
+        return HttpResponseRedirect(add_preserved_filters(preserved, target))
 
     def has_delete_permission(self, request, obj=None):
         return False  # cards are soft-deleted by the "Delete card" action; the ledger stays

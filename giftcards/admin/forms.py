@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, time
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
+from django.utils import timezone
 
 from clients.models import Business, Client
 from clients.tenancy import Mode
 from giftcards import money
 from giftcards.models import GiftCard, Market, Status
+
+# Plain ASCII digits and at most one decimal point: Decimal() alone would also take "1e3",
+# "1_000", "NaN" and full-width digits (U+FF10 to U+FF19).
+PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 
 
 def parse_amount(value: str, currency_code: str, *, allow_zero: bool = False) -> int:
@@ -21,12 +27,17 @@ def parse_amount(value: str, currency_code: str, *, allow_zero: bool = False) ->
     text = (value or "").strip().replace(" ", "")
     if "," in text and "." not in text:
         text = text.replace(",", ".")  # a decimal comma, as in €12,50
+    smallest = "zero or more" if allow_zero else "greater than zero"
+    if text.startswith("-") and PLAIN_NUMBER.fullmatch(text[1:]):
+        raise forms.ValidationError(f"Enter an amount {smallest}.")
+    if not PLAIN_NUMBER.fullmatch(text):
+        raise forms.ValidationError("Enter an amount in digits, such as 25 or 25.50.")
     try:
         cents = money.to_minor(text, currency_code)
     except money.MoneyError as exc:
         raise forms.ValidationError(str(exc)) from exc
-    if cents < 0 or (cents == 0 and not allow_zero):
-        raise forms.ValidationError("Enter an amount greater than zero.")
+    if cents == 0 and not allow_zero:
+        raise forms.ValidationError(f"Enter an amount {smallest}.")
     return cents
 
 
@@ -95,8 +106,12 @@ class ConfirmForm(CardActionForm):
 
 
 class SellForm(forms.Form):
-    """Issue a card. The code is optional: blank draws one (shown once after the sale)."""
+    """Issue a card. The code is optional: blank draws one (shown once after the sale).
 
+    `sale_token` is drawn when the form is rendered: the view sells once per token, so a
+    double click or a resubmitted page does not sell a second card."""
+
+    sale_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
     business = forms.ModelChoiceField(queryset=Business.objects.all(), required=True)
     mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.LIVE)
     code = forms.CharField(
@@ -144,6 +159,7 @@ class SellForm(forms.Form):
     rechargeable = forms.BooleanField(required=False, initial=True)
 
     def __init__(self, *args, user, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("sale_token", uuid.uuid4().hex)
         super().__init__(*args, **kwargs)
         self.user = user
         if not user.is_superuser:
@@ -175,10 +191,12 @@ class SellForm(forms.Form):
                 data[target] = None
                 continue
             try:
-                data[target] = parse_amount(raw, currency, allow_zero=name == "amount")
+                data[target] = parse_amount(raw, currency)
             except forms.ValidationError as exc:
                 self.add_error(name, exc)
         expires_on = data.get("expires_on")
+        if expires_on and expires_on < timezone.now().astimezone(business.tzinfo).date():
+            self.add_error("expires_on", "That day is past: the card would be sold expired.")
         data["expires_at"] = (
             datetime.combine(expires_on, time.max, tzinfo=business.tzinfo) if expires_on else None
         )

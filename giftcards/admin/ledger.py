@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 from clients.admin import BusinessScopedAdmin
 from giftcards import codes, money
+from giftcards.admin.code_search import CodeSearchMixin, clean_term
 from giftcards.models import BalanceLog
 
 
@@ -71,8 +72,10 @@ class LedgerInline(admin.TabularInline):
 
 
 @admin.register(BalanceLog)
-class BalanceLogAdmin(BusinessScopedAdmin):
+class BalanceLogAdmin(CodeSearchMixin, BusinessScopedAdmin):
     business_path = "card__business"
+    card_path = "card"  # CodeSearchMixin: a code shows its card's rows
+    cards_param = "card__in"
     list_display = (
         "time",
         "card_link",
@@ -107,13 +110,19 @@ class BalanceLogAdmin(BusinessScopedAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         results, duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip().lstrip("*")
+        term = clean_term(search_term).lstrip("*")
         if not term:
             return results, duplicates
         by_code = queryset.filter(card__code_hash=codes.lookup_hash(term))
         if len(codes.normalise(term)) == 4:
             by_code = by_code | queryset.filter(card__code_last4=codes.normalise(term))
         return results | by_code, duplicates
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            self.prepare_code_search(request)  # the ledger never leaves its list
+        extra = {**self.code_search_context(request), **(extra_context or {})}
+        return super().changelist_view(request, extra)
 
     @admin.display(description="time", ordering="created_at")
     def time(self, entry):

@@ -203,3 +203,24 @@ def test_an_empty_form_is_not_an_attempt(client, card, clock, small_limit):
         assert client.post(URL, {"code": ""}).status_code == 200
 
     assert check(client, CODE).context["card"]["balance"] == "$42.50"
+
+
+def test_a_card_without_expiry_says_no_expiry_date_alone(client, make_card):
+    make_card(code="NOEX-PIRY-CODE-0005")
+
+    html = check(client, "NOEX-PIRY-CODE-0005").content.decode()
+
+    assert "No expiry date" in html
+    assert "Valid until" not in html
+
+
+def test_a_deactivated_card_is_not_active_rather_than_not_activated_yet(client, make_card, actor):
+    card = make_card(code="DEAC-TIVA-TEDC-0006")
+    services.card_deactivate(card=card, actor=actor)
+    make_card(code="INAC-TIVE-CARD-0007", status=Status.INACTIVE)
+
+    for code in ("DEAC-TIVA-TEDC-0006", "INAC-TIVE-CARD-0007"):
+        response = check(client, code)
+        assert response.context["card"]["status"] == "Not active"
+        assert not response.context["card"]["usable"]
+        assert "Not activated yet" not in response.content.decode()

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.tenancy import Actor
-from giftcards import services
+from giftcards import codes, services
 from giftcards.models import BalanceLog, GiftCard, GiftCardRecipient, Status
 
 LEDGER_FIELDS = (
@@ -308,16 +308,25 @@ def test_selling_issues_a_card_with_its_issue_row(cashier, login, business):
 
 
 def test_selling_with_a_generated_code_shows_it_once(cashier, login):
-    response = login(cashier).post(
+    client = login(cashier)
+    # Post/redirect/get: the code is shown by the page the sale redirects to, not by the
+    # response to the POST, and only the first time that page is opened.
+    response = client.post(
         reverse("admin:giftcards_giftcard_add"),
         {"amount": "10", "status": "active", "mode": "live", "rechargeable": "on"},
+        follow=True,
     )
 
     card = GiftCard.objects.get()
+    sold_url = response.redirect_chain[0][0]
     assert response.status_code == 200
     assert card.code in response.content.decode()
     assert "no-store" in response["Cache-Control"]
+    assert card.code not in sold_url and codes.normalise(card.code) not in sold_url
     assert card.code not in login(cashier).get(change_url(card)).content.decode()
+    again = client.get(sold_url, follow=True)
+    assert card.code not in again.content.decode()
+    assert again.redirect_chain[-1][0] == change_url(card)
 
 
 def test_refused_sale_shows_the_reason_and_leaves_nothing(cashier, login, make_card):
@@ -471,3 +480,244 @@ def test_a_full_code_in_a_popup_search_stays_a_list(manager, login, make_card):
 
     assert response.status_code == 200
     assert [c.pk for c in response.context["cl"].result_list] == [card.pk]
+
+
+# ---------------------------------------------------------------------------- selling once
+
+SALE = {"amount": "10", "status": "active", "mode": "live", "rechargeable": "on"}
+
+
+def sell_url():
+    return reverse("admin:giftcards_giftcard_add")
+
+
+def test_the_sell_form_carries_a_sale_token(cashier, login):
+    html = login(cashier).get(sell_url()).content.decode()
+
+    assert 'type="hidden" name="sale_token"' in html
+
+
+def test_a_sell_form_sent_twice_sells_one_card(cashier, login):
+    client = login(cashier)
+    data = {**SALE, "sale_token": "f" * 32}
+
+    first = client.post(sell_url(), data)
+    second = client.post(sell_url(), data, follow=True)
+
+    card = GiftCard.objects.get()
+    assert first.status_code == 302
+    assert second.redirect_chain[0][0] == first["Location"]
+    assert card.ledger.count() == 1
+    # The browser shows the second answer (a double click aborts the first): it still shows
+    # the generated code, once, since nobody has seen it yet.
+    assert card.code in second.content.decode()
+    assert "no-store" in second["Cache-Control"]
+
+
+def test_resending_a_sale_after_its_code_was_shown_sells_nothing_and_shows_no_code(cashier, login):
+    client = login(cashier)
+    data = {**SALE, "sale_token": "e" * 32}
+    client.post(sell_url(), data, follow=True)  # sold, code shown
+
+    again = client.post(sell_url(), data, follow=True)  # the refresh of the old POST
+
+    card = GiftCard.objects.get()
+    html = again.content.decode()
+    assert again.redirect_chain[-1][0] == change_url(card)
+    assert card.code not in html
+    assert any("already recorded" in str(m) for m in again.context["messages"])
+
+
+def test_a_sale_with_a_typed_code_sent_twice_sells_once_and_says_so(cashier, login):
+    client = login(cashier)
+    data = {**SALE, "code": "TYPE-DCOD-EXXX-0001", "sale_token": "d" * 32}
+
+    client.post(sell_url(), data)
+    again = client.post(sell_url(), data, follow=True)
+
+    assert GiftCard.objects.count() == 1
+    assert any("already recorded" in str(m) for m in again.context["messages"])
+    assert "already has a card with that code" not in again.content.decode()
+
+
+def test_two_forms_sell_two_cards(cashier, login):
+    client = login(cashier)
+
+    client.post(sell_url(), {**SALE, "sale_token": "a" * 32})
+    client.post(sell_url(), {**SALE, "sale_token": "b" * 32})
+
+    assert GiftCard.objects.count() == 2
+
+
+def test_the_sold_page_belongs_to_the_session_that_sold(cashier, login, make_staff):
+    seller = login(cashier)
+    sold = seller.post(sell_url(), {**SALE, "sale_token": "c" * 32})
+    card = GiftCard.objects.get()
+
+    other = login(make_staff("manager")).get(sold["Location"])
+
+    assert other.status_code == 404
+    assert card.code in seller.get(sold["Location"]).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_double_click_racing_on_two_connections_sells_one_card(
+    business, roles, make_staff, monkeypatch
+):
+    import threading
+
+    from django.db import connection
+    from django.test import Client as HttpClient
+
+    cashier = make_staff("cashier")
+    browser = HttpClient()
+    browser.force_login(cashier)
+    cookie = browser.cookies["sessionid"].value
+    slow_issue = services.card_issue
+
+    def issue_slowly(**kwargs):  # widen the window in which the two requests overlap
+        import time
+
+        time.sleep(0.3)
+        return slow_issue(**kwargs)
+
+    monkeypatch.setattr(services, "card_issue", issue_slowly)
+    data = {**SALE, "sale_token": "9" * 32}
+    answers = []
+
+    def click():
+        tab = HttpClient()
+        tab.cookies["sessionid"] = cookie
+        try:
+            answers.append(tab.post(sell_url(), data).status_code)
+        finally:
+            connection.close()
+
+    clicks = [threading.Thread(target=click) for _ in range(2)]
+    for thread in clicks:
+        thread.start()
+    for thread in clicks:
+        thread.join()
+
+    assert answers == [302, 302]
+    assert GiftCard.objects.count() == 1
+
+
+# ---------------------------------------------------------------------------- sale input
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "error"),
+    [
+        ({"amount": "0"}, "amount", "greater than zero"),
+        ({"amount": "1e3"}, "amount", "in digits"),
+        ({"amount": "\uff15"}, "amount", "in digits"),  # a full-width 5
+        ({"amount": "1_000"}, "amount", "in digits"),
+        ({"amount": "-5"}, "amount", "greater than zero"),
+        ({"expires_on": "2001-01-01"}, "expires_on", "That day is past"),
+    ],
+    ids=["zero", "exponent", "full-width", "underscore", "negative", "past-expiry"],
+)
+def test_a_bad_sale_is_a_form_error_and_sells_nothing(data, field, error, cashier, login):
+    response = login(cashier).post(sell_url(), {**SALE, **data})
+
+    assert response.status_code == 200
+    assert GiftCard.objects.count() == 0
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == [field]
+    assert error in errors[field][0]
+
+
+def test_a_sale_expiring_today_in_the_business_zone_is_accepted(cashier, login, business):
+    today = timezone.now().astimezone(business.tzinfo).date().isoformat()
+
+    login(cashier).post(sell_url(), {**SALE, "code": "TODA-YCOD-E000-0001", "expires_on": today})
+
+    assert GiftCard.objects.get().expires_at > timezone.now()
+
+
+@pytest.mark.parametrize("typed", ["1e3", "\uff15", "1_0", "NaN", "0x10", "+5", "1.", ".5 5"])
+def test_action_amounts_accept_only_plain_decimals(typed, cashier, login, make_card):
+    card = make_card()
+    rows = row_ids(card)
+
+    response = login(cashier).post(act_url(card, "debit"), {"amount": typed}, follow=True)
+
+    assert row_ids(card) == rows
+    errors = [str(m) for m in response.context["messages"] if m.level_tag == "error"]
+    assert errors == ["Redeem: Amount — Enter an amount in digits, such as 25 or 25.50."]
+
+
+def test_a_decimal_comma_is_still_accepted(cashier, login, make_card):
+    card = make_card()
+
+    login(cashier).post(act_url(card, "debit"), {"amount": "12,50"})
+
+    card.refresh_from_db()
+    assert card.balance_cents == 8_750
+
+
+def test_adjusting_below_zero_says_zero_is_allowed(manager, login, make_card):
+    card = make_card()
+
+    response = login(manager).post(
+        act_url(card, "adjust"), {"new_balance": "-1", "reason": "typo"}, follow=True
+    )
+
+    errors = [str(m) for m in response.context["messages"] if m.level_tag == "error"]
+    assert errors == ["Adjust balance: New balance — Enter an amount zero or more."]
+    assert "greater than zero" not in response.content.decode()
+
+
+def test_a_staff_user_without_a_business_is_told_why_they_cannot_sell(make_staff, login):
+    homeless = make_staff("cashier", username="homeless")
+    homeless.business = None
+    homeless.save()
+    client = login(homeless)
+
+    page = client.get(sell_url(), follow=True)
+    sent = client.post(sell_url(), SALE, follow=True)
+
+    for response in (page, sent):
+        messages = [str(m) for m in response.context["messages"]]
+        assert any("not linked to a business" in m for m in messages), messages
+        assert "This field is required" not in response.content.decode()
+    assert GiftCard.objects.count() == 0
+
+
+# ---------------------------------------------------------------------------- labels
+
+
+def test_the_save_message_names_the_card_by_its_masked_code(manager, login, make_card):
+    card = make_card(code="SAVE-MESS-AGEC-PQ77")
+
+    response = login(manager).post(
+        change_url(card),
+        {
+            "reference": "relabelled",
+            "metadata": "{}",
+            "rechargeable": "on",
+            "distribute_discount": "on",
+            "ledger-TOTAL_FORMS": "0",
+            "ledger-INITIAL_FORMS": "0",
+        },
+        follow=True,
+    )
+
+    messages = [html.unescape(str(m)) for m in response.context["messages"]]
+    assert len(messages) == 1
+    assert "The gift card “" in messages[0] and ">****PQ77</a>” was changed" in messages[0]
+    assert "Gift card ****" not in messages[0]
+
+
+def test_history_rows_are_labelled_with_the_cards_masked_code(manager, login, make_card, actor):
+    card = make_card(code="HIST-ORYL-ABEL-PQ77")
+    services.card_update(card=card, actor=actor, reference="v2")
+
+    page = login(manager).get(reverse("admin:giftcards_giftcard_history", args=[quote(card.pk)]))
+
+    text = page.content.decode()
+    rows = text.count("<tr>") - 1  # minus the header row
+    assert rows == card.versions.count() == 2
+    assert text.count("****PQ77") >= rows
+    assert "Gift card ****\n" not in text and "Gift card ****<" not in text

@@ -127,3 +127,53 @@ def test_bar_chart_scales_to_a_round_top():
     tall, half = chart["bars"][1], chart["bars"][2]
     assert chart["bars"][0]["height"] == 0
     assert tall["height"] == pytest.approx(2 * half["height"])
+
+
+def test_liability_counts_only_live_cards_that_were_sold_and_can_be_used(
+    business, make_card, actor
+):
+    now = timezone.now()
+    sold = make_card(balance_cents=2_000)
+    make_card(balance_cents=3_000, status=Status.INACTIVE)  # sold, to be activated: owed
+    make_card(balance_cents=50_000, status=Status.DRAFT)  # printed, never sold: not owed
+    make_card(
+        balance_cents=40_000, status=Status.DRAFT, expires_at=now + timedelta(days=3)
+    )  # nor is a draft about to expire
+    make_card(balance_cents=7_000, expires_at=now - timedelta(days=1))  # expired
+    gone = make_card(balance_cents=6_000)
+    services.card_soft_delete(card=gone, actor=actor)
+    test_tenant = Tenant(business=business, mode=Mode.TEST)
+    make_card(tenant=test_tenant, balance_cents=9_000)
+    soon = make_card(balance_cents=1_000, expires_at=now + timedelta(days=5))
+
+    live = selectors.dashboard_figures(business=business, mode=Mode.LIVE)
+    test = selectors.dashboard_figures(business=business, mode=Mode.TEST)
+
+    assert live.liability == [{"currency_code": "USD", "balance_cents": 6_000, "cards": 3}]
+    assert [card.pk for card in live.expiring] == [soon.pk]
+    assert live.expiring_count == 1
+    assert test.liability == []  # test-mode cards are not money
+    assert dict(live.by_status)["draft"] == 2  # still counted as cards, just not as money
+    assert sold.pk not in {card.pk for card in live.expiring}
+
+
+def test_the_dashboard_says_why_test_mode_has_no_liability(make_staff, login, make_card, business):
+    make_card(tenant=Tenant(business=business, mode=Mode.TEST), balance_cents=9_000)
+
+    html = login(make_staff("viewer")).get(reverse("staff-dashboard"), {"mode": "test"})
+
+    text = html.content.decode()
+    assert "test-mode cards are not a liability" in text
+    assert "$90.00" not in text
+
+
+def test_the_expiring_link_lists_what_the_dashboard_counted(make_staff, login, make_card):
+    now = timezone.now()
+    soon = make_card(balance_cents=1_000, expires_at=now + timedelta(days=5))
+    make_card(balance_cents=1_000, status=Status.DRAFT, expires_at=now + timedelta(days=5))
+    client = login(make_staff("viewer"))
+    page = client.get(reverse("staff-dashboard"))
+
+    listed = client.get(page.context["expiring_url"]).context["cl"].result_list
+
+    assert [card.pk for card in listed] == [soon.pk]

@@ -32,10 +32,14 @@ def test_cashier_finds_a_card_by_code_redeems_part_of_it_and_sees_the_ledger_row
     log_in(page, cashier)
     page.get_by_role("navigation", name="Staff menu").get_by_role("link", name="Gift cards").click()
     screenshot(page, "admin-card-list")
+    requested = []  # every URL the browser asks for, as access logs and history would hold it
+    page.on("request", lambda request: requested.append((request.method, request.url)))
     page.locator("#searchbar").fill("brws test card 0001")  # as a customer reads it out
     page.locator("#searchbar").press("Enter")
 
     expect(page).to_have_url(re.compile(r"/admin/giftcards/giftcard/.+/change/$"))
+    assert ("POST", f"{page.url.split('/admin/')[0]}/admin/giftcards/giftcard/find/") in requested
+    assert not [url for _, url in requested if re.search(r"brws|BRWS|q=", url)], requested
     expect(page.get_by_test_id("card-balance")).to_have_text("$100.00")
     redeem = page.locator("form[data-action=debit]")
     redeem.get_by_label("Amount").fill("12.50")
@@ -57,6 +61,22 @@ def test_cashier_finds_a_card_by_code_redeems_part_of_it_and_sees_the_ledger_row
 
     row = BalanceLog.objects.get(card=card, kind="debit")
     assert (row.amount_cents, row.balance_after_cents, row.user_id) == (-1_250, 8_750, cashier.pk)
+
+    # Anything that is not a code (here a reference) is the usual search, in the URL.
+    page.get_by_role("navigation", name="Staff menu").get_by_role("link", name="Gift cards").click()
+    page.locator("#searchbar").fill("gift-42")
+    page.locator("#searchbar").press("Enter")
+    expect(page).to_have_url(re.compile(r"/admin/giftcards/giftcard/\?q=gift-42$"))
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    expect(page.locator("#searchbar")).to_have_value("gift-42")
+
+    # A mistyped code: a generic message, and neither the URL nor the page repeats it.
+    page.locator("#searchbar").fill("BRWS-TEST-CARD-0009")
+    page.locator("#searchbar").press("Enter")
+    expect(page.locator(".messagelist .warning")).to_contain_text("No card matches")
+    expect(page).to_have_url(re.compile(r"/admin/giftcards/giftcard/$"))
+    expect(page.locator("#searchbar")).to_have_value("")
+    expect(page.locator("body")).not_to_contain_text("BRWS-TEST")
 
 
 def test_a_customer_checks_a_balance(page, shop, screenshot):
@@ -103,3 +123,32 @@ def test_the_dashboard_draws_its_chart(page, log_in, staff_user, shop, screensho
     box = chart.bounding_box()
     assert box["width"] > 400 and box["height"] > 100
     screenshot(page, "admin-dashboard")
+
+
+def test_a_sale_shows_its_code_once_and_a_reload_sells_nothing(
+    page, log_in, staff_user, shop, screenshot
+):
+    from giftcards.models import GiftCard
+
+    cashier = staff_user("cashier")
+    log_in(page, cashier)
+    menu = page.get_by_role("navigation", name="Staff menu")
+    menu.get_by_role("link", name="Sell a card").click()
+    page.locator("#id_amount").fill("25")
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.get_by_role("button", name="Sell card").click()
+
+    shown = page.get_by_label("Full gift card code")
+    expect(shown).to_be_visible()
+    card = GiftCard.objects.get()
+    expect(shown).to_have_text(card.code)
+    assert "/sold/" in page.url and card.code not in page.url
+    screenshot(page, "admin-card-sold")
+
+    page.reload()  # the sold page is a GET: a reload re-sends no sale and shows no code again
+    expect(page).to_have_url(re.compile(rf"/admin/giftcards/giftcard/{card.pk}/change/$"))
+    expect(page.locator(".messagelist")).to_contain_text("shown once")
+    expect(page.locator("body")).not_to_contain_text(card.code)
+    assert GiftCard.objects.count() == 1, posts
+    assert card.ledger.count() == 1
