@@ -25,6 +25,7 @@ from giftcards import services
 from giftcards.admin import export
 from giftcards.admin.actions import CARD_ACTIONS, amount_text
 from giftcards.admin.forms import SellForm
+from giftcards.admin.ledger import LEDGER_ROWS_ON_CARD_PAGE
 from giftcards.exceptions import GiftCardError
 from giftcards.models import GiftCard
 
@@ -123,6 +124,9 @@ class CardPagesMixin:
             "can_reveal": can_reveal,
             "reveal_url": card_admin_url("reveal", card),
             "reveals": reveals,
+            "ledger_rows": card.ledger.count(),
+            "ledger_rows_shown": LEDGER_ROWS_ON_CARD_PAGE,
+            "ledger_url": f"{reverse('admin:giftcards_balancelog_changelist')}?card__in={card.pk}",
         }
 
     def card_action_view(self, request, object_id, action):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.admin.utils import quote
+from django.contrib.admin.utils import quote, unquote
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -24,8 +24,12 @@ def signed_amount(entry: BalanceLog) -> str:
     return f"{'-' if entry.amount_cents < 0 else '+'}{text}"
 
 
+# The card page shows the newest rows; the rest are one link away in the ledger list.
+LEDGER_ROWS_ON_CARD_PAGE = 50
+
+
 class LedgerInline(admin.TabularInline):
-    """A card's ledger on its page, newest first."""
+    """A card's ledger on its page, newest first (the newest LEDGER_ROWS_ON_CARD_PAGE)."""
 
     model = BalanceLog
     fk_name = "card"
@@ -47,7 +51,17 @@ class LedgerInline(admin.TabularInline):
     verbose_name_plural = "Ledger (newest first)"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("card")
+        rows = super().get_queryset(request).select_related("card")
+        card_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+        if card_id is None:
+            return rows
+        # The formset filters by card itself, so the limit is a subquery, not a slice.
+        newest = (
+            BalanceLog.objects.filter(card_id=unquote(card_id))
+            .order_by("-created_at", "-id")
+            .values("pk")[:LEDGER_ROWS_ON_CARD_PAGE]
+        )
+        return rows.filter(pk__in=newest)
 
     @admin.display(description="time")
     def time(self, entry):

@@ -7,7 +7,9 @@ from django.contrib import admin
 from django.test import RequestFactory
 from django.urls import reverse
 
-from giftcards.models import BalanceLog
+from giftcards import services
+from giftcards.admin.ledger import LEDGER_ROWS_ON_CARD_PAGE
+from giftcards.models import BalanceLog, Status
 
 
 @pytest.fixture
@@ -56,3 +58,23 @@ def test_superuser_reads_a_ledger_row(superuser, login, entry):
     html = response.content.decode()
     assert "+$100.00" in html
     assert 'name="_save"' not in html
+
+
+def test_card_page_shows_the_newest_ledger_rows_and_links_to_all(
+    make_staff, login, make_card, actor
+):
+
+    card = make_card(balance_cents=100_000, status=Status.ACTIVE)
+    for cents in range(1, LEDGER_ROWS_ON_CARD_PAGE + 11):  # 60 debits, 61 rows with the issue
+        services.card_debit(card=card, amount_cents=cents, actor=actor, order_reference=f"R{cents}")
+    client = login(make_staff("viewer"))
+
+    page = client.get(reverse("admin:giftcards_giftcard_change", args=[card.pk])).content.decode()
+    ledger = client.get(f"{reverse('admin:giftcards_balancelog_changelist')}?card__in={card.pk}")
+
+    assert page.count('class="field-order_reference"') == LEDGER_ROWS_ON_CARD_PAGE
+    assert ">R60<" in page and ">R11<" in page and ">R10<" not in page  # newest first
+    assert "61 ledger rows; the newest 50 are on this page" in page
+    assert f"?card__in={card.pk}" in page
+    assert ledger.status_code == 200
+    assert ledger.context["cl"].result_count == 61
