@@ -7,6 +7,8 @@ history as they were.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from django.db import transaction
 
 from giftcards import exceptions, services
@@ -74,51 +76,66 @@ class GiftCardWriteMixin:
                 changes["recipient"] = self._recipient(data)
             if changes:
                 services.card_update(card=card, actor=actor, **changes)
-            if data.get("_purchase"):
-                services.card_purchase(card=card, actor=actor)
-            if data.get("_activate"):
-                services.card_activate(card=card, actor=actor)
-            if data.get("_deactivate"):
-                services.card_deactivate(card=card, actor=actor)
+            for trigger, transition in TRIGGERS:
+                if data.get(trigger):
+                    with refusal_points_at(trigger):
+                        transition(card=card, actor=actor)
             if "balance_cents" in data:
-                services.card_adjust(
-                    card=card,
-                    new_balance_cents=data["balance_cents"],
-                    actor=actor,
-                    note="balance_cents written through the JSON:API.",
-                    idempotency_key=key,
-                )
+                with refusal_points_at("balance_cents"):
+                    services.card_adjust(
+                        card=card,
+                        new_balance_cents=data["balance_cents"],
+                        actor=actor,
+                        note="balance_cents written through the JSON:API.",
+                        idempotency_key=key,
+                    )
             change = data.get("_balance_change_cents")
             if change:
-                self._change_balance(card, change, data.get("_order_reference", ""), key)
+                with refusal_points_at("_balance_change_cents"):
+                    self._change_balance(card, change, data.get("_order_reference", ""), key)
             if data.get("_add_tags") or data.get("_remove_tags"):
-                services.card_set_tags(
-                    card=card,
-                    actor=actor,
-                    add=data.get("_add_tags", ()),
-                    remove=data.get("_remove_tags", ()),
-                )
+                with refusal_points_at("_add_tags" if data.get("_add_tags") else "_remove_tags"):
+                    services.card_set_tags(
+                        card=card,
+                        actor=actor,
+                        add=data.get("_add_tags", ()),
+                        remove=data.get("_remove_tags", ()),
+                    )
         return card
 
     def _change_balance(self, card: GiftCard, change: int, order: str, key: str | None):
-        try:
-            if change < 0:
-                services.card_debit(
-                    card=card,
-                    amount_cents=-change,
-                    actor=self.actor,
-                    order_reference=order,
-                    idempotency_key=key,
-                )
-            else:
-                services.card_recharge(
-                    card=card,
-                    amount_cents=change,
-                    actor=self.actor,
-                    order_reference=order,
-                    idempotency_key=key,
-                )
-        except exceptions.GiftCardError as exc:
-            if exc.field == "amount_cents":
-                exc.jsonapi_pointer = "/data/attributes/_balance_change_cents"
-            raise
+        if change < 0:
+            services.card_debit(
+                card=card,
+                amount_cents=-change,
+                actor=self.actor,
+                order_reference=order,
+                idempotency_key=key,
+            )
+        else:
+            services.card_recharge(
+                card=card,
+                amount_cents=change,
+                actor=self.actor,
+                order_reference=order,
+                idempotency_key=key,
+            )
+
+
+TRIGGERS = (
+    ("_purchase", services.card_purchase),
+    ("_activate", services.card_activate),
+    ("_deactivate", services.card_deactivate),
+)
+
+
+@contextmanager
+def refusal_points_at(attribute: str):
+    """A service's refusal points at the member of the request that asked for the operation
+    (JSON:API 1.0: `source.pointer` refers into the request document); the message says
+    which state of the card refused it (its status, expiry, maximum...)."""
+    try:
+        yield
+    except exceptions.GiftCardError as exc:
+        exc.jsonapi_pointer = f"/data/attributes/{attribute}"
+        raise

@@ -154,7 +154,7 @@ def test_single_use_card_is_redeemed_by_its_first_debit_and_refuses_more(api, cr
     problem = refused(card["id"], {"_balance_change_cents": -1_000})
     assert problem["code"] == "card_not_active"
     assert "redeemed" in problem["detail"]
-    assert problem["source"]["pointer"] == "/data/attributes/status"
+    assert problem["source"]["pointer"] == "/data/attributes/_balance_change_cents"
 
     problem = refused(card["id"], {"_balance_change_cents": 1_000})
     assert problem["code"] == "card_not_active"
@@ -165,7 +165,7 @@ def test_non_rechargeable_card_refuses_a_recharge(create_card, refused):
     card = create_card(status="active", rechargeable=False)
     problem = refused(card["id"], {"_balance_change_cents": 500})
     assert problem["code"] == "not_rechargeable"
-    assert problem["source"]["pointer"] == "/data/attributes/rechargeable"
+    assert problem["source"]["pointer"] == "/data/attributes/_balance_change_cents"
 
 
 def test_balance_max_refuses_a_recharge_and_an_adjustment_above_it(create_card, refused):
@@ -190,7 +190,9 @@ def test_expired_card_refuses_balance_changes_until_its_expiry_moves(api, create
     for change in (-1_000, 1_000):
         problem = refused(card["id"], {"_balance_change_cents": change})
         assert problem["code"] == "card_expired"
-        assert problem["source"]["pointer"] == "/data/attributes/expires_at"
+        # The pointer names what the request sent; the detail names the expiry.
+        assert problem["source"]["pointer"] == "/data/attributes/_balance_change_cents"
+        assert "expired" in problem["detail"]
     assert attributes(api, card["id"])["status"] == "active"  # expiry is not a status
 
     future = (timezone.now() + dt.timedelta(days=30)).isoformat()
@@ -216,6 +218,7 @@ def test_illegal_trigger_names_the_current_status(create_card, refused, status, 
     assert problem["code"] == "illegal_transition"
     assert status in problem["detail"]
     assert problem["title"] == "Illegal transition"
+    assert problem["source"] == {"pointer": f"/data/attributes/{trigger}"}  # what was sent
 
 
 def test_debit_of_an_inactive_card_is_refused(create_card, refused):
