@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from rest_framework import status
@@ -28,6 +29,7 @@ from giftcards.plain_api import serializers as s
 from giftcards.plain_api.errors import plain_exception_handler
 from giftcards.plain_api.fields import parse_id
 from giftcards.plain_api.schema import ClientShape, GiftCardShape, PaymentShape, document
+from giftcards.preconditions import card_etag, locked_for_update
 from giftcards.throttling import ApiKeyRateThrottle
 
 _PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
@@ -72,6 +74,12 @@ class PlainApiView(ApiKeyScopedView, APIView):
             raise Http404("No gift card with this giftCardUUId.")
         return card
 
+    def card_response(self, card: GiftCard, status_code: int = status.HTTP_200_OK) -> Response:
+        """One card, with its ETag (send it back in If-Match to update only that version)."""
+        response = Response(s.gift_card_data(card, self.tenant.business), status=status_code)
+        response["ETag"] = card_etag(card)
+        return response
+
     def card_from_body(self, value) -> GiftCard | None:
         """The card a body refers to, or None (the serializer then names the field)."""
         if isinstance(value, str) and _PUBLIC_ID.match(value):
@@ -115,15 +123,17 @@ class GiftCardSaveView(PlainApiView):
         data = self.body()
         card_id = data.get("giftCardUUId")
         card = self.card_from_body(card_id) if card_id is not None else None
-        context = self.context(card=card)
-        if card is not None:
-            context["currency_code"] = card.currency_code
-        serializer = s.GiftCardWriteSerializer(instance=card, data=data, context=context)
-        serializer.is_valid(raise_exception=True)
-        saved = serializer.save()
-        return Response(
-            s.gift_card_data(saved, self.tenant.business),
-            status=status.HTTP_200_OK if card is not None else status.HTTP_201_CREATED,
+        with transaction.atomic():
+            if card is not None:
+                card = locked_for_update(request, card)
+            context = self.context(card=card)
+            if card is not None:
+                context["currency_code"] = card.currency_code
+            serializer = s.GiftCardWriteSerializer(instance=card, data=data, context=context)
+            serializer.is_valid(raise_exception=True)
+            saved = serializer.save()
+        return self.card_response(
+            saved, status.HTTP_200_OK if card is not None else status.HTTP_201_CREATED
         )
 
 
@@ -132,8 +142,7 @@ class GiftCardDetailView(PlainApiView):
 
     @document(shape=GiftCardShape)
     def get(self, request, card_id):
-        card = self.card_from_url(card_id)
-        return Response(s.gift_card_data(card, self.tenant.business))
+        return self.card_response(self.card_from_url(card_id))
 
     @document(shape=GiftCardShape, description="Soft-deletes the card; returns it.")
     def delete(self, request, card_id):

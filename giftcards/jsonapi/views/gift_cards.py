@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from django.db import transaction
 from django.db.models import Prefetch
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -27,6 +28,7 @@ from giftcards.jsonapi.serializers import (
 from giftcards.jsonapi.serializers.versions import ordered_versions, previous_version
 from giftcards.jsonapi.views.base import ResourceViewSet
 from giftcards.models import PUBLIC_ID_PATTERN, BalanceLog, GiftCard, Tag
+from giftcards.preconditions import card_etag, locked_for_update
 from giftcards.throttling import ApiKeyRateThrottle, CodeLookupThrottle
 
 CARD_ID = re.compile(PUBLIC_ID_PATTERN)
@@ -110,7 +112,15 @@ class GiftCardViewSet(ResourceViewSet):
     @idempotent
     def partial_update(self, request, *args, **kwargs):
         self._refuse_tag_replacement()
-        return super().partial_update(request, *args, **kwargs)
+        with transaction.atomic():
+            locked_for_update(request, self.get_object())
+            return super().partial_update(request, *args, **kwargs)
+
+    def render_one(self, instance, status_code=200, **kwargs):
+        response = super().render_one(instance, status_code, **kwargs)
+        if isinstance(instance, GiftCard):
+            response["ETag"] = card_etag(instance)
+        return response
 
     def _refuse_tag_replacement(self):
         # JSON:API 1.0: a server that does not allow full replacement of a to-many

@@ -586,3 +586,19 @@ def test_metadata_nested_too_deeply_is_a_400_naming_it(api):
     assert response.status_code == 400, response.doc
     assert "/data/attributes/metadata" in pointers(response)
     assert not GiftCard.objects.exists()
+
+
+def test_if_match_refuses_a_patch_based_on_a_stale_read(api, create_card):
+    card = create_card(status="active", balance_cents=5_000)
+    read = api.get(card_url(card["id"]))
+    assert patch_card(api, card["id"], {"_balance_change_cents": -1_000}).status_code == 200
+    before = snapshot(api, card["id"])
+
+    stale = patch_card(api, card["id"], {"balance_cents": 5_000}, **{"If-Match": read["ETag"]})
+
+    assert error(stale, 412)["code"] == "precondition_failed"
+    assert snapshot(api, card["id"]) == before
+    current = api.get(card_url(card["id"]))["ETag"]
+    response = patch_card(api, card["id"], {"reference": "ok"}, **{"If-Match": current})
+    assert response.status_code == 200, response.doc
+    assert response["ETag"] != current

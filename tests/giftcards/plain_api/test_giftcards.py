@@ -500,3 +500,30 @@ def test_unknown_paths_are_json_404s_in_debug_too(api, settings, debug, path):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"detail": "Not found."}
+
+
+def test_if_match_refuses_an_update_based_on_a_stale_read(api, create_card):
+    """The plain API requires balanceAmount on every update: sent back from a read made
+    before a payment, it would undo the payment. If-Match with the read's ETag prevents it."""
+    card = create_card(amount="100", balanceAmount="100")
+    read = api.get(f"/giftcards/{card['giftCardUUId']}")
+    stale_etag = read["ETag"]
+    assert pay(api, card["giftCardUUId"], amount="30").status_code == 201
+    before = snapshot()
+
+    stale = api.post(
+        "/giftcards",
+        {**read.json(), "clientId": card["clientId"]},
+        format="json",
+        HTTP_IF_MATCH=stale_etag,
+    )
+
+    assert stale.status_code == 412, stale.content
+    assert "changed since you read it" in stale.json()["detail"]
+    assert snapshot() == before
+    fresh = api.get(f"/giftcards/{card['giftCardUUId']}")
+    assert fresh["ETag"] != stale_etag
+    ok = api.post("/giftcards", fresh.json(), format="json", HTTP_IF_MATCH=fresh["ETag"])
+    assert ok.status_code == 200, ok.content
+    assert ok.json()["balanceAmount"] == 70
+    assert ok["ETag"]
