@@ -81,6 +81,16 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     ),
 )
 
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description=(
+        "On an update: the ETag of the card as you read it. If the card changed since (a "
+        "payment, say), the update is refused with 412 and nothing is written."
+    ),
+)
+
 ERRORS = {
     400: OpenApiResponse(ErrorShape, "Bad input; each offending field is named."),
     401: OpenApiResponse(ErrorShape, "No valid API key."),
@@ -90,10 +100,15 @@ ERRORS = {
 }
 
 
-def document(*, request=None, ok=200, shape=None, many=False, idempotent=False, **kwargs):
+def document(
+    *, request=None, ok=200, shape=None, many=False, idempotent=False, if_match=False, **kwargs
+):
     """extend_schema for one plain API method: its body, its success shape and the errors."""
     responses = {ok: shape(many=True) if many else shape, **ERRORS}
     parameters = [IDEMPOTENCY_KEY] if idempotent else []
+    if if_match:
+        parameters.append(IF_MATCH)
+        responses[412] = OpenApiResponse(ErrorShape, "The card changed since it was read.")
     return extend_schema(request=request, responses=responses, parameters=parameters, **kwargs)
 
 

@@ -116,6 +116,7 @@ class GiftCardSaveView(PlainApiView):
         ok=201,
         shape=GiftCardShape,
         idempotent=True,
+        if_match=True,
         description="Creates a card (201), or updates the card named by giftCardUUId (200).",
     )
     @idempotent
