@@ -111,9 +111,9 @@ class GiftCardViewSet(ResourceViewSet):
 
     @idempotent
     def partial_update(self, request, *args, **kwargs):
-        self._refuse_tag_replacement()
         with transaction.atomic():
-            locked_for_update(request, self.get_object())
+            card = locked_for_update(request, self.get_object())
+            self._refuse_tag_replacement(card)
             return super().partial_update(request, *args, **kwargs)
 
     def render_one(self, instance, status_code=200, **kwargs):
@@ -122,21 +122,41 @@ class GiftCardViewSet(ResourceViewSet):
             response["ETag"] = card_etag(instance)
         return response
 
-    def _refuse_tag_replacement(self):
-        # JSON:API 1.0: a server that does not allow full replacement of a to-many
-        # relationship rejects the whole request with a 403.
+    def _refuse_tag_replacement(self, card: GiftCard | None = None):
+        """JSON:API 1.0: a server that does not allow full replacement of a to-many
+        relationship rejects the whole request with a 403. Linkage identical to the current
+        one (a client sending back what it read, or `[]` on create) changes nothing and is
+        accepted."""
+        document = self.document()
         for name in READ_ONLY_TO_MANY:
-            if name in self.document().relationship_names:
-                raise Forbidden(
-                    f"The {name} relationship cannot be replaced"
-                    + (
-                        "; add and remove tags by name with the `_add_tags` and `_remove_tags` "
-                        "attributes."
-                        if name == "tags"
-                        else "."
-                    ),
-                    pointer=f"/data/relationships/{name}",
-                )
+            if name not in document.relationship_names:
+                continue
+            if self._same_linkage(name, document[name], card):
+                del document[name]
+                document.relationship_names = document.relationship_names - {name}
+                continue
+            advice = (
+                "; add and remove tags by name with the `_add_tags` and `_remove_tags` attributes."
+                if name == "tags"
+                else "."
+            )
+            raise Forbidden(
+                f"The {name} relationship cannot be replaced{advice}",
+                pointer=f"/data/relationships/{name}",
+            )
+
+    @staticmethod
+    def _same_linkage(name: str, linkage, card: GiftCard | None) -> bool:
+        if not isinstance(linkage, list) or name == "versions":
+            return False
+        current = set()
+        if name == "tags" and card is not None:
+            current = {("tags", str(pk)) for pk in card.tags.values_list("pk", flat=True)}
+        try:
+            sent = {(item["type"], str(item["id"])) for item in linkage}
+        except (TypeError, KeyError):
+            return False
+        return sent == current and len(sent) == len(linkage)
 
     def relationship_write(self, request, pk, related_field):
         """PATCH/POST/DELETE /api/gift_cards/{id}/relationships/{name}: not supported."""

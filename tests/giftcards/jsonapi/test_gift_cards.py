@@ -510,10 +510,27 @@ def test_tags_are_added_and_removed_by_name(api, create_card):
     assert len(data["relationships"]["tags"]["data"]) == 1
 
 
+def test_sending_back_the_tags_linkage_unchanged_is_accepted(api, create_card):
+    """Clients that send the whole resource back repeat its to-many linkage as they read it."""
+    card = create_card()
+    tagged = patch_card(api, card["id"], {"_add_tags": "vip"}).doc["data"]
+    linkage = tagged["relationships"]["tags"]["data"]
+    same = {"tags": linkage, "attachments": [], "events": []}
+    response = patch_card(api, card["id"], {"reference": "round trip"}, same)
+    assert response.status_code == 200, response.doc
+    assert response.doc["data"]["relationships"]["tags"]["data"] == linkage
+    created = api.post(
+        "/api/gift_cards", resource("gift_cards", {"balance_cents": 1}, {"tags": []})
+    )
+    assert created.status_code == 201, created.doc
+
+
 def test_replacing_the_tags_relationship_is_forbidden(api, create_card):
     """JSON:API 1.0: a refused full replacement of a to-many relationship is a 403."""
     card = create_card()
-    response = patch_card(api, card["id"], {"reference": "x"}, {"tags": []})
+    response = patch_card(
+        api, card["id"], {"reference": "x"}, {"tags": [{"type": "tags", "id": "1"}]}
+    )
     assert error(response, 403)["source"] == {"pointer": "/data/relationships/tags"}
     assert attributes(api, card["id"])["reference"] != "x"
     body = resource("gift_cards", {"balance_cents": 1}, {"tags": [{"type": "tags", "id": "1"}]})
@@ -563,7 +580,7 @@ def test_seed_relationships_this_service_keeps_nothing_for_are_empty(api, create
     sparse = api.get("/api/gift_cards", {"fields[gift_cards]": "events"}).doc["data"][0]
     assert list(sparse["relationships"]) == ["events"]
     for name in ("attachments", "events"):
-        response = patch_card(api, card["id"], None, {name: []})
+        response = patch_card(api, card["id"], None, {name: [{"type": name, "id": "1"}]})
         assert error(response, 403)["source"] == {"pointer": f"/data/relationships/{name}"}
 
 
