@@ -3,10 +3,12 @@ that keep both, and refusal of unknown or read-only members."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework_json_api import serializers as jsonapi
 from rest_framework_json_api.utils import is_relationship_field
 
@@ -66,7 +68,8 @@ class ResourceSerializer(jsonapi.ModelSerializer):
                 kind = "relationship" if name in sent_as_relationship else "attribute"
                 errors[name] = [ErrorDetail(f"Unknown {kind} {name!r}.", code="unknown")]
             elif field.read_only:
-                errors[name] = [ErrorDetail(f"{name} is read-only.", code="read_only")]
+                if not self._echoes_current_value(name, data[name]):
+                    errors[name] = [ErrorDetail(f"{name} is read-only.", code="read_only")]
             elif name in relationships and name in sent_as_attribute:
                 errors[name] = [
                     ErrorDetail(f"{name} is a relationship: send it in relationships.", "invalid")
@@ -76,6 +79,17 @@ class ResourceSerializer(jsonapi.ModelSerializer):
                     ErrorDetail(f"{name} is an attribute: send it in attributes.", "invalid")
                 ]
         return errors
+
+    def _echoes_current_value(self, name: str, sent) -> bool:
+        """On an update, a read-only attribute sent back exactly as the resource shows it
+        (clients that send the whole resource do) changes nothing and is accepted."""
+        if self.instance is None:
+            return False
+        if not hasattr(self, "_current"):
+            self._current = json.loads(
+                json.dumps(self.to_representation(self.instance), cls=JSONEncoder)
+            )
+        return name in self._current and self._current[name] == sent
 
     def to_internal_value(self, data):
         errors = self.member_errors(data) if isinstance(data, Mapping) else {}

@@ -619,3 +619,19 @@ def test_if_match_refuses_a_patch_based_on_a_stale_read(api, create_card):
     response = patch_card(api, card["id"], {"reference": "ok"}, **{"If-Match": current})
     assert response.status_code == 200, response.doc
     assert response["ETag"] != current
+
+
+def test_a_card_sent_back_whole_as_read_is_accepted(api, create_card):
+    """Clients that send every attribute back: read-only ones unchanged are accepted, and
+    with If-Match a stale copy cannot write its old balance back."""
+    card = create_card(status="active", balance_cents=5_000, reference="before")
+    read = api.get(card_url(card["id"]))
+    attrs = {**read.doc["data"]["attributes"], "reference": "after"}
+    response = patch_card(api, card["id"], attrs, **{"If-Match": read["ETag"]})
+    assert response.status_code == 200, response.doc
+    assert response.doc["data"]["attributes"]["reference"] == "after"
+    assert [row["kind"] for row in response.doc["data"]["attributes"]["balance_log"]] == ["issue"]
+
+    changed = {**response.doc["data"]["attributes"], "formatted_balance": "$1.00"}
+    problem = error(patch_card(api, card["id"], changed), 400)
+    assert problem["source"]["pointer"] == "/data/attributes/formatted_balance"
