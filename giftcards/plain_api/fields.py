@@ -18,6 +18,7 @@ MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
 # ASCII digits only (`\d` would accept "²"), and few enough that int() is cheap and safe.
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
 MAX_ID = 2**63 - 1
+ID_MESSAGE = "Must be a whole number from 1."
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # A number written as a string: "25", "25.5", "-3"; no exponent, no "Infinity".
 _PLAIN_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
@@ -71,12 +72,18 @@ class StrictCharField(serializers.CharField):
 class StrictIntegerField(serializers.Field):
     """A JSON integer (or a string of digits); never a boolean or a fraction."""
 
-    default_error_messages = {"invalid": "Must be a whole number.", "min": "Must be positive."}
+    default_error_messages = {
+        "invalid": "Must be a whole number.",
+        "min": "Must be positive.",
+        "max": f"Must be at most {MAX_ID}.",
+    }
 
     def to_internal_value(self, data):
         value = parse_id(data)
         if value is None:
-            self.fail("min" if isinstance(data, int) and not isinstance(data, bool) else "invalid")
+            if isinstance(data, int) and not isinstance(data, bool):
+                self.fail("min" if data < 1 else "max")
+            self.fail("invalid")
         return value
 
     def to_representation(self, value):

@@ -91,6 +91,19 @@ IF_MATCH = OpenApiParameter(
     ),
 )
 
+# Path parameters as the API reads them (the routes match any segment, then check it).
+PATH_PARAMETERS = {
+    "card_id": OpenApiParameter(
+        "card_id", {"type": "string", "pattern": "^[A-Za-z0-9_-]{22}$"}, OpenApiParameter.PATH
+    ),
+    "client_id": OpenApiParameter(
+        "client_id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH
+    ),
+    "payment_id": OpenApiParameter(
+        "payment_id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH
+    ),
+}
+
 ERRORS = {
     400: OpenApiResponse(ErrorShape, "Bad input; each offending field is named."),
     401: OpenApiResponse(ErrorShape, "No valid API key."),
@@ -98,14 +111,35 @@ ERRORS = {
     409: OpenApiResponse(ErrorShape, "Conflicts with the current state (e.g. refunded)."),
     422: OpenApiResponse(ErrorShape, "Refused by a business rule (balance, status, expiry)."),
 }
+BODY_ERRORS = {
+    413: OpenApiResponse(ErrorShape, "The body is larger than 256 KiB."),
+    415: OpenApiResponse(ErrorShape, "The body is not application/json."),
+}
 
 
 def document(
-    *, request=None, ok=200, shape=None, many=False, idempotent=False, if_match=False, **kwargs
+    *,
+    request=None,
+    ok=200,
+    shape=None,
+    many=False,
+    path=(),
+    updates=False,
+    idempotent=False,
+    if_match=False,
+    **kwargs,
 ):
-    """extend_schema for one plain API method: its body, its success shape and the errors."""
-    responses = {ok: shape(many=True) if many else shape, **ERRORS}
-    parameters = [IDEMPOTENCY_KEY] if idempotent else []
+    """extend_schema for one plain API method: its body, its path parameters, its success
+    shape (also 200 when a create-or-update `updates`) and the errors."""
+    body = shape(many=True) if many else shape
+    responses = {ok: body, **ERRORS}
+    if updates:
+        responses[200] = OpenApiResponse(body, "Updated.")
+    if request is not None:
+        responses.update(BODY_ERRORS)
+    parameters = [PATH_PARAMETERS[name] for name in path]
+    if idempotent:
+        parameters.append(IDEMPOTENCY_KEY)
     if if_match:
         parameters.append(IF_MATCH)
         responses[412] = OpenApiResponse(ErrorShape, "The card changed since it was read.")

@@ -37,8 +37,8 @@ def plain_status(card: GiftCard) -> str:
 
 
 class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, naming them; accepts (and ignores) read-only ones that
-    a client may echo back from a GET."""
+    """Refuses fields it does not know, naming them; accepts (and ignores) the read-only fields
+    listed in `echoed_read_only`, which a client may echo back from a GET."""
 
     echoed_read_only: frozenset[str] = frozenset()
 
@@ -95,7 +95,8 @@ class GiftCardWriteSerializer(StrictSerializer):
     balanceAmount = MajorAmountField()
     businessId = StrictIntegerField()
     clientId = StrictIntegerField()
-    purchaseDate = EpochMillisField()
+    # Null only on an update of a card that has none (a draft from the JSON:API): kept as is.
+    purchaseDate = EpochMillisField(allow_null=True)
     status = serializers.ChoiceField(choices=[ACTIVE, DELETED, EXPIRED])
     expireDate = ExpireDateField(required=False, allow_null=True)
 
@@ -120,6 +121,8 @@ class GiftCardWriteSerializer(StrictSerializer):
 
     def validate(self, attrs):
         card = self.context.get("card")
+        if card is None and attrs["purchaseDate"] is None:
+            raise serializers.ValidationError({"purchaseDate": ["This field may not be null."]})
         if card is None and attrs["balanceAmount"] > attrs["amount"]:
             raise serializers.ValidationError(
                 {"balanceAmount": ["Cannot exceed amount when the card is created."]}
@@ -187,7 +190,10 @@ class GiftCardWriteSerializer(StrictSerializer):
         with transaction.atomic():
             if not self._wants_deleted(data):
                 services.card_restore(card=card, actor=actor)
-            changes = {"client": data["clientId"], "purchase_date": data["purchaseDate"]}
+            changes = {"client": data["clientId"]}
+            sent = data["purchaseDate"]
+            if sent is not None and epoch_ms(sent) != epoch_ms(card.purchase_date):
+                changes["purchase_date"] = sent  # to the millisecond, as the API shows it
             if "expireDate" in data:
                 changes["expires_at"] = data["expireDate"]
             services.card_update(card=card, actor=actor, **changes)
@@ -299,6 +305,9 @@ def payment_data(entry: BalanceLog) -> dict[str, Any]:
 
 
 class PaymentWriteSerializer(StrictSerializer):
+    """`POST /payments`: pays `amount` with the card (a debit in the ledger). Only the fields
+    below; the payment's read-only fields are refused."""
+
     giftCardUUId = serializers.RegexField(PUBLIC_ID_PATTERN)
     amount = MajorAmountField(allow_zero=False)
     invoiceId = serializers.CharField(

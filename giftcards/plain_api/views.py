@@ -27,7 +27,7 @@ from giftcards.models import PUBLIC_ID_PATTERN, BalanceLog, GiftCard
 from giftcards.parsers import DecimalJSONParser
 from giftcards.plain_api import serializers as s
 from giftcards.plain_api.errors import plain_exception_handler
-from giftcards.plain_api.fields import parse_id
+from giftcards.plain_api.fields import ID_MESSAGE, parse_id
 from giftcards.plain_api.schema import ClientShape, GiftCardShape, PaymentShape, document
 from giftcards.preconditions import card_etag, locked_for_update
 from giftcards.throttling import ApiKeyRateThrottle
@@ -89,7 +89,7 @@ class PlainApiView(ApiKeyScopedView, APIView):
     def client_from_url(self, client_id: str) -> Client:
         pk = parse_id(client_id)
         if pk is None:
-            raise ValidationError({"clientId": ["Must be a whole number."]})
+            raise ValidationError({"clientId": [ID_MESSAGE]})
         client = Client.objects.for_tenant(self.tenant).filter(pk=pk).first()
         if client is None:
             raise Http404("No client with this clientId.")
@@ -98,7 +98,7 @@ class PlainApiView(ApiKeyScopedView, APIView):
     def client_from_body(self, value) -> Client:
         pk = parse_id(value)
         if pk is None:
-            raise ValidationError({"clientId": ["Must be a whole number."]})
+            raise ValidationError({"clientId": [ID_MESSAGE]})
         client = Client.objects.for_tenant(self.tenant).filter(pk=pk).first()
         if client is None:
             raise ValidationError({"clientId": [f"No client with id {value}."]})
@@ -115,6 +115,7 @@ class GiftCardSaveView(PlainApiView):
         request=s.GiftCardWriteSerializer,
         ok=201,
         shape=GiftCardShape,
+        updates=True,
         idempotent=True,
         if_match=True,
         description="Creates a card (201), or updates the card named by giftCardUUId (200).",
@@ -141,11 +142,11 @@ class GiftCardSaveView(PlainApiView):
 class GiftCardDetailView(PlainApiView):
     """GET /giftcards/{id} (deleted cards too, as "Deleted"); DELETE soft-deletes."""
 
-    @document(shape=GiftCardShape)
+    @document(shape=GiftCardShape, path=["card_id"])
     def get(self, request, card_id):
         return self.card_response(self.card_from_url(card_id))
 
-    @document(shape=GiftCardShape, description="Soft-deletes the card; returns it.")
+    @document(shape=GiftCardShape, path=["card_id"], description="Soft-deletes the card.")
     def delete(self, request, card_id):
         card = services.card_soft_delete(card=self.card_from_url(card_id), actor=self.actor)
         return Response(s.gift_card_data(card, self.tenant.business))
@@ -155,7 +156,7 @@ class ClientGiftCardsView(PlainApiView):
     """GET /giftcards/client/{clientId}: the client's cards that are not deleted, oldest
     first."""
 
-    @document(shape=GiftCardShape, many=True)
+    @document(shape=GiftCardShape, many=True, path=["client_id"])
     def get(self, request, client_id):
         client = self.client_from_url(client_id)
         cards = self.cards().not_deleted().filter(client=client).order_by("created_at", "id")
@@ -178,6 +179,7 @@ class ClientListView(PlainApiView):
         request=s.ClientWriteSerializer,
         ok=201,
         shape=ClientShape,
+        updates=True,
         description="Creates a client (201), or updates the client named by clientId (200).",
     )
     def post(self, request):
@@ -200,11 +202,11 @@ class ClientListView(PlainApiView):
 class ClientDetailView(PlainApiView):
     """GET /clients/{clientId}; DELETE soft-deletes."""
 
-    @document(shape=ClientShape)
+    @document(shape=ClientShape, path=["client_id"])
     def get(self, request, client_id):
         return Response(s.client_data(self.client_from_url(client_id)))
 
-    @document(shape=ClientShape, description="Soft-deletes the client; returns it.")
+    @document(shape=ClientShape, path=["client_id"], description="Soft-deletes the client.")
     def delete(self, request, client_id):
         client = self.client_from_url(client_id)
         return Response(s.client_data(client_soft_delete(client=client, actor=self.actor)))
@@ -240,7 +242,7 @@ class PaymentCreateView(PlainApiView):
 class CardPaymentsView(PlainApiView):
     """GET /payments/giftCard/{id}: the card's payments, newest first."""
 
-    @document(shape=PaymentShape, many=True)
+    @document(shape=PaymentShape, many=True, path=["card_id"])
     def get(self, request, card_id):
         card = self.card_from_url(card_id)
         payments = (
@@ -256,12 +258,17 @@ class PaymentDetailView(PlainApiView):
     """DELETE /payments/{paymentId}: refund the whole payment; a second time is a 409 (a retry
     with the first request's `Idempotency-Key` gets the first response instead)."""
 
-    @document(shape=PaymentShape, idempotent=True, description="Refunds the payment in full.")
+    @document(
+        shape=PaymentShape,
+        path=["payment_id"],
+        idempotent=True,
+        description="Refunds the payment in full.",
+    )
     @idempotent
     def delete(self, request, payment_id):
         pk = parse_id(payment_id)
         if pk is None:
-            raise ValidationError({"paymentId": ["Must be a whole number."]})
+            raise ValidationError({"paymentId": [ID_MESSAGE]})
         payment = (
             BalanceLog.objects.payments()
             .filter(pk=pk, card__business=self.tenant.business)

@@ -12,6 +12,7 @@ import pytest
 
 from clients.services import api_key_create, business_create, client_create
 from clients.tenancy import Mode, Tenant
+from giftcards import services
 from giftcards.models import BalanceLog, GiftCard, Status
 from tests.giftcards.plain_api.helpers import api_client, balance, card_body, ledger, snapshot
 
@@ -527,3 +528,35 @@ def test_if_match_refuses_an_update_based_on_a_stale_read(api, create_card):
     assert ok.status_code == 200, ok.content
     assert ok.json()["balanceAmount"] == 70
     assert ok["ETag"]
+
+
+@pytest.mark.parametrize(
+    "purchase_date",
+    [None, dt.datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)],
+    ids=["draft without a purchase date", "purchase date with microseconds"],
+)
+def test_a_card_sent_back_as_read_is_a_no_op(api, customer, tenant, actor, purchase_date):
+    """Cards made elsewhere (JSON:API drafts, services) read back through this API: posting
+    the GET body unchanged writes nothing."""
+    card = services.card_issue(
+        tenant=tenant,
+        actor=actor,
+        balance_cents=2_500,
+        client=customer,
+        status=Status.DRAFT if purchase_date is None else Status.ACTIVE,
+        purchase_date=purchase_date,
+    )
+    read = api.get(f"/giftcards/{card.pk}").json()
+    versions = card.versions.count()
+
+    response = api.post("/giftcards", read, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json() == read
+    assert card.versions.count() == versions
+
+
+def test_new_card_still_needs_a_purchase_date(api, customer):
+    response = api.post("/giftcards", card_body(customer, purchaseDate=None), format="json")
+    assert response.status_code == 400
+    assert "purchaseDate" in response.json()

@@ -52,3 +52,14 @@ def test_money_moving_writes_document_the_idempotency_key(schema):
     ]:
         names = {p["name"] for p in schema["paths"][path][method].get("parameters", [])}
         assert "Idempotency-Key" in names, (path, method)
+
+
+def test_path_parameters_and_create_or_update_statuses_are_documented(schema):
+    client = schema["paths"]["/clients/{clientId}"]["get"]["parameters"]
+    card = schema["paths"]["/giftcards/{giftCardUUId}"]["get"]["parameters"]
+    assert client[0]["schema"] == {"type": "integer", "minimum": 1}
+    assert card[0]["schema"]["pattern"] == "^[A-Za-z0-9_-]{22}$"
+    for path in ("/giftcards", "/clients"):
+        assert {"200", "201", "400", "413", "415"} <= set(
+            schema["paths"][path]["post"]["responses"]
+        )
