@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.utils import quote
 from django.test import RequestFactory
 from django.urls import reverse
 
@@ -69,7 +70,9 @@ def test_card_page_shows_the_newest_ledger_rows_and_links_to_all(
         services.card_debit(card=card, amount_cents=cents, actor=actor, order_reference=f"R{cents}")
     client = login(make_staff("viewer"))
 
-    page = client.get(reverse("admin:giftcards_giftcard_change", args=[card.pk])).content.decode()
+    page = client.get(
+        reverse("admin:giftcards_giftcard_change", args=[quote(card.pk)])
+    ).content.decode()
     ledger = client.get(f"{reverse('admin:giftcards_balancelog_changelist')}?card__in={card.pk}")
 
     assert page.count('class="field-order_reference"') == LEDGER_ROWS_ON_CARD_PAGE
