@@ -257,83 +257,89 @@ def card_issue(
         )
     if metadata is not None and not isinstance(metadata, dict):
         raise exceptions.GiftCardError("Metadata must be a JSON object.", field="metadata")
-    _check_same_tenant(tenant, client=client, gift_card_recipient=recipient, market=market)
-    currency_code = _resolve_currency(tenant, currency_code, market)
+    with transaction.atomic():
+        _check_same_tenant(tenant, client=client, gift_card_recipient=recipient, market=market)
+        if market is not None:
+            # The market's currency, read under a lock that conflicts with market_update's: a
+            # currency change in flight is waited for, never read stale (PostgreSQL; SQLite
+            # serialises writers anyway). Issues into one market take turns, briefly.
+            market = Market.objects.select_for_update(no_key=True).get(pk=market.pk)
+        currency_code = _resolve_currency(tenant, currency_code, market)
 
-    if code is None:
-        chosen = False
-        code = codes.generate()
-    else:
-        chosen = True
-        try:
-            codes.validate(code)
-        except codes.InvalidCode as exc:
-            raise exceptions.InvalidCode(str(exc)) from exc
+        if code is None:
+            chosen = False
+            code = codes.generate()
+        else:
+            chosen = True
+            try:
+                codes.validate(code)
+            except codes.InvalidCode as exc:
+                raise exceptions.InvalidCode(str(exc)) from exc
 
-    tags = list(tags)
-    for tag in tags:
-        _check_same_tenant(tenant, tag=tag)
+        tags = list(tags)
+        for tag in tags:
+            _check_same_tenant(tenant, tag=tag)
 
-    now = timezone.now()
-    if status != Status.DRAFT and purchase_date is None:
-        purchase_date = now
-    for _attempt in range(5):
-        card = GiftCard(
-            business=tenant.business,
-            mode=tenant.mode,
-            code_hash=codes.lookup_hash(code),
-            code_encrypted=codes.encrypt(code),
-            code_last4=codes.last4(code),
-            status=status,
-            currency_code=currency_code,
-            initial_balance_cents=balance_cents,
-            balance_cents=balance_cents,
-            balance_max_cents=balance_max_cents,
-            single_use=single_use,
-            rechargeable=rechargeable,
-            distribute_discount=distribute_discount,
-            image_url=image_url,
-            purchase_date=purchase_date,
-            expires_at=expires_at,
-            reference=reference,
-            reference_origin=reference_origin,
-            metadata=metadata if metadata is not None else {},
-            client=client,
-            recipient=recipient,
-            market=market,
-            created_at=now,
-            updated_at=now,
-            created_by=actor.name,
-            modified_by=actor.name,
-        )
-        try:
-            with transaction.atomic():
-                card.save(force_insert=True)
-                BalanceLog.objects.create(
-                    card=card,
-                    kind=Kind.ISSUE,
-                    amount_cents=balance_cents,
-                    balance_after_cents=balance_cents,
-                    actor_name=actor.name,
-                    user=actor.user,
-                    api_key=actor.api_key,
-                    created_at=now,
-                )
-                if tags:
-                    card.tags.add(*tags)
-            return card
-        except IntegrityError:
-            taken = GiftCard.objects.filter(
-                business=tenant.business, code_hash=card.code_hash
-            ).exists()
-            if not taken:
-                raise
-            if chosen:
-                raise exceptions.DuplicateCode(
-                    "This business already has a card with that code."
-                ) from None
-            code = codes.generate()  # a generated code collided: draw another
-    raise exceptions.DuplicateCode("Could not draw an unused code.")
+        now = timezone.now()
+        if status != Status.DRAFT and purchase_date is None:
+            purchase_date = now
+        for _attempt in range(5):
+            card = GiftCard(
+                business=tenant.business,
+                mode=tenant.mode,
+                code_hash=codes.lookup_hash(code),
+                code_encrypted=codes.encrypt(code),
+                code_last4=codes.last4(code),
+                status=status,
+                currency_code=currency_code,
+                initial_balance_cents=balance_cents,
+                balance_cents=balance_cents,
+                balance_max_cents=balance_max_cents,
+                single_use=single_use,
+                rechargeable=rechargeable,
+                distribute_discount=distribute_discount,
+                image_url=image_url,
+                purchase_date=purchase_date,
+                expires_at=expires_at,
+                reference=reference,
+                reference_origin=reference_origin,
+                metadata=metadata if metadata is not None else {},
+                client=client,
+                recipient=recipient,
+                market=market,
+                created_at=now,
+                updated_at=now,
+                created_by=actor.name,
+                modified_by=actor.name,
+            )
+            try:
+                with transaction.atomic():
+                    card.save(force_insert=True)
+                    BalanceLog.objects.create(
+                        card=card,
+                        kind=Kind.ISSUE,
+                        amount_cents=balance_cents,
+                        balance_after_cents=balance_cents,
+                        actor_name=actor.name,
+                        user=actor.user,
+                        api_key=actor.api_key,
+                        created_at=now,
+                    )
+                    if tags:
+                        card.tags.add(*tags)
+                return card
+            except IntegrityError:
+                taken = GiftCard.objects.filter(
+                    business=tenant.business, code_hash=card.code_hash
+                ).exists()
+                if not taken:
+                    raise
+                if chosen:
+                    raise exceptions.DuplicateCode(
+                        "This business already has a card with that code."
+                    ) from None
+                code = codes.generate()  # a generated code collided: draw another
+        raise exceptions.DuplicateCode("Could not draw an unused code.")
 
 
 # ---------------------------------------------------------------------------- balances

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pytest
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 
 from clients.services import client_create
 from clients.tenancy import Mode, Tenant
@@ -498,3 +498,32 @@ def test_two_tags_racing_for_one_name_one_wins_the_other_is_a_duplicate(tenant, 
 
     assert sorted(type(r).__name__ for r in results) == ["Duplicate", "Tag"], results
     assert Tag.objects.filter(name="vip").count() == 1
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_card_issued_while_its_market_changes_currency_gets_the_new_currency(tenant, actor):
+    """market_update locks the market and changes its currency; a card issued meanwhile
+    (its caller holding the market as it was) waits and takes the committed currency."""
+    market = catalogue.market_create(tenant=tenant, actor=actor, name="Web", currency_code="USD")
+    locked, released = threading.Event(), threading.Event()
+
+    def change_currency():
+        with transaction.atomic():
+            row = Market.objects.select_for_update().get(pk=market.pk)
+            row.currency_code = "EUR"
+            row.save(update_fields=["currency_code"])
+            locked.set()
+            released.wait(timeout=30)
+        return row
+
+    def issue():
+        assert locked.wait(timeout=30)
+        threading.Timer(0.5, released.set).start()  # commit the change while issue waits
+        return services.card_issue(tenant=tenant, actor=actor, balance_cents=100, market=market)
+
+    _, card = run_together([change_currency, issue])
+
+    assert not isinstance(card, Exception), card
+    assert card.currency_code == "EUR"
+    assert GiftCard.objects.get(pk=card.pk).currency_code == Market.objects.get().currency_code
