@@ -164,19 +164,25 @@ class CardPagesMixin:
         if not request.user.has_perm("giftcards.reveal_code_giftcard"):
             raise PermissionDenied
         self.log_change(request, card, REVEAL_MESSAGE)
+        return self.full_code_page(
+            request, "admin/giftcards/giftcard/reveal.html", card, title=f"Code of {card}"
+        )
+
+    def full_code_page(self, request, template: str, card: GiftCard, **context):
+        """A page that shows a card's full code: never stored by a browser or a proxy."""
         response = TemplateResponse(
             request,
-            "admin/giftcards/giftcard/reveal.html",
+            template,
             {
                 **self.admin_site.each_context(request),
                 "opts": self.opts,
-                "title": f"Code of {card}",
                 "card": card,
                 "code": card.code,
                 "change_url": self.change_url(card),
+                **context,
             },
         )
-        response["Cache-Control"] = "no-store"  # the page holds a full code
+        response["Cache-Control"] = "no-store"
         return response
 
     # ------------------------------------------------------------------ selling
@@ -287,21 +293,13 @@ class CardPagesMixin:
             self.message_user(request, CODE_SHOWN, messages.INFO)
             return HttpResponseRedirect(self.change_url(card))
         price = amount_text(card.initial_balance_cents, card)
-        response = TemplateResponse(
+        return self.full_code_page(
             request,
             "admin/giftcards/giftcard/sold.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "title": "Card sold",
-                "sold": f"Sold gift card {card.masked_code} for {price}.",
-                "card": card,
-                "code": card.code,
-                "change_url": self.change_url(card),
-            },
+            card,
+            title="Card sold",
+            sold=f"Sold gift card {card.masked_code} for {price}.",
         )
-        response["Cache-Control"] = "no-store"  # the page holds a full code
-        return response
 
     def sell(self, request, data) -> tuple[GiftCard, str | None]:
         """Issue the card; returns it and its code when the code was generated (to show once)."""
