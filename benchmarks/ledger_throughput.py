@@ -49,7 +49,7 @@ def run(label: str, cards: list, debits: int, threads: int, actor: Actor) -> Non
         for i in range(offset, debits, threads):
             started = time.perf_counter()
             try:
-                services.card_debit(card=cards[i % len(cards)].pk, amount_cents=1, actor=actor)
+                services.card_debit(card=cards[i % len(cards)], amount_cents=1, actor=actor)
             except exceptions.GiftCardError:
                 failed += 1
             mine.append(time.perf_counter() - started)

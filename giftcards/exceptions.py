@@ -1,83 +1,111 @@
-"""Domain errors. Each carries a stable `code`, a message for people and, where one input is
-to blame, the `field` it came from; the APIs translate them in one handler each."""
+"""Domain errors. Each carries a stable `code`, a message for people and, where one thing is
+to blame, its `subject`; the APIs translate them in one handler each."""
 
 from __future__ import annotations
 
 
 class GiftCardError(Exception):
-    code = "giftcard_error"
-    field: str | None = None
+    """A refusal. `subject` names the domain thing at fault (a model attribute such as
+    `balance_cents` or `expires_at`, or `card`, `idempotency_key`), never an API's field
+    name: each API maps subjects to its own names in one table. `step` is set by
+    `services.card_change` to the part of a change set that was refused."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    code = "giftcard_error"
+    subject: str | None = None
+    step: str | None = None
+
+    def __init__(
+        self, message: str, *, subject: str | None = None, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
-        if field is not None:
-            self.field = field
+        if subject or field:
+            self.subject = subject or field
+
+    @property
+    def field(self) -> str | None:
+        """The subject, under the name forms and older callers use."""
+        return self.subject
 
     def __str__(self) -> str:
         return self.message
 
 
+class CardNotFound(GiftCardError):
+    """No card with that id in the caller's business and mode (never says whether another
+    business has one)."""
+
+    code = "not_found"
+    subject = "card"
+
+
+class PreconditionFailed(GiftCardError):
+    """The card changed since the version the caller read (If-Match)."""
+
+    code = "precondition_failed"
+    subject = "version"
+
+
 class InvalidAmount(GiftCardError):
     code = "invalid_amount"
-    field = "amount_cents"
+    subject = "amount_cents"
 
 
 class InvalidCurrency(GiftCardError):
     code = "invalid_currency"
-    field = "currency_code"
+    subject = "currency_code"
 
 
 class CurrencyMismatch(GiftCardError):
     code = "currency_mismatch"
-    field = "currency_code"
+    subject = "currency_code"
 
 
 class InsufficientBalance(GiftCardError):
     code = "insufficient_balance"
-    field = "amount_cents"
+    subject = "amount_cents"
 
 
 class BalanceMaxExceeded(GiftCardError):
     code = "balance_max_exceeded"
-    field = "amount_cents"
+    subject = "amount_cents"
 
 
 class CardNotActive(GiftCardError):
     """The card's status does not allow a balance change; the message names the status."""
 
     code = "card_not_active"
-    field = "status"
+    subject = "status"
 
 
 class CardExpired(GiftCardError):
     code = "card_expired"
-    field = "expires_at"
+    subject = "expires_at"
 
 
 class CardDeleted(GiftCardError):
     code = "card_deleted"
-    field = "active"
+    subject = "deleted_at"
 
 
 class NotRechargeable(GiftCardError):
     code = "not_rechargeable"
-    field = "rechargeable"
+    subject = "rechargeable"
 
 
 class IllegalTransition(GiftCardError):
     code = "illegal_transition"
-    field = "status"
+    subject = "status"
 
 
 class InvalidCode(GiftCardError):
     code = "invalid_code"
-    field = "code"
+    subject = "code"
 
 
 class DuplicateCode(GiftCardError):
     code = "duplicate_code"
-    field = "code"
+    subject = "code"
 
 
 class AlreadyRefunded(GiftCardError):
@@ -92,7 +120,7 @@ class IdempotencyConflict(GiftCardError):
     """The idempotency key was used before for a different operation."""
 
     code = "idempotency_conflict"
-    field = "idempotency_key"
+    subject = "idempotency_key"
 
 
 # ---------------------------------------------------------------------------- catalogue
@@ -107,12 +135,12 @@ class InvalidValue(GiftCardError):
 
 class InvalidName(InvalidValue):
     code = "invalid_name"
-    field = "name"
+    subject = "name"
 
 
 class InvalidEmail(InvalidValue):
     code = "invalid_email"
-    field = "email"
+    subject = "email"
 
 
 class Duplicate(GiftCardError):

@@ -1,9 +1,17 @@
-"""`Idempotency-Key` for API writes that move money (both APIs).
+"""`Idempotency-Key` for API writes (both APIs): the one story, in three steps.
 
-The first successful response for a key (per API key) is stored with a fingerprint of the
-request; a retry with the same key and the same request gets that response again, and the
-same key with a different request is refused. Failed requests are not stored, so a client
-can correct its input and retry with the same key.
+1. **Claim** (before the operation, its own short transaction): the key is recorded for the
+   API key with a fingerprint of the request. A key already claimed answers at once: its
+   stored response again (same request), a 422 (a different request), or a 409 while the
+   first request is still running. A claim left by a request that died is taken over after
+   `ABANDONED_AFTER`.
+2. **Operate**: the view's one service call, in its own transaction, holding the card's lock
+   only for the money move. The key also goes on the ledger row (namespaced per API key), and
+   the ledger's unique (card, key) makes the money move itself idempotent: even a retry
+   that takes over an abandoned claim finds the row under the lock and moves nothing again.
+3. **Store** (after the commit): the response is kept on the claim for the retries to come.
+   A failed request (4xx) releases the claim, so a client can correct its input and retry
+   with the same key.
 """
 
 from __future__ import annotations
@@ -11,10 +19,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
+from datetime import timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpResponse
+from django.utils import timezone
 
 from clients.models import IdempotencyRecord
 from giftcards import exceptions
@@ -22,11 +33,22 @@ from giftcards import exceptions
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 REPLAY_HEADER = "Idempotent-Replayed"
+logger = logging.getLogger(__name__)
+
+
+ABANDONED_AFTER = timedelta(seconds=60)
 
 
 class InvalidIdempotencyKey(exceptions.GiftCardError):
     code = "invalid_idempotency_key"
-    field = HEADER
+    subject = "idempotency_key"
+
+
+class RequestInProgress(exceptions.GiftCardError):
+    """Another request with this key has not finished yet (retry later)."""
+
+    code = "idempotency_key_in_use"
+    subject = "idempotency_key"
 
 
 def _canonical_numbers(value):
@@ -64,7 +86,7 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> HttpResponse:
         raise exceptions.IdempotencyConflict(
             f"{HEADER} {record.key!r} was already used with a different request; "
             "use a new key for a new request.",
-            field=HEADER,
+            subject="idempotency_key",
         )
     response = HttpResponse(
         record.response_body,
@@ -75,6 +97,50 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> HttpResponse:
         response["Location"] = record.location
     response[REPLAY_HEADER] = "true"
     return response
+
+
+def _claim(api_key, key: str, fingerprint: str) -> IdempotencyRecord | HttpResponse:
+    """Step 1: our claim on the key, or the answer to give instead of running."""
+    records = IdempotencyRecord.objects.filter(api_key=api_key, key=key)
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                api_key=api_key,
+                key=key,
+                request_hash=fingerprint,
+                status_code=0,
+                response_body="",
+                content_type="",
+            )
+    except IntegrityError:
+        earlier = records.first()  # claimed before, or concurrently
+        if earlier is None:
+            raise
+    if earlier.status_code:
+        return _replay(earlier, fingerprint)
+    if earlier.request_hash != fingerprint:
+        return _replay(earlier, fingerprint)  # refused as a different request
+    abandoned = timezone.now() - ABANDONED_AFTER
+    if earlier.created_at < abandoned:
+        taken = records.filter(pk=earlier.pk, status_code=0, created_at__lt=abandoned).update(
+            created_at=timezone.now()
+        )
+        if taken:
+            earlier.refresh_from_db()
+            return earlier
+    raise RequestInProgress(
+        f"A request with {HEADER} {key!r} is still being processed; retry in a moment."
+    )
+
+
+def ledger_key(request, api: str) -> str | None:
+    """The request's key as the ledger records it: namespaced per API and API key (the
+    ledger's key is unique per card, whoever wrote it)."""
+    key = request.headers.get(HEADER)
+    if not key:
+        return None
+    digest = hashlib.sha256(key.strip().encode()).hexdigest()[:40]
+    return f"{api}:{request.auth.pk}:{digest}"
 
 
 def idempotent(handler):
@@ -90,43 +156,30 @@ def idempotent(handler):
             raise InvalidIdempotencyKey(
                 f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters."
             )
-        fingerprint = _fingerprint(request)
-        records = IdempotencyRecord.objects.filter(api_key=request.auth, key=key)
+        claim = _claim(request.auth, key, _fingerprint(request))
+        if isinstance(claim, HttpResponse):
+            return claim
         try:
-            with transaction.atomic():
-                earlier = records.first()
-                if earlier is not None:
-                    return _replay(earlier, fingerprint)
-                # Claim the key before doing anything: a concurrent retry now waits on the
-                # unique index and then replays, instead of running the request a second time
-                # and failing on the state the first one left. A failure rolls the claim back.
-                record = IdempotencyRecord.objects.create(
-                    api_key=request.auth,
-                    key=key,
-                    request_hash=fingerprint,
-                    status_code=0,
-                    response_body="",
-                    content_type="",
-                )
-                response = handler(view, request, *args, **kwargs)
-                if not 200 <= response.status_code < 300:
-                    record.delete()
-                    return response
-                response = view.finalize_response(request, response, *args, **kwargs)
-                response.render()
-                record.status_code = response.status_code
-                record.response_body = response.content.decode(response.charset)
-                record.content_type = response["Content-Type"]
-                record.location = response.get("Location", "")
-                record.save(
-                    update_fields=["status_code", "response_body", "content_type", "location"]
-                )
-                return response
-        except IntegrityError:
-            # A concurrent request with this key committed first; ours was rolled back whole.
-            earlier = records.first()
-            if earlier is None:
-                raise
-            return _replay(earlier, fingerprint)
+            response = handler(view, request, *args, **kwargs)  # step 2
+        except BaseException:
+            claim.delete()
+            raise
+        if not 200 <= response.status_code < 300:
+            claim.delete()
+            return response
+        response = view.finalize_response(request, response, *args, **kwargs)
+        response.render()
+        # Step 3. The money has moved: a failure to store is not the client's problem (a
+        # retry takes the claim over later and the ledger key replays the move).
+        try:
+            IdempotencyRecord.objects.filter(pk=claim.pk).update(
+                status_code=response.status_code,
+                response_body=response.content.decode(response.charset),
+                content_type=response["Content-Type"],
+                location=response.get("Location", ""),
+            )
+        except DatabaseError:
+            logger.exception("Could not store the response for %s %r", HEADER, key)
+        return response
 
     return wrapper

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 from decimal import Decimal, DecimalException, Inexact, InvalidOperation, localcontext
 
-from babel.core import get_global
-from babel.numbers import format_currency, get_currency_precision
+from babel.core import Locale, get_global
+from babel.numbers import get_currency_precision, parse_pattern
 
 # Formatting puts the symbol first with the currency's own separators ("$34.80", "€150,00",
 # "¥2,500"), so each currency is formatted in a locale that writes it natively. Currencies not
@@ -50,6 +50,7 @@ def is_known_currency(code: object) -> bool:
     return isinstance(code, str) and code in _current_currencies()
 
 
+@functools.cache
 def exponent(currency_code: str) -> int:
     """Number of decimals of the currency's minor unit (2 for USD, 0 for JPY, 3 for BHD)."""
     return get_currency_precision(currency_code)
@@ -97,13 +98,19 @@ def major_number(cents: int, currency_code: str) -> int | float:
     return float(value)
 
 
+@functools.cache
+def _pattern_and_locale(currency_code: str, locale: str) -> tuple:
+    """Babel's parsed pattern and locale, once per currency and locale (format_currency
+    would look both up on every call)."""
+    return parse_pattern(SYMBOL_FIRST_PATTERN), Locale.parse(
+        CURRENCY_LOCALES.get(currency_code, locale)
+    )
+
+
 def format_cents(cents: int | None, currency_code: str, locale: str = "en_US") -> str | None:
     if cents is None:
         return None
-    return format_currency(
-        to_major(cents, currency_code),
-        currency_code,
-        format=SYMBOL_FIRST_PATTERN,
-        locale=CURRENCY_LOCALES.get(currency_code, locale),
-        currency_digits=True,
+    pattern, babel_locale = _pattern_and_locale(currency_code, locale)
+    return pattern.apply(
+        to_major(cents, currency_code), babel_locale, currency=currency_code, currency_digits=True
     )

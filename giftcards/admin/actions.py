@@ -18,7 +18,7 @@ def amount_text(cents: int, card: GiftCard) -> str:
 
 def _run_debit(card, data, actor):
     change = services.card_debit(
-        card=card.pk,
+        card=card,
         amount_cents=data["amount"],
         actor=actor,
         idempotency_key=data["idempotency_key"] or None,
@@ -38,7 +38,7 @@ def _run_debit(card, data, actor):
 
 def _run_recharge(card, data, actor):
     change = services.card_recharge(
-        card=card.pk,
+        card=card,
         amount_cents=data["amount"],
         actor=actor,
         idempotency_key=data["idempotency_key"] or None,
@@ -56,7 +56,7 @@ def _run_recharge(card, data, actor):
 
 def _run_adjust(card, data, actor):
     change = services.card_adjust(
-        card=card.pk,
+        card=card,
         new_balance_cents=data["new_balance"],
         actor=actor,
         note=data["reason"],
@@ -76,14 +76,14 @@ def _run_adjust(card, data, actor):
 
 def _transition(trigger: str) -> Callable:
     def run(card, data, actor):
-        updated = services.card_transition(card=card.pk, trigger=trigger, actor=actor)
+        updated = services.card_transition(card=card, trigger=trigger, actor=actor)
         return f"The card is now {updated.status}."
 
     return run
 
 
 def _run_soft_delete(card, data, actor):
-    services.card_soft_delete(card=card.pk, actor=actor)
+    services.card_soft_delete(card=card, actor=actor)
     return (
         "The card is deleted: hidden from the APIs, refusing every balance change. "
         "Its ledger stays."
@@ -91,7 +91,7 @@ def _run_soft_delete(card, data, actor):
 
 
 def _run_restore(card, data, actor):
-    services.card_restore(card=card.pk, actor=actor)
+    services.card_restore(card=card, actor=actor)
     return "The card is restored."
 
 

@@ -280,7 +280,7 @@ class GiftCardAdmin(CodeSearchMixin, CardPagesMixin, BusinessScopedAdmin, Simple
         # since the page was loaded) and would write the old balance back.
         try:
             services.card_update(
-                card=obj.pk, actor=Actor.for_user(request.user), **form.service_changes()
+                card=obj, actor=Actor.for_user(request.user), **form.service_changes()
             )
         except GiftCardError as exc:
             request._card_refusal = exc.message

@@ -21,7 +21,7 @@ from rest_framework.views import set_rollback
 
 from giftcards import exceptions as domain
 from giftcards.idempotency import HEADER as IDEMPOTENCY_HEADER
-from giftcards.idempotency import InvalidIdempotencyKey
+from giftcards.idempotency import InvalidIdempotencyKey, RequestInProgress
 
 TITLES = {
     400: "Bad request",
@@ -42,6 +42,7 @@ DOMAIN_STATUS = {
     domain.InvalidCurrency: status.HTTP_400_BAD_REQUEST,
     domain.InvalidCode: status.HTTP_400_BAD_REQUEST,
     InvalidIdempotencyKey: status.HTTP_400_BAD_REQUEST,
+    RequestInProgress: status.HTTP_409_CONFLICT,
     domain.DuplicateCode: status.HTTP_409_CONFLICT,
     domain.AlreadyRefunded: status.HTTP_409_CONFLICT,
     domain.InvalidValue: status.HTTP_400_BAD_REQUEST,
@@ -49,8 +50,11 @@ DOMAIN_STATUS = {
     domain.InUse: status.HTTP_409_CONFLICT,
     # Deleted cards are invisible here; only a race with a DELETE can get this far.
     domain.CardDeleted: status.HTTP_404_NOT_FOUND,
+    domain.CardNotFound: status.HTTP_404_NOT_FOUND,
+    domain.PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
 }
-HEADER_FIELDS = {IDEMPOTENCY_HEADER, "idempotency_key"}
+# Subjects that are request headers, not members of the document.
+HEADER_SUBJECTS = {"idempotency_key": IDEMPOTENCY_HEADER, "version": "If-Match"}
 
 
 # ---------------------------------------------------------------------------- exceptions
@@ -171,14 +175,15 @@ def domain_error(exc: domain.GiftCardError, view, request) -> tuple[int, dict]:
             status_code = DOMAIN_STATUS[cls]
             break
     title = exc.code.replace("_", " ").capitalize()
-    field = exc.field
-    if field in HEADER_FIELDS:
+    subject = exc.subject
+    if subject in HEADER_SUBJECTS or isinstance(exc, InvalidIdempotencyKey):
+        header = HEADER_SUBJECTS.get(subject, IDEMPOTENCY_HEADER)
         return status_code, error_object(
-            status_code, exc.message, exc.code, title=title, header=IDEMPOTENCY_HEADER
+            status_code, exc.message, exc.code, title=title, header=header
         )
     pointer = getattr(exc, "jsonapi_pointer", None)
-    if pointer is None and field and field != "active":
-        name = getattr(view, "domain_fields", {}).get(field, field)
+    if pointer is None and subject and subject not in ("deleted_at", "card"):
+        name = getattr(view, "domain_fields", {}).get(subject, subject)
         pointer = member_pointer(view, request, name)
     if pointer is None and status_code != status.HTTP_404_NOT_FOUND and request.method != "DELETE":
         pointer = "/data"  # a DELETE has no document to point into

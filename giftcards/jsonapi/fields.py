@@ -141,8 +141,4 @@ class TypedRelatedField(ResourceRelatedField):
 
 
 class RecipientEmailField(StrictEmailField):
-    """Reads the recipient's email; writing finds or creates the recipient by email."""
-
-    def get_attribute(self, instance):
-        recipient = instance.recipient
-        return recipient.email if recipient is not None else None
+    """Writing finds or creates the recipient by email (services.card_issue, card_change)."""

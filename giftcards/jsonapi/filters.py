@@ -15,6 +15,7 @@ from rest_framework.filters import BaseFilterBackend
 from rest_framework_json_api import filters as jsonapi_filters
 from rest_framework_json_api.django_filters import DjangoFilterBackend
 
+from giftcards.jsonapi import documents
 from giftcards.jsonapi.errors import InvalidQueryParameter
 
 Q_FORM = re.compile(r"^filter\[q\]\[(?P<name>\w+)\]$")
@@ -56,8 +57,7 @@ class QueryParameterValidationFilter(jsonapi_filters.QueryParameterValidationFil
         raw = request.query_params.get("include")
         if raw is None:
             return
-        serializer_class = view.get_serializer_class()
-        available = list(getattr(serializer_class, "included_serializers", None) or {})
+        available = list(getattr(view, "includable", {}) if view.action != "related" else {})
         for path in raw.split(","):
             if path not in available:
                 offer = ", ".join(available) if available else "nothing"
@@ -67,18 +67,15 @@ class QueryParameterValidationFilter(jsonapi_filters.QueryParameterValidationFil
 
     @staticmethod
     def validate_fields(request, view):
-        from giftcards.jsonapi.serializers import RESOURCE_SERIALIZERS, sparse_field_names
-
         for name, value in request.query_params.items():
             match = FIELDS.match(name)
             if not match:
                 continue
-            serializer_class = RESOURCE_SERIALIZERS.get(match["type"])
-            if serializer_class is None:
+            known = documents.FIELDS.get(match["type"])
+            if known is None:
                 raise InvalidQueryParameter(
-                    name, f"Unknown resource type; types: {', '.join(RESOURCE_SERIALIZERS)}."
+                    name, f"Unknown resource type; types: {', '.join(documents.FIELDS)}."
                 )
-            known = sparse_field_names(serializer_class)
             unknown = [field for field in value.split(",") if field and field not in known]
             if unknown:
                 raise InvalidQueryParameter(

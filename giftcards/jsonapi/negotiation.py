@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework.exceptions import NotAcceptable, ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework_json_api import parsers
 
 from giftcards.jsonapi.errors import Conflict, DocumentError, Forbidden
@@ -49,6 +50,20 @@ def accept_allows_jsonapi(accept: str | None) -> bool:
         if main in WILDCARDS or (main == MEDIA_TYPE and not params):
             return True
     return False
+
+
+class JsonApiRenderer(JSONRenderer):
+    """Renders documents the views built whole (documents.py), and the exception handler's
+    error objects as `{"errors": [...]}`; djangorestframework-jsonapi's renderer rebuilt each
+    document from serializer fields, the largest cost of a read."""
+
+    media_type = MEDIA_TYPE
+    format = "vnd.api+json"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, list):
+            data = {"errors": data}
+        return super().render(data, accepted_media_type, renderer_context)
 
 
 class JsonApiContentNegotiation(DefaultContentNegotiation):

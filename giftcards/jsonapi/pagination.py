@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 from rest_framework.pagination import BasePagination
-from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from giftcards.jsonapi.errors import InvalidQueryParameter
@@ -59,11 +58,5 @@ class JsonApiPagination(BasePagination):
             links["next"] = self._link(self.number + 1)
         return links
 
-    def get_paginated_response(self, data):
-        return Response(
-            {
-                "results": data,
-                "meta": {"record_count": self.count, "page_count": self.page_count},
-                "links": self.get_links(),
-            }
-        )
+    def get_meta(self) -> dict[str, int]:
+        return {"record_count": self.count, "page_count": self.page_count}

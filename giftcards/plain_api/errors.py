@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from giftcards import exceptions
+from giftcards.idempotency import InvalidIdempotencyKey, RequestInProgress
 
 # Input the client can fix -> 400; a conflict with the resource's state -> 409; a business rule
 # that refuses the operation -> 422.
@@ -15,18 +16,26 @@ STATUS_BY_ERROR = {
     exceptions.InvalidAmount: status.HTTP_400_BAD_REQUEST,
     exceptions.InvalidCurrency: status.HTTP_400_BAD_REQUEST,
     exceptions.InvalidCode: status.HTTP_400_BAD_REQUEST,
+    InvalidIdempotencyKey: status.HTTP_400_BAD_REQUEST,
     exceptions.DuplicateCode: status.HTTP_409_CONFLICT,
     exceptions.AlreadyRefunded: status.HTTP_409_CONFLICT,
+    RequestInProgress: status.HTTP_409_CONFLICT,
+    exceptions.CardNotFound: status.HTTP_404_NOT_FOUND,
+    exceptions.PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
 }
+# Domain subjects -> this API's field names (a view may override some: `error_fields`).
 DEFAULT_FIELDS = {
     "amount_cents": "amount",
     "balance_cents": "balanceAmount",
     "balance_max_cents": "balanceAmount",
     "currency_code": "amount",
     "expires_at": "expireDate",
-    "active": "active",
+    "deleted_at": "active",
     "status": "status",
     "client": "clientId",
+    "card": None,
+    "version": None,
+    "idempotency_key": "Idempotency-Key",
 }
 
 
@@ -34,10 +43,6 @@ def status_for(exc: exceptions.GiftCardError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS_BY_ERROR:
             return STATUS_BY_ERROR[cls]
-    if getattr(exc, "field", None) == "Idempotency-Key" and not isinstance(
-        exc, exceptions.IdempotencyConflict
-    ):
-        return status.HTTP_400_BAD_REQUEST
     return status.HTTP_422_UNPROCESSABLE_ENTITY
 
 
@@ -45,9 +50,10 @@ def plain_exception_handler(exc, context):
     if isinstance(exc, exceptions.GiftCardError):
         view = context.get("view")
         fields = {**DEFAULT_FIELDS, **getattr(view, "error_fields", {})}
-        field = fields.get(exc.field, exc.field) if exc.field else None
+        field = fields.get(exc.subject, exc.subject) if exc.subject else None
         body = {field: [exc.message]} if field else {"detail": exc.message}
-        return Response(body, status=status_for(exc))
+        statuses = getattr(view, "error_statuses", {})
+        return Response(body, status=statuses.get(type(exc)) or status_for(exc))
     if isinstance(exc, RequestDataTooBig):
         return Response(
             {"detail": "The request body is too large."},

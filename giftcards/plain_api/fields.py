@@ -100,7 +100,8 @@ class MajorAmountField(serializers.Field):
     """An amount in major units (`25`, `"25"`, `25.5`) -> integer minor units.
 
     The currency comes from the serializer context. More decimals than the currency has is an
-    error, never a rounding.
+    error, never a rounding. With `major=True` the value stays a Decimal in major units, for
+    a service that converts it with the card's currency under the card's lock.
     """
 
     default_error_messages = {
@@ -110,8 +111,9 @@ class MajorAmountField(serializers.Field):
         "too_large": "Is too large.",
     }
 
-    def __init__(self, *, allow_zero: bool = True, **kwargs):
+    def __init__(self, *, allow_zero: bool = True, major: bool = False, **kwargs):
         self.allow_zero = allow_zero
+        self.major = major
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
@@ -119,6 +121,8 @@ class MajorAmountField(serializers.Field):
             self.fail("invalid")
         if isinstance(data, str) and not _PLAIN_NUMBER.match(data.strip()):
             self.fail("invalid")
+        if self.major:
+            return self._major(data)
         currency = self.context["currency_code"]
         try:
             cents = money.to_minor(data, currency)
@@ -131,6 +135,19 @@ class MajorAmountField(serializers.Field):
         if cents > MAX_CENTS:
             self.fail("too_large")
         return cents
+
+    def _major(self, data) -> Decimal:
+        try:
+            value = Decimal(str(data).strip())
+        except ArithmeticError:
+            self.fail("invalid")
+        if not value.is_finite():
+            self.fail("invalid")
+        if value < 0:
+            self.fail("negative")
+        if value == 0 and not self.allow_zero:
+            self.fail("zero")
+        return value
 
 
 @extend_schema_field({"type": "integer", "format": "int64", "description": "Epoch milliseconds."})

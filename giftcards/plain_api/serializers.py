@@ -6,13 +6,10 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 
-from clients import services as client_services
 from clients.models import Business, Client
-from clients.tenancy import Actor, Tenant
 from giftcards import money, services
 from giftcards.models import PUBLIC_ID_PATTERN, BalanceLog, GiftCard, Status
 from giftcards.plain_api.fields import (
@@ -160,59 +157,44 @@ class GiftCardWriteSerializer(StrictSerializer):
     def _wants_deleted(data) -> bool:
         return not data["active"] or data["status"] == DELETED
 
-    def create(self, validated_data) -> GiftCard:
-        tenant: Tenant = self.context["tenant"]
-        actor: Actor = self.context["actor"]
-        data = validated_data
-        with transaction.atomic():
-            # The plain API has no draft: its cards are purchased and activated at once.
-            card = services.card_issue(
-                tenant=tenant,
-                actor=actor,
-                balance_cents=data["amount"],
-                status=Status.ACTIVE,
-                client=data["clientId"],
-                purchase_date=data["purchaseDate"],
-                expires_at=data.get("expireDate"),
-            )
-            if data["balanceAmount"] != data["amount"]:
-                services.card_adjust(
-                    card=card,
-                    new_balance_cents=data["balanceAmount"],
-                    actor=actor,
-                    note="Opening balance below the amount, set through the plain API.",
-                )
-            return self._apply_status(card, data, actor)
-
-    def update(self, card: GiftCard, validated_data) -> GiftCard:
-        actor: Actor = self.context["actor"]
-        data = validated_data
-        with transaction.atomic():
-            if not self._wants_deleted(data):
-                services.card_restore(card=card, actor=actor)
-            changes = {"client": data["clientId"]}
+    def change_set(self, card: GiftCard | None) -> services.CardChanges:
+        """What the validated body asks of the card (after `card_issue` for a new one), for
+        one `services.card_change`."""
+        data = self.validated_data
+        deleted = self._wants_deleted(data)
+        attributes = {}
+        if card is not None:
+            attributes["client"] = data["clientId"]
             sent = data["purchaseDate"]
             if sent is not None and epoch_ms(sent) != epoch_ms(card.purchase_date):
-                changes["purchase_date"] = sent  # to the millisecond, as the API shows it
+                attributes["purchase_date"] = sent  # to the millisecond, as the API shows it
             if "expireDate" in data:
-                changes["expires_at"] = data["expireDate"]
-            services.card_update(card=card, actor=actor, **changes)
-            if data["balanceAmount"] != card.balance_cents:
-                services.card_adjust(
-                    card=card,
-                    new_balance_cents=data["balanceAmount"],
-                    actor=actor,
-                    note="balanceAmount set through the plain API.",
-                    reopen_redeemed=data["status"] == ACTIVE,
-                )
-            return self._apply_status(card, data, actor)
+                attributes["expires_at"] = data["expireDate"]
+        return services.CardChanges(
+            restore=card is not None and not deleted,
+            attributes=attributes,
+            balance_cents=data["balanceAmount"],
+            balance_note=(
+                "balanceAmount set through the plain API."
+                if card is not None
+                else "Opening balance below the amount, set through the plain API."
+            ),
+            reopen_redeemed=data["status"] == ACTIVE,
+            expire_now=data["status"] == EXPIRED,
+            soft_delete=deleted,
+        )
 
-    def _apply_status(self, card: GiftCard, data, actor: Actor) -> GiftCard:
-        if data["status"] == EXPIRED:
-            services.card_expire_now(card=card, actor=actor)
-        if self._wants_deleted(data):
-            services.card_soft_delete(card=card, actor=actor)
-        return GiftCard.objects.get(pk=card.pk)
+    def issue_arguments(self) -> dict[str, Any]:
+        """`services.card_issue`'s arguments for a new card: the plain API has no draft, its
+        cards are purchased and activated at once."""
+        data = self.validated_data
+        return {
+            "balance_cents": data["amount"],
+            "status": Status.ACTIVE,
+            "client": data["clientId"],
+            "purchase_date": data["purchaseDate"],
+            "expires_at": data.get("expireDate"),
+        }
 
 
 # ---------------------------------------------------------------------------- clients
@@ -262,33 +244,21 @@ class ClientWriteSerializer(StrictSerializer):
             raise serializers.ValidationError("This is not the business of your API key.")
         return value
 
-    def _model_fields(self, validated_data) -> dict[str, Any]:
+    def model_fields(self) -> dict[str, Any]:
+        """The validated body as the client services' keyword arguments."""
         return {
             self.FIELD_MAP[name]: ("" if value is None else value)
-            for name, value in validated_data.items()
+            for name, value in self.validated_data.items()
             if name in self.FIELD_MAP
         }
-
-    def create(self, validated_data) -> Client:
-        return client_services.client_create(
-            tenant=self.context["tenant"],
-            actor=self.context["actor"],
-            **self._model_fields(validated_data),
-        )
-
-    def update(self, client: Client, validated_data) -> Client:
-        return client_services.client_update(
-            client=client, actor=self.context["actor"], **self._model_fields(validated_data)
-        )
 
 
 # ---------------------------------------------------------------------------- payments
 
 
-def payment_data(entry: BalanceLog) -> dict[str, Any]:
+def payment_data(entry: BalanceLog, card: GiftCard, refund: BalanceLog | None) -> dict[str, Any]:
     """A payment is a debit row of the ledger; its refund, if any, is linked to it."""
-    currency = entry.card.currency_code
-    refund = getattr(entry, "refund", None)
+    currency = card.currency_code
     return {
         "paymentId": entry.pk,
         "giftCardUUId": entry.card_id,
@@ -309,7 +279,8 @@ class PaymentWriteSerializer(StrictSerializer):
     below; the payment's read-only fields are refused."""
 
     giftCardUUId = serializers.RegexField(PUBLIC_ID_PATTERN)
-    amount = MajorAmountField(allow_zero=False)
+    # In major units: the view's service converts it with the card's currency, under its lock.
+    amount = MajorAmountField(allow_zero=False, major=True)
     invoiceId = serializers.CharField(
         max_length=255, required=False, allow_null=True, allow_blank=True
     )
@@ -322,19 +293,3 @@ class PaymentWriteSerializer(StrictSerializer):
             # Invoice numbers are often sent as integers.
             data = {**data, "invoiceId": str(invoice)}
         return super().to_internal_value(data)
-
-    def validate_giftCardUUId(self, value: str) -> str:
-        if self.context.get("card") is None:
-            raise serializers.ValidationError("No gift card with this giftCardUUId.")
-        return value
-
-    def create(self, validated_data) -> BalanceLog:
-        change = services.card_debit(
-            card=self.context["card"],
-            amount_cents=validated_data["amount"],
-            actor=self.context["actor"],
-            order_reference=validated_data.get("invoiceId") or "",
-            note=validated_data.get("comment") or "",
-            occurred_at=validated_data.get("paymentDate"),
-        )
-        return change.entry

@@ -20,16 +20,16 @@ from rest_framework.views import APIView
 
 from clients.auth import ApiKeyScopedView
 from clients.models import Client
-from clients.services import client_soft_delete
-from giftcards import services
-from giftcards.idempotency import idempotent
+from clients.services import client_create, client_soft_delete, client_update
+from giftcards import exceptions, services
+from giftcards.idempotency import idempotent, ledger_key
 from giftcards.models import PUBLIC_ID_PATTERN, BalanceLog, GiftCard
 from giftcards.parsers import DecimalJSONParser
 from giftcards.plain_api import serializers as s
 from giftcards.plain_api.errors import plain_exception_handler
 from giftcards.plain_api.fields import ID_MESSAGE, parse_id
 from giftcards.plain_api.schema import ClientShape, GiftCardShape, PaymentShape, document
-from giftcards.preconditions import card_etag, locked_for_update
+from giftcards.preconditions import card_etag, if_match
 from giftcards.throttling import ApiKeyRateThrottle
 
 _PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
@@ -80,6 +80,13 @@ class PlainApiView(ApiKeyScopedView, APIView):
         response["ETag"] = card_etag(card)
         return response
 
+    def card_id_from_body(self, value) -> str:
+        """A body's gift card id, checked for shape only: the service looks it up (through the
+        tenant) when it locks it, and an unknown one is a 400 naming the field."""
+        if not isinstance(value, str) or not _PUBLIC_ID.match(value):
+            raise ValidationError({"giftCardUUId": ["No gift card with this giftCardUUId."]})
+        return value
+
     def card_from_body(self, value) -> GiftCard | None:
         """The card a body refers to, or None (the serializer then names the field)."""
         if isinstance(value, str) and _PUBLIC_ID.match(value):
@@ -125,17 +132,28 @@ class GiftCardSaveView(PlainApiView):
         data = self.body()
         card_id = data.get("giftCardUUId")
         card = self.card_from_body(card_id) if card_id is not None else None
+        context = self.context(card=card)
+        if card is not None:
+            context["currency_code"] = card.currency_code
+        serializer = s.GiftCardWriteSerializer(instance=card, data=data, context=context)
+        serializer.is_valid(raise_exception=True)
         with transaction.atomic():
-            if card is not None:
-                card = locked_for_update(request, card)
-            context = self.context(card=card)
-            if card is not None:
-                context["currency_code"] = card.currency_code
-            serializer = s.GiftCardWriteSerializer(instance=card, data=data, context=context)
-            serializer.is_valid(raise_exception=True)
-            saved = serializer.save()
+            if card is None:
+                card = services.card_issue(
+                    tenant=self.tenant, actor=self.actor, **serializer.issue_arguments()
+                )
+                created, versions = True, None
+            else:
+                created, versions = False, if_match(request)
+            result = services.card_change(
+                card=card.pk,
+                tenant=self.tenant,
+                actor=self.actor,
+                changes=serializer.change_set(None if created else card),
+                if_match=versions,
+            )
         return self.card_response(
-            saved, status.HTTP_200_OK if card is not None else status.HTTP_201_CREATED
+            result.card, status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
 
@@ -148,7 +166,8 @@ class GiftCardDetailView(PlainApiView):
 
     @document(shape=GiftCardShape, path=["card_id"], description="Soft-deletes the card.")
     def delete(self, request, card_id):
-        card = services.card_soft_delete(card=self.card_from_url(card_id), actor=self.actor)
+        card = self.card_from_url(card_id)
+        card = services.card_soft_delete(card=card.pk, tenant=self.tenant, actor=self.actor)
         return Response(s.gift_card_data(card, self.tenant.business))
 
 
@@ -192,7 +211,10 @@ class ClientListView(PlainApiView):
             instance=client, data=data, context=self.context(), partial=client is not None
         )
         serializer.is_valid(raise_exception=True)
-        saved = serializer.save()
+        if client is None:
+            saved = client_create(tenant=self.tenant, actor=self.actor, **serializer.model_fields())
+        else:
+            saved = client_update(client=client, actor=self.actor, **serializer.model_fields())
         return Response(
             s.client_data(saved),
             status=status.HTTP_200_OK if client is not None else status.HTTP_201_CREATED,
@@ -219,24 +241,34 @@ class PaymentCreateView(PlainApiView):
     """POST /payments: pay with a card (a debit in the ledger)."""
 
     error_fields = {
+        "card": "giftCardUUId",
         "status": "giftCardUUId",
         "expires_at": "giftCardUUId",
-        "active": "giftCardUUId",
+        "deleted_at": "giftCardUUId",
         "balance_cents": "amount",
     }
+    # The card is named in the body: an unknown one is bad input, not a missing route.
+    error_statuses = {exceptions.CardNotFound: status.HTTP_400_BAD_REQUEST}
 
     @document(request=s.PaymentWriteSerializer, ok=201, shape=PaymentShape, idempotent=True)
     @idempotent
     def post(self, request):
         data = self.body()
-        card = self.card_from_body(data.get("giftCardUUId"))
-        context = self.context(card=card)
-        if card is not None:
-            context["currency_code"] = card.currency_code
-        serializer = s.PaymentWriteSerializer(data=data, context=context)
+        serializer = s.PaymentWriteSerializer(data=data, context=self.context())
         serializer.is_valid(raise_exception=True)
-        entry = serializer.save()
-        return Response(s.payment_data(entry), status=status.HTTP_201_CREATED)
+        payment = serializer.validated_data
+        change = services.card_debit(
+            card=self.card_id_from_body(payment["giftCardUUId"]),
+            tenant=self.tenant,
+            amount=payment["amount"],
+            actor=self.actor,
+            idempotency_key=ledger_key(request, "plain"),
+            order_reference=payment.get("invoiceId") or "",
+            note=payment.get("comment") or "",
+            occurred_at=payment.get("paymentDate"),
+        )
+        body = s.payment_data(change.entry, change.card, refund=None)
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class CardPaymentsView(PlainApiView):
@@ -251,7 +283,12 @@ class CardPaymentsView(PlainApiView):
             .select_related("card", "refund")
             .order_by("-created_at", "-id")
         )
-        return Response([s.payment_data(entry) for entry in payments])
+        return Response(
+            [
+                s.payment_data(entry, entry.card, getattr(entry, "refund", None))
+                for entry in payments
+            ]
+        )
 
 
 class PaymentDetailView(PlainApiView):
@@ -278,6 +315,5 @@ class PaymentDetailView(PlainApiView):
         )
         if payment is None:
             raise Http404("No payment with this paymentId.")
-        services.card_refund(payment=payment, actor=self.actor)
-        payment = BalanceLog.objects.select_related("card", "refund").get(pk=payment.pk)
-        return Response(s.payment_data(payment))
+        change = services.card_refund(payment=payment, tenant=self.tenant, actor=self.actor)
+        return Response(s.payment_data(payment, change.card, refund=change.entry))

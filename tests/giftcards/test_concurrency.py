@@ -67,12 +67,14 @@ def split(results, expected_errors: tuple[type[Exception], ...]):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_fifty_parallel_debits_never_overdraw_the_card(make_card, actor):
+def test_fifty_parallel_debits_never_overdraw_the_card(make_card, actor, tenant):
     card = make_card(balance_cents=10_000)
 
     results = run_together(
         [
-            lambda: services.card_debit(card=card.pk, amount_cents=1_000, actor=actor)
+            lambda: services.card_debit(
+                card=card.pk, tenant=tenant, amount_cents=1_000, actor=actor
+            )
             for _ in range(50)
         ]
     )
@@ -90,7 +92,7 @@ def test_fifty_parallel_debits_never_overdraw_the_card(make_card, actor):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_parallel_recharges_and_debits_keep_the_ledger_and_the_maximum(make_card, actor):
+def test_parallel_recharges_and_debits_keep_the_ledger_and_the_maximum(make_card, actor, tenant):
     initial, maximum, recharge, debit = 5_000, 10_000, 1_500, 700
     card = make_card(balance_cents=initial, balance_max_cents=maximum, rechargeable=True)
     kinds = ["recharge"] * 20 + ["debit"] * 30
@@ -98,8 +100,12 @@ def test_parallel_recharges_and_debits_keep_the_ledger_and_the_maximum(make_card
 
     def call(kind):
         if kind == "recharge":
-            return lambda: services.card_recharge(card=card.pk, amount_cents=recharge, actor=actor)
-        return lambda: services.card_debit(card=card.pk, amount_cents=debit, actor=actor)
+            return lambda: services.card_recharge(
+                card=card.pk, tenant=tenant, amount_cents=recharge, actor=actor
+            )
+        return lambda: services.card_debit(
+            card=card.pk, tenant=tenant, amount_cents=debit, actor=actor
+        )
 
     results = run_together([call(kind) for kind in kinds])
 
@@ -134,11 +140,12 @@ def test_parallel_recharges_and_debits_keep_the_ledger_and_the_maximum(make_card
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("round_", range(5))
-def test_two_debits_racing_for_the_last_dollar_one_wins(make_card, actor, round_):
+def test_two_debits_racing_for_the_last_dollar_one_wins(make_card, actor, tenant, round_):
     card = make_card(balance_cents=100)
 
     results = run_together(
-        [lambda: services.card_debit(card=card.pk, amount_cents=100, actor=actor)] * 2
+        [lambda: services.card_debit(card=card.pk, tenant=tenant, amount_cents=100, actor=actor)]
+        * 2
     )
 
     successes, refusals = split(results, (exceptions.InsufficientBalance, exceptions.CardNotActive))
@@ -153,13 +160,17 @@ def test_two_debits_racing_for_the_last_dollar_one_wins(make_card, actor, round_
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_parallel_replays_of_one_idempotent_debit_write_one_row(make_card, actor):
+def test_parallel_replays_of_one_idempotent_debit_write_one_row(make_card, actor, tenant):
     card = make_card(balance_cents=10_000)
 
     results = run_together(
         [
             lambda: services.card_debit(
-                card=card.pk, amount_cents=500, actor=actor, idempotency_key="order-42"
+                card=card.pk,
+                tenant=tenant,
+                amount_cents=500,
+                actor=actor,
+                idempotency_key="order-42",
             )
         ]
         * 10

@@ -201,7 +201,11 @@ class LedgerMachine(RuleBasedStateMachine):
         change = self.attempt(
             reasons,
             lambda: services.card_debit(
-                card=self.card_id, amount_cents=amount, actor=ACTOR, idempotency_key=key
+                card=self.card_id,
+                tenant=TENANT,
+                amount_cents=amount,
+                actor=ACTOR,
+                idempotency_key=key,
             ),
         )
         if change is None:
@@ -237,7 +241,11 @@ class LedgerMachine(RuleBasedStateMachine):
         change = self.attempt(
             reasons,
             lambda: services.card_recharge(
-                card=self.card_id, amount_cents=amount, actor=ACTOR, idempotency_key=key
+                card=self.card_id,
+                tenant=TENANT,
+                amount_cents=amount,
+                actor=ACTOR,
+                idempotency_key=key,
             ),
         )
         if change is None:
@@ -318,7 +326,11 @@ class LedgerMachine(RuleBasedStateMachine):
         change = self.attempt(
             reasons,
             lambda: services.card_adjust(
-                card=self.card_id, new_balance_cents=new_balance, actor=ACTOR, note="recount"
+                card=self.card_id,
+                tenant=TENANT,
+                new_balance_cents=new_balance,
+                actor=ACTOR,
+                note="recount",
             ),
         )
         if change is None:
@@ -369,7 +381,7 @@ class LedgerMachine(RuleBasedStateMachine):
             reasons.add(exceptions.CardDeleted)
         if m.status not in sources:
             reasons.add(exceptions.IllegalTransition)
-        card = self.attempt(reasons, lambda: call(card=self.card_id, actor=ACTOR))
+        card = self.attempt(reasons, lambda: call(card=self.card_id, tenant=TENANT, actor=ACTOR))
         if card is not None:
             m.status = target
             assert card.purchase_date is not None
@@ -381,19 +393,25 @@ class LedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: not self.model.deleted)
     @rule()
     def soft_delete(self):
-        self.attempt(set(), lambda: services.card_soft_delete(card=self.card_id, actor=ACTOR))
+        self.attempt(
+            set(), lambda: services.card_soft_delete(card=self.card_id, tenant=TENANT, actor=ACTOR)
+        )
         self.model.deleted = True
 
     @precondition(lambda self: self.model.deleted)
     @rule()
     def restore(self):
-        self.attempt(set(), lambda: services.card_restore(card=self.card_id, actor=ACTOR))
+        self.attempt(
+            set(), lambda: services.card_restore(card=self.card_id, tenant=TENANT, actor=ACTOR)
+        )
         self.model.deleted = False
 
     @precondition(lambda self: not self.model.expired)
     @rule()
     def expire_now(self):
-        self.attempt(set(), lambda: services.card_expire_now(card=self.card_id, actor=ACTOR))
+        self.attempt(
+            set(), lambda: services.card_expire_now(card=self.card_id, tenant=TENANT, actor=ACTOR)
+        )
         self.model.expired = True
 
     @precondition(lambda self: self.model.expired)
@@ -402,7 +420,9 @@ class LedgerMachine(RuleBasedStateMachine):
         expires_at = timezone.now() + timedelta(days=days)
         self.attempt(
             set(),
-            lambda: services.card_update(card=self.card_id, actor=ACTOR, expires_at=expires_at),
+            lambda: services.card_update(
+                card=self.card_id, tenant=TENANT, actor=ACTOR, expires_at=expires_at
+            ),
         )
         self.model.expired = False
 
@@ -414,7 +434,9 @@ class LedgerMachine(RuleBasedStateMachine):
             reasons.add(exceptions.BalanceMaxExceeded)
         card = self.attempt(
             reasons,
-            lambda: services.card_update(card=self.card_id, actor=ACTOR, balance_max_cents=new_max),
+            lambda: services.card_update(
+                card=self.card_id, tenant=TENANT, actor=ACTOR, balance_max_cents=new_max
+            ),
         )
         if card is not None:
             m.balance_max = new_max

@@ -320,9 +320,9 @@ def test_partial_debit_lowers_the_balance_and_records_it(make_card, actor):
     assert change.replayed is False
 
 
-def test_debit_accepts_the_card_id(make_card, actor):
+def test_debit_accepts_the_card_id(make_card, actor, tenant):
     card = make_card(balance_cents=1_000)
-    services.card_debit(card=card.pk, amount_cents=100, actor=actor)
+    services.card_debit(card=card.pk, tenant=tenant, amount_cents=100, actor=actor)
     assert fresh(card).balance_cents == 900
 
 

@@ -1,40 +1,43 @@
-"""What every JSON:API resource serializer shares: `links.self`, `meta.mode`, sparse fieldsets
-that keep both, and refusal of unknown or read-only members."""
+"""What every JSON:API resource serializer shares: refusal of unknown members, of read-only
+members that change a value, and of members sent in the wrong section. Serializers validate;
+documents.py renders."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.utils.encoders import JSONEncoder
-from rest_framework_json_api import serializers as jsonapi
-from rest_framework_json_api.utils import is_relationship_field
 
-# Not attributes: the resource's link and its meta, always rendered.
+from giftcards.jsonapi import documents
+
+# Not attributes: the resource's link and its meta.
 ALWAYS_RENDERED = frozenset({"url", "mode"})
 
 
-def sparse_field_names(serializer_class) -> list[str]:
-    """What `fields[<type>]` may name: readable attributes and relationships."""
-    return [
-        name
-        for name, field in serializer_class._declared_fields.items()
-        if not field.write_only and name not in ALWAYS_RENDERED
-    ]
+class ResourceSerializer(serializers.Serializer):
+    """Context: tenant, actor, and on an update `current`, a function returning the
+    resource's attributes as a client last read them (for read-only members sent back).
 
-
-def datetime_string(value) -> str | None:
-    """The API's one datetime format: ISO 8601 in UTC with a `Z`."""
-    return serializers.DateTimeField().to_representation(value) if value is not None else None
-
-
-class ResourceSerializer(jsonapi.ModelSerializer):
-    mode = serializers.CharField(read_only=True)
+    Only the members a document sends (and, on create, the required ones) get a field: DRF
+    deep-copies every declared field for each serializer, most of a small write's cost."""
 
     class Meta:
-        meta_fields = ["mode"]
+        resource_name = ""
+
+    def get_fields(self):
+        declared = self._declared_fields
+        data = getattr(self, "initial_data", None)
+        if not isinstance(data, Mapping):
+            return copy.deepcopy(declared)
+        return {
+            name: copy.deepcopy(field)
+            for name, field in declared.items()
+            if name in data or (field.required and not self.partial)
+        }
 
     @classmethod
     def resource_type(cls) -> str:
@@ -42,19 +45,12 @@ class ResourceSerializer(jsonapi.ModelSerializer):
 
     @classmethod
     def relationship_names(cls) -> frozenset[str]:
-        return frozenset(
-            name for name, field in cls._declared_fields.items() if is_relationship_field(field)
-        )
+        return frozenset(documents.RELATIONSHIPS.get(cls.Meta.resource_name, ()))
 
-    @property
-    def _readable_fields(self):
-        fields = [field for field in self.fields.values() if not field.write_only]
-        request = self.context.get("request")
-        wanted = request.query_params.get(f"fields[{self.resource_type()}]") if request else None
-        if wanted is None:
-            return fields
-        names = set(wanted.split(",")) | ALWAYS_RENDERED
-        return [field for field in fields if field.field_name in names]
+    @classmethod
+    def read_only_names(cls) -> frozenset[str]:
+        """What documents show and a client cannot write."""
+        return frozenset(documents.FIELDS[cls.Meta.resource_name]) - set(cls._declared_fields)
 
     def member_errors(self, data: Mapping) -> dict:
         """Unknown members, read-only members, and members sent in the wrong section."""
@@ -62,14 +58,14 @@ class ResourceSerializer(jsonapi.ModelSerializer):
         relationships = self.relationship_names()
         sent_as_relationship = getattr(data, "relationship_names", frozenset())
         sent_as_attribute = getattr(data, "attribute_names", frozenset(data))
+        read_only = self.read_only_names()
         for name in data:
-            field = self.fields.get(name)
-            if field is None or name in ALWAYS_RENDERED:
-                kind = "relationship" if name in sent_as_relationship else "attribute"
-                errors[name] = [ErrorDetail(f"Unknown {kind} {name!r}.", code="unknown")]
-            elif field.read_only:
+            if name in read_only:
                 if not self._echoes_current_value(name, data[name]):
                     errors[name] = [ErrorDetail(f"{name} is read-only.", code="read_only")]
+            elif name not in self.fields or name in ALWAYS_RENDERED:
+                kind = "relationship" if name in sent_as_relationship else "attribute"
+                errors[name] = [ErrorDetail(f"Unknown {kind} {name!r}.", code="unknown")]
             elif name in relationships and name in sent_as_attribute:
                 errors[name] = [
                     ErrorDetail(f"{name} is a relationship: send it in relationships.", "invalid")
@@ -83,13 +79,15 @@ class ResourceSerializer(jsonapi.ModelSerializer):
     def _echoes_current_value(self, name: str, sent) -> bool:
         """On an update, a read-only attribute sent back exactly as the resource shows it
         (clients that send the whole resource do) changes nothing and is accepted."""
-        if self.instance is None:
-            return False
+        current = self.current_attributes()
+        return current is not None and name in current and current[name] == sent
+
+    def current_attributes(self) -> dict | None:
+        if "current" not in self.context:
+            return None
         if not hasattr(self, "_current"):
-            self._current = json.loads(
-                json.dumps(self.to_representation(self.instance), cls=JSONEncoder)
-            )
-        return name in self._current and self._current[name] == sent
+            self._current = json.loads(json.dumps(self.context["current"](), cls=JSONEncoder))
+        return self._current
 
     def to_internal_value(self, data):
         errors = self.member_errors(data) if isinstance(data, Mapping) else {}

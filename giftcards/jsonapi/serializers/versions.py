@@ -10,15 +10,12 @@ from __future__ import annotations
 import functools
 
 from django.db.models import Q, QuerySet
-from rest_framework import serializers
-from rest_framework.relations import HyperlinkedIdentityField
 
-from giftcards.jsonapi.fields import TypedRelatedField
-from giftcards.jsonapi.serializers.base import ResourceSerializer, datetime_string
+from giftcards.jsonapi.documents import iso
+from giftcards.jsonapi.serializers.base import ResourceSerializer
 from giftcards.models import GiftCard
 
 HistoricalGiftCard = GiftCard.history.model
-EVENTS = {"+": "created", "~": "updated", "-": "deleted"}
 # Bookkeeping that changes with everything, or never; `modified_by` is `changed_by`.
 UNTRACKED = frozenset(
     {"id", "business", "mode", "created_at", "updated_at", "created_by", "modified_by"}
@@ -43,7 +40,7 @@ def _value(record, field):
     if field.is_relation:
         return str(value)
     if hasattr(value, "isoformat"):
-        return datetime_string(value)
+        return iso(value)
     return value
 
 
@@ -76,39 +73,7 @@ def previous_version(record):
 
 
 class VersionSerializer(ResourceSerializer):
-    """Context: `previous_versions` ({history_id: previous record or None}) saves a query per
-    version in lists."""
+    """Versions are read-only; the class names the type for the views and query checks."""
 
-    url = HyperlinkedIdentityField(
-        view_name="jsonapi-version-detail", lookup_field="history_id", lookup_url_kwarg="pk"
-    )
-    event = serializers.SerializerMethodField()
-    changes = serializers.SerializerMethodField()
-    changed_by = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField(source="history_date", read_only=True)
-    gift_card = TypedRelatedField(
-        resource_type="gift_cards",
-        model=GiftCard,
-        source="history_relation",
-        read_only=True,
-    )
-
-    class Meta(ResourceSerializer.Meta):
-        model = HistoricalGiftCard
+    class Meta:
         resource_name = "versions"
-        fields = ["url", "event", "changes", "changed_by", "created_at", "gift_card"]
-
-    def get_event(self, record) -> str:
-        return EVENTS.get(record.history_type, record.history_type)
-
-    def get_changes(self, record) -> dict[str, list]:
-        known = self.context.get("previous_versions", {})
-        previous = (
-            known[record.history_id] if record.history_id in known else previous_version(record)
-        )
-        return version_changes(record, previous)
-
-    def get_changed_by(self, record) -> str | None:
-        if record.history_user_id is not None:
-            return record.history_user.get_username()
-        return record.modified_by or None

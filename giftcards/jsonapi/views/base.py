@@ -3,17 +3,16 @@ validation, tenant-scoped querysets, pagination, and the CRUD actions."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, UnsupportedMediaType
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_json_api.renderers import JSONRenderer
 
 from clients.auth import ApiKeyScopedView
-from giftcards.idempotency import HEADER as IDEMPOTENCY_HEADER
+from giftcards.idempotency import ledger_key
+from giftcards.jsonapi.documents import Documents
 from giftcards.jsonapi.errors import DocumentError, jsonapi_exception_handler
 from giftcards.jsonapi.filters import (
     DOCUMENT_FAMILIES,
@@ -27,6 +26,7 @@ from giftcards.jsonapi.negotiation import (
     JsonApiContentNegotiation,
     JsonApiDocument,
     JsonApiParser,
+    JsonApiRenderer,
     content_type_is_jsonapi,
 )
 from giftcards.jsonapi.pagination import JsonApiPagination
@@ -40,7 +40,7 @@ class JsonApiMixin:
     """Media types, errors, auth (the default API key authentication) and throttling."""
 
     parser_classes = [JsonApiParser]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [JsonApiRenderer]
     content_negotiation_class = JsonApiContentNegotiation
     throttle_classes = [ApiKeyRateThrottle]
     metadata_class = None  # OPTIONS is a 405: the API is described by its OpenAPI schema
@@ -76,16 +76,22 @@ class NotFoundView(JsonApiMixin, APIView):
 
 
 class ResourceViewSet(ApiKeyScopedView, JsonApiMixin, viewsets.GenericViewSet):
-    """CRUD of one resource type, scoped to the key's business and mode."""
+    """CRUD of one resource type, scoped to the key's business and mode.
+
+    Views validate with the resource's serializer, call the resource's service
+    (`create_resource`, `update_resource`), and render with `Documents` (documents.py);
+    `build` names the Documents method of the type."""
 
     model = None
     resource_name: str | None = None
+    build: str = ""
     pagination_class = JsonApiPagination
     filter_backends = [QueryParameterValidationFilter, JsonApiFilterBackend, SortFilter]
     default_sort: tuple[str, ...] = ("id",)
     sort_fields: dict[str, str] = {}
     computed_sort_fields: dict = {}
     domain_fields: dict[str, str] = {}
+    includable: dict[str, str] = {}
     id_pattern = INTEGER_ID
 
     def query_families(self) -> frozenset[str]:
@@ -98,15 +104,12 @@ class ResourceViewSet(ApiKeyScopedView, JsonApiMixin, viewsets.GenericViewSet):
     def relationship_names(self) -> frozenset[str]:
         return self.get_serializer_class().relationship_names()
 
+    def idempotency_key(self) -> str | None:
+        return ledger_key(self.request, "jsonapi")
+
     def get_serializer_context(self):
         context = super().get_serializer_context()
         context.update(tenant=self.tenant, actor=self.actor, business=self.tenant.business)
-        key = self.request.headers.get(IDEMPOTENCY_HEADER)
-        if key:
-            # Also recorded on the ledger row, namespaced per API key (the ledger's key is
-            # unique per card, whoever wrote it).
-            digest = hashlib.sha256(key.strip().encode()).hexdigest()[:40]
-            context["idempotency_key"] = f"jsonapi:{self.request.auth.pk}:{digest}"
         return context
 
     @property
@@ -119,11 +122,12 @@ class ResourceViewSet(ApiKeyScopedView, JsonApiMixin, viewsets.GenericViewSet):
             return self.model.objects.none()
         return self.model.objects.for_tenant(self.tenant)
 
-    def get_object(self):
+    def get_object(self, queryset=None):
         pk = self.kwargs["pk"]
         found = None
         if self.id_pattern.match(pk):
-            found = self.get_queryset().filter(pk=pk).first()
+            found = (queryset if queryset is not None else self.get_queryset()).filter(pk=pk)
+            found = found.first()
         if found is None:
             raise NotFound(f"No {self.resource_name} resource with id {pk!r}.")
         self.check_object_permissions(self.request, found)
@@ -134,37 +138,66 @@ class ResourceViewSet(ApiKeyScopedView, JsonApiMixin, viewsets.GenericViewSet):
             raise DocumentError("The request needs a JSON:API document with `data`.", "")
         return self.request.data
 
-    def render_one(self, instance, status_code=status.HTTP_200_OK, **kwargs) -> Response:
-        data = self.get_serializer(instance).data
-        return Response(data, status=status_code, **kwargs)
+    def documents(self) -> Documents:
+        return Documents(self.request, business=self.tenant.business)
 
-    def list(self, request, *args, **kwargs):
-        queryset = self.filter_queryset(self.get_queryset())
+    def validated(self, instance=None, *, current=None) -> dict:
+        """The request document, validated; an update passes `current` (see
+        ResourceSerializer), or the instance, whose document is then rendered for it."""
+        context = self.get_serializer_context()
+        if instance is not None:
+            current = current or (lambda: self.resources(self.documents(), [instance])[0])
+        if current is not None:
+            context["current"] = lambda: current()["attributes"]
+        serializer = self.get_serializer_class()(
+            instance, data=self.document(), partial=current is not None, context=context
+        )
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def resources(self, docs: Documents, rows) -> list[dict]:
+        build = getattr(docs, self.build)
+        return [build(row) for row in rows]
+
+    def render_one(self, row, status_code=status.HTTP_200_OK, **kwargs) -> Response:
+        docs = self.documents()
+        return Response(docs.one(self.resources(docs, [row])[0]), status=status_code, **kwargs)
+
+    def render_page(self, docs: Documents, resources: list[dict]) -> Response:
+        paginator = self.paginator
+        return Response(docs.many(resources, paginator.get_meta(), paginator.get_links()))
+
+    def page_of(self, queryset) -> list:
         if getattr(self, "computed_sort", None):
             page_pks = self.paginate_queryset(sorted_pks(queryset, self))
             found = queryset.in_bulk(page_pks)
-            page = [found[pk] for pk in page_pks]
-        else:
-            page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+            return [found[pk] for pk in page_pks]
+        return self.paginate_queryset(queryset)
+
+    def list(self, request, *args, **kwargs):
+        page = self.page_of(self.filter_queryset(self.get_queryset()))
+        docs = self.documents()
+        return self.render_page(docs, self.resources(docs, page))
 
     def retrieve(self, request, *args, **kwargs):
         return self.render_one(self.get_object())
 
     def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=self.document())
-        serializer.is_valid(raise_exception=True)
-        created = self.get_queryset().get(pk=serializer.save().pk)
+        created = self.create_resource(self.validated())
         response = self.render_one(created, status.HTTP_201_CREATED)
-        response["Location"] = str(response.data["url"])  # not DRF's Hyperlink: WSGI wants str
+        response["Location"] = response.data["data"]["links"]["self"]
         return response
 
     def partial_update(self, request, *args, **kwargs):
         instance = self.get_object()
-        serializer = self.get_serializer(instance, data=self.document(), partial=True)
-        serializer.is_valid(raise_exception=True)
-        serializer.save()
-        return self.render_one(self.get_object())
+        attributes = self.validated(instance)
+        return self.render_one(self.update_resource(instance, attributes))
+
+    def create_resource(self, attributes: dict):
+        raise NotImplementedError
+
+    def update_resource(self, row, attributes: dict):
+        raise NotImplementedError
 
     def destroy(self, request, *args, **kwargs):
         self.perform_destroy(self.get_object())

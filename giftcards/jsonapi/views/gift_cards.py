@@ -1,21 +1,23 @@
 """`/api/gift_cards`: cards, their related resources and relationship linkage.
 
-Soft-deleted cards are 404s here, on every route.
+Soft-deleted cards are 404s here, on every route. A write validates the document, makes one
+service call (which locks the card once, through the key's tenant) and renders the response
+from what is in hand: the locked row, the ledger read before the lock plus the rows written
+under it, and the tag linkage read with the locked row. Nothing is read after the commit, so
+no query can fail a request whose money moved.
 """
 
 from __future__ import annotations
 
 import re
 
-from django.db import transaction
-from django.db.models import Prefetch
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 
-from giftcards import codes, services
+from giftcards import codes, exceptions, selectors, services
 from giftcards.filters import GiftCardFilterSet
 from giftcards.idempotency import idempotent
+from giftcards.jsonapi.documents import INCLUDABLE, Documents, card_tags, names
 from giftcards.jsonapi.errors import Forbidden
 from giftcards.jsonapi.filters import DOCUMENT_FAMILIES
 from giftcards.jsonapi.serializers import (
@@ -25,10 +27,19 @@ from giftcards.jsonapi.serializers import (
     TagSerializer,
     VersionSerializer,
 )
-from giftcards.jsonapi.serializers.versions import ordered_versions, previous_version
+from giftcards.jsonapi.serializers.gift_card_writes import (
+    change_set,
+    issue_arguments,
+    refused_member,
+)
+from giftcards.jsonapi.serializers.versions import (
+    ordered_versions,
+    previous_version,
+    version_changes,
+)
 from giftcards.jsonapi.views.base import ResourceViewSet
 from giftcards.models import PUBLIC_ID_PATTERN, BalanceLog, GiftCard, Tag
-from giftcards.preconditions import card_etag, locked_for_update
+from giftcards.preconditions import card_etag, if_match
 from giftcards.throttling import ApiKeyRateThrottle, CodeLookupThrottle
 
 CARD_ID = re.compile(PUBLIC_ID_PATTERN)
@@ -45,24 +56,18 @@ class GiftCardViewSet(ResourceViewSet):
     default_sort = ("created_at", "id")
     sort_fields = {
         name: name
-        for name in (
-            "id",
-            "status",
-            "currency_code",
-            "initial_balance_cents",
-            "balance_cents",
-            "balance_max_cents",
-            "expires_at",
-            "created_at",
-            "updated_at",
-            "reference",
-            "reference_origin",
+        for name in names(
+            """
+            id status currency_code initial_balance_cents balance_cents balance_max_cents
+            expires_at created_at updated_at reference reference_origin
+            """
         )
     }
     # Codes are stored encrypted: sorting by them decrypts the matching rows (bounded).
     computed_sort_fields = {"code": ("code_encrypted", codes.decrypt)}
     domain_fields = {"recipient": "gift_card_recipient"}
-    # related route -> (serializer, resource type, to-many)
+    includable = INCLUDABLE
+    # related route -> (serializer, to-many)
     related_resources = {
         "market": (MarketSerializer, False),
         "gift_card_recipient": (GiftCardRecipientSerializer, False),
@@ -74,13 +79,165 @@ class GiftCardViewSet(ResourceViewSet):
     def get_queryset(self):
         if self.schema_only:
             return GiftCard.objects.none()
-        ledger = BalanceLog.objects.order_by("created_at", "id")
-        return (
-            GiftCard.objects.for_tenant(self.tenant)
-            .not_deleted()
-            .select_related("recipient", "market")
-            .prefetch_related(Prefetch("ledger", queryset=ledger), "tags")
+        return GiftCard.objects.for_tenant(self.tenant).not_deleted()
+
+    # ------------------------------------------------------------------------ reading
+
+    def cards_for(self, docs: Documents, queryset):
+        """The queryset with what the documents will render: recipients and markets joined,
+        tags prefetched when included, else their linkage in the card's own query."""
+        queryset = queryset.select_related("recipient", "market")
+        if "tags" in docs.include:
+            return queryset.prefetch_related("tags")
+        if docs.needs_tags():
+            return selectors.with_tag_pairs(queryset)
+        return queryset
+
+    def card_resources(self, docs: Documents, cards: list[GiftCard]) -> list[dict]:
+        wanted = cards and docs.needs_ledger()
+        ledgers = selectors.card_ledger_rows([card.pk for card in cards]) if wanted else {}
+        return [
+            docs.gift_card(card, ledgers.get(card.pk), card_tags(card) if docs.needs_tags() else ())
+            for card in cards
+        ]
+
+    def list(self, request, *args, **kwargs):
+        docs = self.documents()
+        queryset = self.cards_for(docs, self.filter_queryset(self.get_queryset()))
+        page = self.page_of(queryset)
+        return self.render_page(docs, self.card_resources(docs, page))
+
+    def retrieve(self, request, *args, **kwargs):
+        docs = self.documents()
+        card = self.get_object(self.cards_for(docs, self.get_queryset()))
+        return self.card_response(docs, self.card_resources(docs, [card])[0], card_etag(card))
+
+    @staticmethod
+    def card_response(docs: Documents, resource: dict, etag: str, status_code=200) -> Response:
+        response = Response(docs.one(resource), status=status_code)
+        response["ETag"] = etag
+        return response
+
+    # ------------------------------------------------------------------------ writing
+
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        self._refuse_tag_replacement(None)
+        card = services.card_issue(
+            tenant=self.tenant, actor=self.actor, **issue_arguments(self.validated())
         )
+        docs = self.documents()
+        # A new card's ledger is its issue row; its tags are none.
+        issue = (None, BalanceLog.Kind.ISSUE, card.balance_cents, card.balance_cents, "")
+        resource = docs.gift_card(card, [(*issue, card.created_at)], ())
+        response = self.card_response(docs, resource, card_etag(card), status_code=201)
+        response["Location"] = response.data["data"]["links"]["self"]
+        return response
+
+    @idempotent
+    def partial_update(self, request, *args, **kwargs):
+        pk = self.kwargs["pk"]
+        if not CARD_ID.match(pk):
+            raise NotFound(f"No gift_cards resource with id {pk!r}.")
+        docs = self.documents()
+        current, current_tags = self._current_reader(docs, pk)
+        self._refuse_tag_replacement(current_tags)
+        data = self.validated(current=current)
+        snapshot = (
+            selectors.ledger_snapshot(tenant=self.tenant, card_id=pk)
+            if docs.needs_ledger()
+            else None
+        )
+        try:
+            result = services.card_change(
+                card=pk,
+                tenant=self.tenant,
+                actor=self.actor,
+                changes=change_set(data),
+                if_match=if_match(request),
+                idempotency_key=self.idempotency_key(),
+                related=docs.needs_relationships(),
+                ledger_seen=snapshot,
+            )
+        except exceptions.GiftCardError as exc:
+            member = refused_member(exc.step, data)
+            if member is not None:
+                exc.jsonapi_pointer = f"/data/attributes/{member}"
+            raise
+        card = result.card
+        tags = ()
+        if "tags" in docs.include:
+            # Included tags are read after the commit: only when the client asks for them.
+            tags = list(Tag.objects.filter(pk__in=[pk for pk, _ in selectors.tag_pairs(card)]))
+        elif docs.needs_tags():
+            tags = selectors.tag_pairs(card)
+        return self.card_response(docs, docs.gift_card(card, result.ledger, tags), card_etag(card))
+
+    def _current_reader(self, docs: Documents, pk: str):
+        """The card's attributes as the client last read them, read only if validation
+        needs them (a read-only member sent back unchanged, a tags linkage)."""
+        cache = {}
+
+        def current() -> dict:
+            if "resource" not in cache:
+                card = self.get_object(self.cards_for(docs, self.get_queryset()))
+                cache["resource"] = self.card_resources(docs, [card])[0]
+                cache["tags"] = {("tags", str(pk)) for pk in card.tags.values_list("pk", flat=True)}
+            return cache
+
+        return lambda: current()["resource"], lambda: current()["tags"]
+
+    def _refuse_tag_replacement(self, current_tags):
+        """JSON:API 1.0: a server that does not allow full replacement of a to-many
+        relationship rejects the whole request with a 403. Linkage identical to the current
+        one (a client sending back what it read, or `[]` on create) changes nothing and is
+        accepted. `current_tags` reads the card's tags linkage (None on create)."""
+        document = self.document()
+        for name in READ_ONLY_TO_MANY:
+            if name not in document.relationship_names:
+                continue
+            if self._same_linkage(name, document[name], current_tags):
+                del document[name]
+                document.relationship_names = document.relationship_names - {name}
+                continue
+            advice = (
+                "; add and remove tags by name with the `_add_tags` and `_remove_tags` attributes."
+                if name == "tags"
+                else "."
+            )
+            raise Forbidden(
+                f"The {name} relationship cannot be replaced{advice}",
+                pointer=f"/data/relationships/{name}",
+            )
+
+    @staticmethod
+    def _same_linkage(name: str, linkage, current_tags) -> bool:
+        if name == "versions" or not isinstance(linkage, list):
+            return False
+        try:
+            sent = {(item["type"], str(item["id"])) for item in linkage}
+        except (TypeError, KeyError):
+            return False
+        if len(sent) != len(linkage):
+            return False
+        if name != "tags" or current_tags is None:
+            return not sent
+        return sent == current_tags()
+
+    def relationship_write(self, request, pk, related_field):
+        """PATCH/POST/DELETE /api/gift_cards/{id}/relationships/{name}: not supported."""
+        self.get_object()
+        self._related_field()
+        raise Forbidden(
+            f"The {related_field} relationship is not changed through its link: PATCH the gift "
+            "card (market and gift_card_recipient in relationships, tags with `_add_tags` and "
+            "`_remove_tags`)."
+        )
+
+    def perform_destroy(self, card):
+        services.card_soft_delete(card=card.pk, tenant=self.tenant, actor=self.actor)
+
+    # ------------------------------------------------------------------------ related
 
     def _related_field(self) -> str:
         field = self.kwargs.get("related_field")
@@ -104,102 +261,32 @@ class GiftCardViewSet(ResourceViewSet):
             return frozenset()
         return super().query_families()
 
-    @idempotent
-    def create(self, request, *args, **kwargs):
-        self._refuse_tag_replacement()
-        return super().create(request, *args, **kwargs)
-
-    @idempotent
-    def partial_update(self, request, *args, **kwargs):
-        with transaction.atomic():
-            card = locked_for_update(request, self.get_object())
-            self._refuse_tag_replacement(card)
-            return super().partial_update(request, *args, **kwargs)
-
-    def render_one(self, instance, status_code=200, **kwargs):
-        response = super().render_one(instance, status_code, **kwargs)
-        if isinstance(instance, GiftCard):
-            response["ETag"] = card_etag(instance)
-        return response
-
-    def _refuse_tag_replacement(self, card: GiftCard | None = None):
-        """JSON:API 1.0: a server that does not allow full replacement of a to-many
-        relationship rejects the whole request with a 403. Linkage identical to the current
-        one (a client sending back what it read, or `[]` on create) changes nothing and is
-        accepted."""
-        document = self.document()
-        for name in READ_ONLY_TO_MANY:
-            if name not in document.relationship_names:
-                continue
-            if self._same_linkage(name, document[name], card):
-                del document[name]
-                document.relationship_names = document.relationship_names - {name}
-                continue
-            advice = (
-                "; add and remove tags by name with the `_add_tags` and `_remove_tags` attributes."
-                if name == "tags"
-                else "."
-            )
-            raise Forbidden(
-                f"The {name} relationship cannot be replaced{advice}",
-                pointer=f"/data/relationships/{name}",
-            )
-
-    @staticmethod
-    def _same_linkage(name: str, linkage, card: GiftCard | None) -> bool:
-        if not isinstance(linkage, list) or name == "versions":
-            return False
-        current = set()
-        if name == "tags" and card is not None:
-            current = {("tags", str(pk)) for pk in card.tags.values_list("pk", flat=True)}
-        try:
-            sent = {(item["type"], str(item["id"])) for item in linkage}
-        except (TypeError, KeyError):
-            return False
-        return sent == current and len(sent) == len(linkage)
-
-    def relationship_write(self, request, pk, related_field):
-        """PATCH/POST/DELETE /api/gift_cards/{id}/relationships/{name}: not supported."""
-        self.get_object()
-        self._related_field()
-        raise Forbidden(
-            f"The {related_field} relationship is not changed through its link: PATCH the gift "
-            "card (market and gift_card_recipient in relationships, tags with `_add_tags` and "
-            "`_remove_tags`)."
-        )
-
-    def perform_destroy(self, card):
-        services.card_soft_delete(card=card, actor=self.actor)
-
     def related(self, request, pk, related_field):
         """GET /api/gift_cards/{id}/{market|gift_card_recipient|tags|versions}."""
-        card = self.get_object()
-        serializer_class, many = self.related_resources[related_field]
-        self.resource_name = serializer_class.Meta.resource_name
+        card = self.get_object(self.get_queryset().select_related("recipient", "market"))
+        many = self.related_resources[related_field][1]
+        docs = self.documents()
         if not many:
             related = card.market if related_field == "market" else card.recipient
-            return Response(self.get_serializer(related).data if related is not None else None)
+            build = docs.market if related_field == "market" else docs.recipient
+            return Response(docs.one(build(related) if related is not None else None))
         if related_field == "tags":
             queryset = (
                 Tag.objects.for_tenant(self.tenant).filter(gift_cards=card).order_by("name", "id")
             )
             page = self.paginate_queryset(queryset)
-            return self.get_paginated_response(self.get_serializer(page, many=True).data)
+            return self.render_page(docs, [docs.tag(tag) for tag in page])
         page = self.paginate_queryset(ordered_versions(card.versions.all()))
-        previous = {}
+        resources = []
         for index, record in enumerate(page):
             if index:
-                previous[record.history_id] = page[index - 1]
+                previous = page[index - 1]
             elif self.paginator.offset:
-                previous[record.history_id] = previous_version(record)
+                previous = previous_version(record)
             else:
-                previous[record.history_id] = None
-        serializer = VersionSerializer(
-            page,
-            many=True,
-            context={**self.get_serializer_context(), "previous_versions": previous},
-        )
-        return self.get_paginated_response(serializer.data)
+                previous = None
+            resources.append(docs.version(record, version_changes(record, previous)))
+        return self.render_page(docs, resources)
 
     def relationship(self, request, pk, related_field):
         """GET /api/gift_cards/{id}/relationships/{market|gift_card_recipient|tags}: linkage."""
@@ -207,13 +294,12 @@ class GiftCardViewSet(ResourceViewSet):
         if related_field == "tags":
             data = [{"type": "tags", "id": str(tag.pk)} for tag in card.tags.all()]
         else:
-            related_type = self.related_resources[related_field][0].Meta.resource_name
             related_id = card.market_id if related_field == "market" else card.recipient_id
-            data = None if related_id is None else {"type": related_type, "id": str(related_id)}
-        kwargs = {"pk": card.pk, "related_field": related_field}
+            type_ = INCLUDABLE[related_field]
+            data = None if related_id is None else {"type": type_, "id": str(related_id)}
+        base = self.documents().link("gift_cards", card.pk)
         links = {
-            "self": reverse("jsonapi-gift-card-relationships", kwargs=kwargs, request=request),
-            "related": reverse("jsonapi-gift-card-related", kwargs=kwargs, request=request),
+            "self": f"{base}/relationships/{related_field}",
+            "related": f"{base}/{related_field}",
         }
-        self.resource_name = False  # a linkage document, rendered as built
         return Response({"data": data, "links": links})

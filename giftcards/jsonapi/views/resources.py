@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rest_framework.response import Response
+
 from giftcards import catalogue
 from giftcards.filters import GiftCardRecipientFilterSet, MarketFilterSet, TagFilterSet
 from giftcards.jsonapi.serializers import (
@@ -14,6 +16,7 @@ from giftcards.jsonapi.serializers.versions import (
     HistoricalGiftCard,
     ordered_versions,
     previous_version,
+    version_changes,
 )
 from giftcards.jsonapi.views.base import ResourceViewSet
 from giftcards.models import GiftCardRecipient, Market, Tag
@@ -23,11 +26,18 @@ class GiftCardRecipientViewSet(ResourceViewSet):
     model = GiftCardRecipient
     resource_name = "gift_card_recipients"
     serializer_class = GiftCardRecipientSerializer
+    build = "recipient"
     filterset_class = GiftCardRecipientFilterSet
     sort_fields = {
         name: name for name in ("id", "email", "first_name", "last_name", "reference", "created_at")
     }
     sort_fields["updated_at"] = "updated_at"
+
+    def create_resource(self, attributes):
+        return catalogue.recipient_create(tenant=self.tenant, actor=self.actor, **attributes)
+
+    def update_resource(self, recipient, attributes):
+        return catalogue.recipient_update(recipient=recipient, actor=self.actor, **attributes)
 
     def perform_destroy(self, recipient):
         catalogue.recipient_delete(recipient=recipient, actor=self.actor)
@@ -37,8 +47,15 @@ class MarketViewSet(ResourceViewSet):
     model = Market
     resource_name = "markets"
     serializer_class = MarketSerializer
+    build = "market"
     filterset_class = MarketFilterSet
     sort_fields = {name: name for name in ("id", "name", "currency_code", "created_at")}
+
+    def create_resource(self, attributes):
+        return catalogue.market_create(tenant=self.tenant, actor=self.actor, **attributes)
+
+    def update_resource(self, market, attributes):
+        return catalogue.market_update(market=market, actor=self.actor, **attributes)
 
     def perform_destroy(self, market):
         catalogue.market_delete(market=market, actor=self.actor)
@@ -48,9 +65,16 @@ class TagViewSet(ResourceViewSet):
     model = Tag
     resource_name = "tags"
     serializer_class = TagSerializer
+    build = "tag"
     filterset_class = TagFilterSet
     default_sort = ("name", "id")
     sort_fields = {name: name for name in ("id", "name", "created_at")}
+
+    def create_resource(self, attributes):
+        return catalogue.tag_create(tenant=self.tenant, actor=self.actor, **attributes)
+
+    def update_resource(self, tag, attributes):
+        return catalogue.tag_update(tag=tag, actor=self.actor, **attributes)
 
     def perform_destroy(self, tag):
         catalogue.tag_delete(tag=tag, actor=self.actor)
@@ -75,13 +99,8 @@ class VersionViewSet(ResourceViewSet):
             )
         )
 
-    def get_serializer_context(self):
-        context = super().get_serializer_context()
-        record = getattr(self, "_record", None)
-        if record is not None:
-            context["previous_versions"] = {record.history_id: previous_version(record)}
-        return context
-
     def retrieve(self, request, *args, **kwargs):
-        self._record = self.get_object()
-        return self.render_one(self._record)
+        record = self.get_object()
+        docs = self.documents()
+        changes = version_changes(record, previous_version(record))
+        return Response(docs.one(docs.version(record, changes)))

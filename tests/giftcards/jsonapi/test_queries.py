@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from giftcards import services
 from giftcards.models import GiftCardRecipient, Market, Tag
+from tests.giftcards.jsonapi.conftest import resource
 
 INCLUDES = "gift_card_recipient,market,tags"
 
@@ -81,3 +82,76 @@ def test_versions_list_is_constant(api, busy_cards):
 
 def test_tags_model_rows(busy_cards, tenant):
     assert Tag.objects.for_tenant(tenant).count() == 26
+
+
+# ---------------------------------------------------------------------------- writes
+# Transaction control counts: in the test's transaction each service transaction is a
+# SAVEPOINT and its RELEASE, where production has BEGIN and COMMIT.
+
+
+def card_locks(captured) -> int:
+    """How often the card row was locked (PostgreSQL) or read as the main table (SQLite,
+    which locks the whole database instead)."""
+    sql = [query["sql"] for query in captured.captured_queries]
+    if connection.vendor == "postgresql":
+        return sum(" FOR UPDATE" in statement for statement in sql)
+    return sum(
+        statement.startswith("SELECT") and 'FROM "giftcards_giftcard"' in statement
+        for statement in sql
+    )
+
+
+@pytest.fixture
+def card_to_debit(make_card, api):
+    card = make_card(balance_cents=10_000)
+    api.get("/api/tags")
+    return card
+
+
+@pytest.mark.parametrize("params", [{}, {"fields[gift_cards]": "balance_cents"}])
+def test_patch_debit_is_at_most_eight_statements_and_locks_the_card_once(
+    api, card_to_debit, params, django_assert_max_num_queries
+):
+    body = resource("gift_cards", {"_balance_change_cents": -100}, id_=card_to_debit.pk)
+    # The key; the ledger (unless left out); then in one transaction the lock, the ledger
+    # row, the card, its version.
+    with django_assert_max_num_queries(8) as captured:
+        response = api.patch(f"/api/gift_cards/{card_to_debit.pk}", body, params=params)
+    assert response.status_code == 200, response.doc
+    assert response.doc["data"]["attributes"]["balance_cents"] == 9_900
+    assert card_locks(captured) == 1
+
+
+def test_patch_response_needs_no_query_after_the_commit(api, card_to_debit):
+    """The response is built from what the write had in hand: the statements after the
+    transaction's end are none."""
+    body = resource("gift_cards", {"_balance_change_cents": -100}, id_=card_to_debit.pk)
+    with CaptureQueriesContext(connection) as captured:
+        response = api.patch(f"/api/gift_cards/{card_to_debit.pk}", body)
+    assert response.status_code == 200
+    sql = [query["sql"] for query in captured.captured_queries]
+    released = max(i for i, statement in enumerate(sql) if statement.startswith("RELEASE"))
+    assert sql[released + 1 :] == []
+    log = response.doc["data"]["attributes"]["balance_log"]
+    assert [row["balance_change_cents"] for row in log] == [10_000, -100]
+
+
+def test_patch_debit_of_a_card_with_a_long_ledger_costs_the_same(
+    api, card_to_debit, actor, django_assert_max_num_queries
+):
+    for _ in range(30):
+        services.card_debit(card=card_to_debit, amount_cents=1, actor=actor)
+    body = resource("gift_cards", {"_balance_change_cents": -100}, id_=card_to_debit.pk)
+    with django_assert_max_num_queries(8) as captured:
+        response = api.patch(f"/api/gift_cards/{card_to_debit.pk}", body)
+    assert len(response.doc["data"]["attributes"]["balance_log"]) == 32
+    assert card_locks(captured) == 1
+
+
+def test_create_needs_no_query_after_the_commit(api):
+    with CaptureQueriesContext(connection) as captured:
+        response = api.post("/api/gift_cards", resource("gift_cards", {"balance_cents": 500}))
+    assert response.status_code == 201
+    sql = [query["sql"] for query in captured.captured_queries]
+    released = max(i for i, statement in enumerate(sql) if statement.startswith("RELEASE"))
+    assert sql[released + 1 :] == []

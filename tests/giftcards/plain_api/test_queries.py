@@ -73,3 +73,60 @@ def test_list_query_counts_are_the_same_for_1_and_50_rows(api, grow):
         counts[which].append(len(queries))
 
     assert all(one == fifty for one, fifty in counts.values()), counts
+
+
+# ---------------------------------------------------------------------------- writes
+# In the test's transaction each service transaction is a SAVEPOINT and its RELEASE, where
+# production has BEGIN and COMMIT: the counts include transaction control either way.
+
+
+@pytest.fixture
+def paying_card(api, make_card, customer):
+    card = make_card(client=customer, balance_cents=10_000)
+    api.get("/clients")  # a key's first call also writes last_used_at
+    return card
+
+
+def statements_after_the_last_release(captured) -> list[str]:
+    sql = [query["sql"] for query in captured.captured_queries]
+    released = max(i for i, statement in enumerate(sql) if statement.startswith("RELEASE"))
+    return sql[released + 1 :]
+
+
+def test_payment_is_at_most_seven_statements_none_after_the_commit(
+    api, paying_card, django_assert_max_num_queries
+):
+    # The key; then in one transaction the lock, the ledger row, the card, its version.
+    body = {"giftCardUUId": paying_card.pk, "amount": "1.50"}
+    with django_assert_max_num_queries(7) as captured:
+        response = api.post("/payments", body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["balanceAmount"] == 98.5
+    assert statements_after_the_last_release(captured) == []
+    locks = [q for q in captured.captured_queries if 'FROM "giftcards_giftcard"' in q["sql"]]
+    assert len(locks) == 1
+
+
+def test_payment_with_an_idempotency_key_claims_operates_then_stores(
+    api, paying_card, django_assert_max_num_queries
+):
+    body = {"giftCardUUId": paying_card.pk, "amount": "1.50"}
+    # The key; the claim; the payment (as above, plus the ledger's look-up of the key); the
+    # stored response.
+    with django_assert_max_num_queries(12):
+        response = api.post("/payments", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert response.status_code == 201
+    # The key; the claim refused by the unique key (savepoint, insert, rollback); the record.
+    with django_assert_max_num_queries(6):
+        again = api.post("/payments", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert again.json() == response.json()
+    assert again["Idempotent-Replayed"] == "true"
+
+
+def test_refund_needs_no_query_after_the_commit(api, paying_card, actor):
+    payment = services.card_debit(card=paying_card, amount_cents=500, actor=actor).entry
+    with CaptureQueriesContext(connection) as captured:
+        response = api.delete(f"/payments/{payment.pk}")
+    assert response.status_code == 200, response.content
+    assert response.json()["refunded"] is True
+    assert statements_after_the_last_release(captured) == []

@@ -1,0 +1,290 @@
+"""JSON:API documents, built directly from rows.
+
+Reads were dominated by per-object work in DRF/DJA serializer fields and `reverse()` for
+every link; here what can be done once per request is: the link prefix, the sparse fieldsets,
+the includes, and Babel's formatter per currency (in `money`). The documents are the same as
+the serializers rendered (pinned by tests/giftcards/jsonapi/test_documents.py). Serializers
+still validate writes; they no longer render.
+
+Included resources are sorted by type, then id, as djangorestframework-jsonapi sorted them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.urls import reverse
+
+from giftcards import codes, money, selectors
+from giftcards.models import BalanceLog, GiftCard
+
+
+def names(text: str) -> tuple[str, ...]:
+    """A tuple of member names written as words."""
+    return tuple(text.split())
+
+
+USAGE_ACTIONS = {
+    BalanceLog.Kind.DEBIT: "use",
+    BalanceLog.Kind.REFUND: "refund",
+    BalanceLog.Kind.RECHARGE: "recharge",
+    BalanceLog.Kind.ADJUSTMENT: "adjustment",
+}
+GIFT_CARD_ATTRIBUTES = names(
+    """
+    status code currency_code initial_balance_cents initial_balance_float
+    formatted_initial_balance balance_cents balance_float formatted_balance
+    balance_max_cents balance_max_float formatted_balance_max balance_log usage_log
+    single_use rechargeable distribute_discount image_url expires_at recipient_email
+    created_at updated_at reference reference_origin metadata
+    """
+)
+GIFT_CARD_RELATIONSHIPS = (
+    "market",
+    "gift_card_recipient",
+    "tags",
+    "versions",
+    "attachments",
+    "events",
+)
+# Relationships whose linkage a client can include: name -> resource type.
+INCLUDABLE = {"gift_card_recipient": "gift_card_recipients", "market": "markets", "tags": "tags"}
+RECIPIENT_ATTRIBUTES = names(
+    """
+    email first_name last_name reference reference_origin metadata created_at updated_at
+    """
+)
+MARKET_ATTRIBUTES = ("name", "currency_code", "created_at", "updated_at")
+TAG_ATTRIBUTES = ("name", "created_at", "updated_at")
+EVENTS = {"+": "created", "~": "updated", "-": "deleted"}
+VERSION_ATTRIBUTES = ("event", "changes", "changed_by", "created_at")
+VERSION_RELATIONSHIPS = ("gift_card",)
+RELATIONSHIPS = {"gift_cards": GIFT_CARD_RELATIONSHIPS, "versions": VERSION_RELATIONSHIPS}
+FIELDS = {
+    "gift_cards": GIFT_CARD_ATTRIBUTES + GIFT_CARD_RELATIONSHIPS,
+    "gift_card_recipients": RECIPIENT_ATTRIBUTES,
+    "markets": MARKET_ATTRIBUTES,
+    "tags": TAG_ATTRIBUTES,
+    "versions": VERSION_ATTRIBUTES + VERSION_RELATIONSHIPS,
+}
+
+
+def iso(value: datetime | None) -> str | None:
+    """The API's one datetime format: ISO 8601 in UTC with a `Z`."""
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def sparse_fields(query_params) -> dict[str, frozenset[str]]:
+    """`fields[<type>]` of the request (validated before the view runs)."""
+    wanted = {}
+    for name, value in query_params.items():
+        if name.startswith("fields[") and name.endswith("]"):
+            wanted[name[7:-1]] = frozenset(filter(None, value.split(",")))
+    return wanted
+
+
+class Documents:
+    """Builds the documents of one request: links under the request's host and the API's
+    mount point, its sparse fieldsets and its includes."""
+
+    def __init__(self, request, *, business=None):
+        self.root = request.build_absolute_uri(reverse("jsonapi-gift-card-list"))[
+            : -len("gift_cards")
+        ]
+        self.fields = sparse_fields(request.query_params)
+        raw_include = request.query_params.get("include")
+        self.include = frozenset(raw_include.split(",")) if raw_include else frozenset()
+        self.locale = business.locale if business is not None else "en_US"
+        self.included: dict[tuple[str, str], dict] = {}
+
+    # ------------------------------------------------------------------------ helpers
+
+    def wanted(self, type_: str, names: Iterable[str]) -> list[str]:
+        chosen = self.fields.get(type_)
+        return [name for name in names if chosen is None or name in chosen]
+
+    def link(self, type_: str, pk) -> str:
+        return f"{self.root}{type_}/{pk}"
+
+    def _resource(self, type_: str, row, attributes: dict, relationships=None) -> dict:
+        pk = row.history_id if type_ == "versions" else row.pk
+        resource = {"type": type_, "id": str(pk)}
+        if attributes:
+            resource["attributes"] = attributes
+        if relationships:
+            resource["relationships"] = relationships
+        resource["links"] = {"self": self.link(type_, pk)}
+        resource["meta"] = {"mode": row.mode}
+        return resource
+
+    def _attributes(self, type_: str, names, row, computed=None) -> dict:
+        """The wanted attributes: computed ones, else the row's value (times in ISO 8601)."""
+        attributes = {}
+        for name in self.wanted(type_, names):
+            if computed and name in computed:
+                attributes[name] = computed[name]()
+            else:
+                value = getattr(row, name)
+                attributes[name] = iso(value) if isinstance(value, datetime) else value
+        return attributes
+
+    def _simple(self, type_: str, names: tuple[str, ...], row) -> dict:
+        return self._resource(type_, row, self._attributes(type_, names, row))
+
+    def _include(self, type_: str, row, build: Callable) -> None:
+        key = (type_, str(row.pk))
+        if key not in self.included:
+            self.included[key] = build(row)
+
+    def sorted_included(self) -> list[dict]:
+        return [self.included[key] for key in sorted(self.included)]
+
+    # ------------------------------------------------------------------------ small resources
+
+    def recipient(self, recipient) -> dict:
+        return self._simple("gift_card_recipients", RECIPIENT_ATTRIBUTES, recipient)
+
+    def market(self, market) -> dict:
+        return self._simple("markets", MARKET_ATTRIBUTES, market)
+
+    def tag(self, tag) -> dict:
+        return self._simple("tags", TAG_ATTRIBUTES, tag)
+
+    def version(self, record, changes: dict) -> dict:
+        computed = {
+            "event": lambda: EVENTS.get(record.history_type, record.history_type),
+            "changes": lambda: changes,
+            "changed_by": lambda: (
+                record.history_user.get_username()
+                if record.history_user_id is not None
+                else record.modified_by or None
+            ),
+            "created_at": lambda: iso(record.history_date),
+        }
+        attributes = self._attributes("versions", VERSION_ATTRIBUTES, record, computed)
+        relationships = {}
+        if self.wanted("versions", VERSION_RELATIONSHIPS):
+            relationships["gift_card"] = {"data": {"type": "gift_cards", "id": record.id}}
+        return self._resource("versions", record, attributes, relationships)
+
+    # ------------------------------------------------------------------------ gift cards
+
+    def gift_card(self, card: GiftCard, ledger: list[tuple] | None, tags: list | None) -> dict:
+        """One card. `ledger` holds its rows (selectors.LEDGER_ROW) when the log is rendered;
+        `tags` is a list of Tag rows, or of (id, name) pairs when only linkage is needed."""
+        currency = card.currency_code
+        locale = self.locale
+
+        def formatted(cents):
+            return money.format_cents(cents, currency, locale)
+
+        computed: dict[str, Callable[[], Any]] = {
+            "code": lambda: codes.decrypt(card.code_encrypted),
+            "initial_balance_float": lambda: money.to_float(card.initial_balance_cents, currency),
+            "formatted_initial_balance": lambda: formatted(card.initial_balance_cents),
+            "balance_float": lambda: money.to_float(card.balance_cents, currency),
+            "formatted_balance": lambda: formatted(card.balance_cents),
+            "balance_max_float": lambda: money.to_float(card.balance_max_cents, currency),
+            "formatted_balance_max": lambda: formatted(card.balance_max_cents),
+            "balance_log": lambda: balance_log(ledger),
+            "usage_log": lambda: usage_log(ledger),
+            "recipient_email": lambda: card.recipient.email if card.recipient_id else None,
+        }
+        attributes = self._attributes("gift_cards", GIFT_CARD_ATTRIBUTES, card, computed)
+        relationships = {}
+        for name in self.wanted("gift_cards", GIFT_CARD_RELATIONSHIPS):
+            relationships[name] = self._card_relationship(card, name, tags)
+        return self._resource("gift_cards", card, attributes, relationships)
+
+    def _card_relationship(self, card: GiftCard, name: str, tags) -> dict:
+        if name in ("attachments", "events"):
+            return {"meta": {"count": 0}, "data": []}
+        base = self.link("gift_cards", card.pk)
+        links = {"self": f"{base}/relationships/{name}", "related": f"{base}/{name}"}
+        if name == "versions":
+            return {"links": {"related": links["related"]}}
+        included = name in self.include
+        if name == "tags":
+            linkage = []
+            for tag in tags or ():
+                pk = tag[0] if isinstance(tag, list | tuple) else tag.pk
+                linkage.append({"type": "tags", "id": str(pk)})
+                if included:
+                    self._include("tags", tag, self.tag)
+            return {"meta": {"count": len(linkage)}, "data": linkage, "links": links}
+        related = card.market if name == "market" else card.recipient
+        related_id = card.market_id if name == "market" else card.recipient_id
+        type_ = INCLUDABLE[name]
+        if related_id is None:
+            return {"links": links, "data": None}
+        if included:
+            self._include(type_, related, self.market if name == "market" else self.recipient)
+        return {"links": links, "data": {"type": type_, "id": str(related_id)}}
+
+    def needs_ledger(self) -> bool:
+        return bool(self.wanted("gift_cards", ("balance_log", "usage_log")))
+
+    def needs_relationships(self) -> bool:
+        return bool(self.wanted("gift_cards", GIFT_CARD_RELATIONSHIPS))
+
+    def needs_tags(self) -> bool:
+        return bool(self.wanted("gift_cards", ("tags",)))
+
+    # ------------------------------------------------------------------------ documents
+
+    def one(self, resource: dict | None) -> dict:
+        document = {"data": resource}
+        if self.include:
+            document["included"] = self.sorted_included()
+        return document
+
+    def many(self, resources: list[dict], meta: dict, links: dict) -> dict:
+        document = {"links": links, "data": resources}
+        if self.include:
+            document["included"] = self.sorted_included()
+        document["meta"] = meta
+        return document
+
+
+def balance_log(ledger: list[tuple] | None) -> list[dict]:
+    """Every ledger row, oldest first, the issue included: the changes sum to the balance."""
+    return [
+        {
+            "datetime": iso(created_at),
+            "balance_change_cents": amount,
+            "kind": kind,
+            "balance_after_cents": after,
+            "order_reference": order or None,
+        }
+        for _pk, kind, amount, after, order, created_at in ledger or ()
+    ]
+
+
+def usage_log(ledger: list[tuple] | None) -> dict[str, list[dict]]:
+    """The ledger rows filed under an order reference, grouped by order."""
+    usage: dict[str, list[dict]] = {}
+    for _pk, kind, amount, after, order, created_at in ledger or ():
+        if not order or kind not in USAGE_ACTIONS:
+            continue
+        usage.setdefault(order, []).append(
+            {
+                "action": USAGE_ACTIONS[kind],
+                "amount_cents": amount,
+                "balance_cents": after,
+                "order_number": order,
+                "datetime": iso(created_at),
+            }
+        )
+    return usage
+
+
+def card_tags(card: GiftCard) -> list:
+    """A card's tags for its linkage: prefetched rows, else the pairs of its own query."""
+    if "tags" in getattr(card, "_prefetched_objects_cache", {}):
+        return list(card.tags.all())
+    return selectors.tag_pairs(card)

@@ -1,0 +1,169 @@
+"""A change set: everything one API request asks of a card, under one lock, in one
+transaction, in a fixed order (restore, recipient and attributes, status triggers, balance
+written, balance changed, tags, expiry, deletion). A refusal at any step leaves the card, its
+ledger and its history as they were, and says which step refused (`exc.step`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from clients.tenancy import Actor, Tenant
+from giftcards import exceptions, selectors
+from giftcards.models import BalanceLog, GiftCard
+from giftcards.services import balances, cards, checks
+from giftcards.services.door import lock_card
+
+Kind = BalanceLog.Kind
+
+
+@dataclass(frozen=True)
+class CardChanges:
+    restore: bool = False
+    recipient_email: str | None = None  # found or created by email, then set as recipient
+    attributes: Mapping[str, Any] = field(default_factory=dict)  # see cards.UPDATABLE_FIELDS
+    triggers: tuple[str, ...] = ()  # "purchase", "activate", "deactivate", in this order
+    balance_cents: int | None = None  # written directly: an adjustment for the difference
+    balance_note: str = ""
+    reopen_redeemed: bool = False
+    balance_change_cents: int | None = None  # < 0 a debit, > 0 a recharge
+    order_reference: str = ""
+    add_tags: tuple[str, ...] = ()
+    remove_tags: tuple[str, ...] = ()
+    expire_now: bool = False
+    soft_delete: bool = False
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """The card after the change set, the ledger rows it wrote, and, for a caller that read
+    the ledger before the lock (`ledger_seen`), the whole ledger as of this change."""
+
+    card: GiftCard
+    entries: tuple[BalanceLog, ...] = ()
+    replayed: bool = False
+    ledger: list[tuple] | None = None  # selectors.LEDGER_ROW
+
+
+@contextmanager
+def _step(name: str) -> Iterator[None]:
+    try:
+        yield
+    except exceptions.GiftCardError as exc:
+        exc.step = name
+        raise
+
+
+def _replay(locked: GiftCard, changes: CardChanges, key: str | None):
+    """A retry of a change set that moved money finds its ledger row: nothing runs again."""
+    if not key:
+        return None
+    if changes.balance_change_cents:
+        kind = Kind.DEBIT if changes.balance_change_cents < 0 else Kind.RECHARGE
+        return balances.replay(
+            locked,
+            key,
+            kind,
+            amount_cents=changes.balance_change_cents,
+            order_reference=changes.order_reference or "",
+        )
+    if changes.balance_cents is not None:
+        return balances.replay(
+            locked, key, Kind.ADJUSTMENT, balance_after_cents=changes.balance_cents
+        )
+    return None
+
+
+def card_change(
+    *,
+    card: GiftCard | str,
+    actor: Actor,
+    changes: CardChanges,
+    tenant: Tenant | None = None,
+    if_match: Collection[str] | None = None,
+    idempotency_key: str | None = None,
+    related: bool = False,
+    ledger_seen: selectors.LedgerSnapshot | None = None,
+) -> ChangeResult:
+    """Apply a change set. `related` brings the recipient, market and tag linkage with the
+    locked row (for rendering without another query).
+
+    Raises CardNotFound, PreconditionFailed and whatever the steps raise (see
+    `services.balances` and `services.cards`), with `step` set.
+    """
+    with transaction.atomic():
+        recipient = None
+        if changes.recipient_email:
+            with _step("attributes"):
+                recipient = cards.recipient_find_or_create(
+                    tenant=tenant or checks.tenant_of(card), email=changes.recipient_email
+                )
+        locked = lock_card(card, tenant=tenant, if_match=if_match, related=related)
+        ledger = None
+        if ledger_seen is not None:
+            ledger = selectors.ledger_as_of_lock(locked, ledger_seen)
+        earlier = _replay(locked, changes, idempotency_key)
+        if earlier:
+            return ChangeResult(card=locked, entries=earlier.entries, replayed=True, ledger=ledger)
+
+        fields: set[str] = set()
+        entries: list[BalanceLog] = []
+        with _step("restore"):
+            if changes.restore:
+                fields.update(cards.restore(locked))
+        attributes = dict(changes.attributes)
+        if recipient is not None:
+            attributes["recipient"] = recipient
+        if attributes:
+            with _step("attributes"):
+                fields.update(cards.update(locked, attributes))
+        for trigger in changes.triggers:
+            with _step(trigger):
+                fields.update(cards.transition(locked, trigger))
+        if changes.balance_cents is not None:
+            with _step("balance_cents"):
+                entry = balances.adjust(
+                    locked,
+                    changes.balance_cents,
+                    actor,
+                    note=changes.balance_note,
+                    idempotency_key=idempotency_key,
+                    reopen_redeemed=changes.reopen_redeemed,
+                )
+                entries.extend([entry] if entry else [])
+        change = changes.balance_change_cents
+        if change:
+            with _step("balance_change_cents"):
+                move = balances.debit if change < 0 else balances.recharge
+                entries.append(
+                    move(
+                        locked,
+                        abs(change),
+                        actor,
+                        idempotency_key=idempotency_key,
+                        order_reference=changes.order_reference,
+                    )
+                )
+        if changes.add_tags or changes.remove_tags:
+            with _step("tags"):
+                tag_fields = cards.tags_step(locked, changes.add_tags, changes.remove_tags)
+                fields.update(tag_fields)
+                if tag_fields and related:
+                    locked.tag_pairs = selectors.tag_pairs_of(locked)
+        if changes.expire_now:
+            fields.update(cards.expire_now(locked))
+        if changes.soft_delete:
+            fields.update(cards.soft_delete(locked))
+        if entries:
+            fields.update(balances.BALANCE_FIELDS)
+        if fields:
+            checks.touch(locked, actor)
+            balances.save(locked, fields)
+    if ledger is not None:
+        ledger = [*ledger, *map(selectors.ledger_row, entries)]
+    return ChangeResult(card=locked, entries=tuple(entries), ledger=ledger)

@@ -1,0 +1,163 @@
+"""Issuing a card: the card row, its `issue` ledger row and its tags, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clients.models import Client
+from clients.tenancy import Actor, Tenant
+from giftcards import codes, exceptions, money
+from giftcards.models import BalanceLog, GiftCard, GiftCardRecipient, Market, Status, Tag
+from giftcards.services import checks
+from giftcards.services.cards import recipient_find_or_create
+
+Kind = BalanceLog.Kind
+ISSUABLE_STATUSES = frozenset({Status.DRAFT, Status.INACTIVE, Status.ACTIVE})
+
+
+def _resolve_currency(tenant: Tenant, currency_code: str | None, market: Market | None) -> str:
+    if currency_code is None:
+        return market.currency_code if market is not None else tenant.business.currency_code
+    if not money.is_known_currency(currency_code):
+        raise exceptions.InvalidCurrency(f"{currency_code!r} is not an ISO 4217 currency code.")
+    if market is not None and market.currency_code != currency_code:
+        raise exceptions.CurrencyMismatch(
+            f"The market uses {market.currency_code}, not {currency_code}."
+        )
+    return currency_code
+
+
+def card_issue(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    balance_cents: int,
+    currency_code: str | None = None,
+    code: str | None = None,
+    status: str = Status.DRAFT,
+    balance_max_cents: int | None = None,
+    single_use: bool = False,
+    rechargeable: bool = True,
+    distribute_discount: bool = True,
+    image_url: str = "",
+    purchase_date: datetime | None = None,
+    expires_at: datetime | None = None,
+    reference: str = "",
+    reference_origin: str = "",
+    metadata: dict | None = None,
+    client: Client | None = None,
+    recipient: GiftCardRecipient | None = None,
+    recipient_email: str | None = None,
+    market: Market | None = None,
+    tags: Iterable[Tag] = (),
+) -> GiftCard:
+    """Create a card and its `issue` ledger row.
+
+    `recipient_email` finds the tenant's recipient by email, or creates one. Raises
+    InvalidAmount, InvalidCurrency, CurrencyMismatch, BalanceMaxExceeded, InvalidCode,
+    DuplicateCode, IllegalTransition (a status other than draft, inactive or active).
+    """
+    checks.require_non_negative_cents(balance_cents, "balance_cents")
+    if balance_max_cents is not None:
+        checks.require_positive_cents(balance_max_cents, "balance_max_cents")
+        if balance_cents > balance_max_cents:
+            raise exceptions.BalanceMaxExceeded(
+                "The balance cannot exceed the card's maximum balance.", subject="balance_cents"
+            )
+    if status not in ISSUABLE_STATUSES:
+        raise exceptions.IllegalTransition(
+            f"A new card starts as draft, inactive or active, not {str(status)!r}."
+        )
+    if metadata is not None and not isinstance(metadata, dict):
+        raise exceptions.GiftCardError("Metadata must be a JSON object.", subject="metadata")
+    with transaction.atomic():
+        if recipient_email:
+            recipient = recipient_find_or_create(tenant=tenant, email=recipient_email)
+        checks.check_same_tenant(
+            tenant, client=client, gift_card_recipient=recipient, market=market
+        )
+        if market is not None:
+            # The market's currency, read under a lock that conflicts with market_update's: a
+            # currency change in flight is waited for, never read stale (PostgreSQL; SQLite
+            # serialises writers anyway). Issues into one market take turns, briefly.
+            market = Market.objects.select_for_update(no_key=True).get(pk=market.pk)
+        currency_code = _resolve_currency(tenant, currency_code, market)
+
+        if code is None:
+            chosen = False
+            code = codes.generate()
+        else:
+            chosen = True
+            try:
+                codes.validate(code)
+            except codes.InvalidCode as exc:
+                raise exceptions.InvalidCode(str(exc)) from exc
+
+        tags = list(tags)
+        for tag in tags:
+            checks.check_same_tenant(tenant, tag=tag)
+
+        now = timezone.now()
+        if status != Status.DRAFT and purchase_date is None:
+            purchase_date = now
+        for _attempt in range(5):
+            card = GiftCard(
+                business=tenant.business,
+                mode=tenant.mode,
+                code_hash=codes.lookup_hash(code),
+                code_encrypted=codes.encrypt(code),
+                code_last4=codes.last4(code),
+                status=status,
+                currency_code=currency_code,
+                initial_balance_cents=balance_cents,
+                balance_cents=balance_cents,
+                balance_max_cents=balance_max_cents,
+                single_use=single_use,
+                rechargeable=rechargeable,
+                distribute_discount=distribute_discount,
+                image_url=image_url,
+                purchase_date=purchase_date,
+                expires_at=expires_at,
+                reference=reference,
+                reference_origin=reference_origin,
+                metadata=metadata if metadata is not None else {},
+                client=client,
+                recipient=recipient,
+                market=market,
+                created_at=now,
+                updated_at=now,
+                created_by=actor.name,
+                modified_by=actor.name,
+            )
+            try:
+                with transaction.atomic():
+                    card.save(force_insert=True)
+                    BalanceLog.objects.create(
+                        card=card,
+                        kind=Kind.ISSUE,
+                        amount_cents=balance_cents,
+                        balance_after_cents=balance_cents,
+                        actor_name=actor.name,
+                        user=actor.user,
+                        api_key=actor.api_key,
+                        created_at=now,
+                    )
+                    if tags:
+                        card.tags.add(*tags)
+                return card
+            except IntegrityError:
+                taken = GiftCard.objects.filter(
+                    business=tenant.business, code_hash=card.code_hash
+                ).exists()
+                if not taken:
+                    raise
+                if chosen:
+                    raise exceptions.DuplicateCode(
+                        "This business already has a card with that code."
+                    ) from None
+                code = codes.generate()  # a generated code collided: draw another
+        raise exceptions.DuplicateCode("Could not draw an unused code.")
