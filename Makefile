@@ -12,7 +12,7 @@ PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-sqlite test-postgres lint install migrate bench chromium bench-csv clean
+.PHONY: run test test-sqlite test-postgres lint install migrate bench chromium bench-csv bench-http clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -84,6 +84,11 @@ bench: install
 bench-csv: install
 	$(PY) tests/admin/bench_csv_export.py
 	DATABASE_URL=$(PG_URL) $(PY) tests/admin/bench_csv_export.py
+
+# The service over HTTP (gunicorn, PostgreSQL, Redis) against hand-written baselines served by
+# the same gunicorn; re-creates the giftcards_bench_http database. Figures, not assertions.
+bench-http: install
+	$(PY) -m benchmarks.http_bench --admin-url $(PG_ADMIN_URL)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* .test-db.sqlite3* staticfiles test-artifacts
