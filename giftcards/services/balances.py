@@ -222,6 +222,20 @@ def adjust(
 # ---------------------------------------------------------------------------- operations
 
 
+def _move(card, *, tenant, key, kind, same, step, if_match=None) -> BalanceChange:
+    """One balance operation: lock the card, answer a retry of `key` with its row (`same`
+    gives the values that must match), else run `step` and save the card."""
+    with transaction.atomic():
+        locked = lock_card(card, tenant=tenant, if_match=if_match)
+        earlier = replay(locked, key, kind, **same(locked))
+        if earlier:
+            return earlier
+        entry = step(locked)
+        if entry is not None:
+            save(locked, BALANCE_FIELDS)
+    return BalanceChange(card=locked, entry=entry, entries=(entry,) if entry else ())
+
+
 def card_debit(
     *,
     card: GiftCard | str,
@@ -246,31 +260,33 @@ def card_debit(
     """
     if amount is None:
         checks.require_positive_cents(amount_cents)
-    with transaction.atomic():
-        locked = lock_card(card, tenant=tenant, if_match=if_match)
-        if amount is not None:
-            amount_cents = checks.require_positive_cents(checks.to_cents(amount, locked))
-        earlier = replay(
+
+    def cents(locked: GiftCard) -> int:
+        if amount is None:
+            return amount_cents
+        return checks.require_positive_cents(checks.to_cents(amount, locked))
+
+    return _move(
+        card,
+        tenant=tenant,
+        if_match=if_match,
+        key=idempotency_key,
+        kind=Kind.DEBIT,
+        same=lambda locked: {
+            "amount_cents": -cents(locked),
+            "order_reference": order_reference or "",
+        },
+        step=lambda locked: debit(
             locked,
-            idempotency_key,
-            Kind.DEBIT,
-            amount_cents=-amount_cents,
-            order_reference=order_reference or "",
-        )
-        if earlier:
-            return earlier
-        entry = debit(
-            locked,
-            amount_cents,
+            cents(locked),
             actor,
             currency_code=currency_code,
             idempotency_key=idempotency_key,
             order_reference=order_reference,
             note=note,
             occurred_at=occurred_at,
-        )
-        save(locked, BALANCE_FIELDS)
-    return BalanceChange(card=locked, entry=entry, entries=(entry,))
+        ),
+    )
 
 
 def card_recharge(
@@ -291,12 +307,13 @@ def card_recharge(
     CardExpired, CurrencyMismatch, BalanceMaxExceeded, IdempotencyConflict.
     """
     checks.require_positive_cents(amount_cents)
-    with transaction.atomic():
-        locked = lock_card(card, tenant=tenant)
-        earlier = replay(locked, idempotency_key, Kind.RECHARGE, amount_cents=amount_cents)
-        if earlier:
-            return earlier
-        entry = recharge(
+    return _move(
+        card,
+        tenant=tenant,
+        key=idempotency_key,
+        kind=Kind.RECHARGE,
+        same=lambda locked: {"amount_cents": amount_cents},
+        step=lambda locked: recharge(
             locked,
             amount_cents,
             actor,
@@ -304,9 +321,8 @@ def card_recharge(
             idempotency_key=idempotency_key,
             order_reference=order_reference,
             note=note,
-        )
-        save(locked, BALANCE_FIELDS)
-    return BalanceChange(card=locked, entry=entry, entries=(entry,))
+        ),
+    )
 
 
 def card_adjust(
@@ -328,25 +344,22 @@ def card_adjust(
     BalanceMaxExceeded, IdempotencyConflict.
     """
     checks.require_non_negative_cents(new_balance_cents, "balance_cents")
-    with transaction.atomic():
-        locked = lock_card(card, tenant=tenant)
+    return _move(
+        card,
+        tenant=tenant,
+        key=idempotency_key,
+        kind=Kind.ADJUSTMENT,
         # A retry asks for the same target balance; the difference has changed since.
-        earlier = replay(
-            locked, idempotency_key, Kind.ADJUSTMENT, balance_after_cents=new_balance_cents
-        )
-        if earlier:
-            return earlier
-        entry = adjust(
+        same=lambda locked: {"balance_after_cents": new_balance_cents},
+        step=lambda locked: adjust(
             locked,
             new_balance_cents,
             actor,
             note=note,
             idempotency_key=idempotency_key,
             reopen_redeemed=reopen_redeemed,
-        )
-        if entry is not None:
-            save(locked, BALANCE_FIELDS)
-    return BalanceChange(card=locked, entry=entry, entries=(entry,) if entry else ())
+        ),
+    )
 
 
 def card_refund(
@@ -365,17 +378,13 @@ def card_refund(
     """
     if payment.kind != Kind.DEBIT:
         raise exceptions.NotRefundable("Only a debit can be refunded.")
-    with transaction.atomic():
-        card = payment.card if tenant is None else payment.card_id
-        locked = lock_card(card, tenant=tenant)
-        earlier = replay(locked, idempotency_key, Kind.REFUND, refund_of_id=payment.pk)
-        if earlier:
-            return earlier
+
+    def refund(locked: GiftCard) -> BalanceLog:
         if BalanceLog.objects.filter(refund_of=payment).exists():
             raise exceptions.AlreadyRefunded("This payment has already been refunded.")
         checks.check_not_deleted(locked)
         checks.check_within_max(locked, locked.balance_cents - payment.amount_cents)
-        entry = post(
+        return post(
             locked,
             kind=Kind.REFUND,
             amount_cents=-payment.amount_cents,
@@ -386,5 +395,12 @@ def card_refund(
             note=note,
             refund_of=payment,
         )
-        save(locked, BALANCE_FIELDS)
-    return BalanceChange(card=locked, entry=entry, entries=(entry,))
+
+    return _move(
+        payment.card if tenant is None else payment.card_id,
+        tenant=tenant,
+        key=idempotency_key,
+        kind=Kind.REFUND,
+        same=lambda locked: {"refund_of_id": payment.pk},
+        step=refund,
+    )
