@@ -58,6 +58,24 @@ class StrictSerializer(serializers.Serializer):
 # ---------------------------------------------------------------------------- gift cards
 
 
+GIFT_CARD_COLUMNS = (
+    "id",
+    "business_id",
+    "mode",
+    "client_id",
+    "currency_code",
+    "initial_balance_cents",
+    "balance_cents",
+    "deleted_at",
+    "expires_at",
+    "purchase_date",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "modified_by",
+)
+
+
 def gift_card_data(card: GiftCard, business: Business) -> dict[str, Any]:
     currency = card.currency_code
     return {

@@ -35,6 +35,12 @@ from giftcards.throttling import ApiKeyRateThrottle
 _PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
 
 
+def _one(queryset):
+    """The row a primary-key filter finds, or None (no ORDER BY for a single row)."""
+    found = list(queryset.order_by()[:1])
+    return found[0] if found else None
+
+
 class PlainApiView(ApiKeyScopedView, APIView):
     parser_classes = [DecimalJSONParser]
     renderer_classes = [JSONRenderer]
@@ -64,12 +70,16 @@ class PlainApiView(ApiKeyScopedView, APIView):
     def cards(self) -> QuerySet[GiftCard]:
         return GiftCard.objects.for_tenant(self.tenant)
 
+    def shown_cards(self) -> QuerySet[GiftCard]:
+        """Cards to show: only what `gift_card_data` reads (no codes, no metadata to decode)."""
+        return self.cards().only(*s.GIFT_CARD_COLUMNS)
+
     def card_from_url(self, card_id: str) -> GiftCard:
         if not _PUBLIC_ID.match(card_id):
             raise ValidationError(
                 {"giftCardUUId": ["Not a gift card id (22 characters of URL-safe base64)."]}
             )
-        card = self.cards().filter(pk=card_id).first()
+        card = _one(self.shown_cards().filter(pk=card_id))
         if card is None:
             raise Http404("No gift card with this giftCardUUId.")
         return card
@@ -97,7 +107,7 @@ class PlainApiView(ApiKeyScopedView, APIView):
         pk = parse_id(client_id)
         if pk is None:
             raise ValidationError({"clientId": [ID_MESSAGE]})
-        client = Client.objects.for_tenant(self.tenant).filter(pk=pk).first()
+        client = _one(Client.objects.for_tenant(self.tenant).filter(pk=pk))
         if client is None:
             raise Http404("No client with this clientId.")
         return client
@@ -178,7 +188,7 @@ class ClientGiftCardsView(PlainApiView):
     @document(shape=GiftCardShape, many=True, path=["client_id"])
     def get(self, request, client_id):
         client = self.client_from_url(client_id)
-        cards = self.cards().not_deleted().filter(client=client).order_by("created_at", "id")
+        cards = self.shown_cards().not_deleted().filter(client=client).order_by("created_at", "id")
         business = self.tenant.business
         return Response([s.gift_card_data(card, business) for card in cards])
 
@@ -280,14 +290,11 @@ class CardPaymentsView(PlainApiView):
         payments = (
             BalanceLog.objects.payments()
             .filter(card=card)
-            .select_related("card", "refund")
+            .select_related("refund")
             .order_by("-created_at", "-id")
         )
         return Response(
-            [
-                s.payment_data(entry, entry.card, getattr(entry, "refund", None))
-                for entry in payments
-            ]
+            [s.payment_data(entry, card, getattr(entry, "refund", None)) for entry in payments]
         )
 
 
