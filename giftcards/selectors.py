@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import CharField, Count, F, Func, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -41,13 +41,53 @@ def card_ledger(card: GiftCard) -> QuerySet[BalanceLog]:
 # ---------------------------------------------------------------------------- rendering reads
 # What a JSON:API document of a card needs, in as few queries as the request allows.
 
-# A ledger row as documents render it: a tuple, far cheaper than a model instance for the
-# thousands of rows an old card has.
-LEDGER_ROW = ("id", "kind", "amount_cents", "balance_after_cents", "order_reference", "created_at")
+ZERO = timedelta(0)
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """The APIs' datetime format: ISO 8601 in UTC with a `Z` (microseconds when not 0)."""
+    if value is None:
+        return None
+    if value.utcoffset() != ZERO:
+        value = value.astimezone(UTC)
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class IsoUtc(Func):
+    """`iso_utc` done by the database: parsing thousands of timestamps into datetimes and
+    formatting them again costs ten times more than reading the rest of a ledger row."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        plain = '\'YYYY-MM-DD"T"HH24:MI:SS"Z"\''
+        micro = '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\''
+        return (
+            f"TO_CHAR(({sql}) AT TIME ZONE 'UTC', CASE WHEN "
+            f"DATE_PART('microseconds', {sql})::integer %% 1000000 = 0 "
+            f"THEN {plain} ELSE {micro} END)",
+            (*params, *params),
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Stored as UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]", as isoformat() writes it.
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(REPLACE({sql}, ' ', 'T') || 'Z')", params
+
+
+# A ledger row as documents render it: a tuple, its time already text, far cheaper than a
+# model instance for the thousands of rows an old card has.
+LEDGER_ROW = ("id", "kind", "amount_cents", "balance_after_cents", "order_reference", "at")
+
+
+def _ledger_values(queryset, *extra: str):
+    return queryset.annotate(at=IsoUtc("created_at")).values_list(*LEDGER_ROW, *extra)
 
 
 def ledger_row(entry: BalanceLog) -> tuple:
-    return tuple(getattr(entry, name) for name in LEDGER_ROW)
+    return (*(getattr(entry, name) for name in LEDGER_ROW[:-1]), iso_utc(entry.created_at))
 
 
 _TAG_PAIRS_SQL = {
@@ -94,13 +134,10 @@ class LedgerSnapshot:
 
 def ledger_snapshot(*, tenant: Tenant, card_id: str) -> LedgerSnapshot:
     """One statement: the ledger of the tenant's card (nothing for another tenant's)."""
-    rows = list(
-        BalanceLog.objects.filter(
-            card_id=card_id, card__business=tenant.business, card__mode=tenant.mode
-        )
-        .order_by("created_at", "id")
-        .values_list(*LEDGER_ROW, "card__updated_at")
-    )
+    rows = BalanceLog.objects.filter(
+        card_id=card_id, card__business=tenant.business, card__mode=tenant.mode
+    ).order_by("created_at", "id")
+    rows = list(_ledger_values(rows, "card__updated_at"))
     return LedgerSnapshot(
         card_id=card_id,
         rows=[row[:-1] for row in rows],
@@ -117,14 +154,14 @@ def ledger_as_of_lock(locked: GiftCard, seen: LedgerSnapshot) -> list[tuple]:
         return list(seen.rows)
     last = seen.rows[-1][0] if seen.rows else 0
     later = locked.ledger.filter(pk__gt=last).order_by("created_at", "id")
-    return [*seen.rows, *later.values_list(*LEDGER_ROW)]
+    return [*seen.rows, *_ledger_values(later)]
 
 
 def card_ledger_rows(card_ids) -> dict[str, list[tuple]]:
     """The ledgers of several cards, oldest row first, in one query."""
     ledgers: dict[str, list[tuple]] = {pk: [] for pk in card_ids}
     rows = BalanceLog.objects.filter(card_id__in=card_ids).order_by("created_at", "id")
-    for card_id, *row in rows.values_list("card_id", *LEDGER_ROW):
+    for *row, card_id in _ledger_values(rows, "card_id"):
         ledgers[card_id].append(tuple(row))
     return ledgers
 

@@ -11,8 +11,8 @@ Included resources are sorted by type, then id, as djangorestframework-jsonapi s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.urls import reverse
@@ -71,12 +71,7 @@ FIELDS = {
 }
 
 
-def iso(value: datetime | None) -> str | None:
-    """The API's one datetime format: ISO 8601 in UTC with a `Z`."""
-    if value is None:
-        return None
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+iso = selectors.iso_utc
 
 
 def sparse_fields(query_params) -> dict[str, frozenset[str]]:
@@ -101,12 +96,17 @@ class Documents:
         self.include = frozenset(raw_include.split(",")) if raw_include else frozenset()
         self.locale = business.locale if business is not None else "en_US"
         self.included: dict[tuple[str, str], dict] = {}
+        self._wanted: dict[tuple, list[str]] = {}
 
     # ------------------------------------------------------------------------ helpers
 
-    def wanted(self, type_: str, names: Iterable[str]) -> list[str]:
-        chosen = self.fields.get(type_)
-        return [name for name in names if chosen is None or name in chosen]
+    def wanted(self, type_: str, names: tuple[str, ...]) -> list[str]:
+        """`names` as far as `fields[type_]` wants them (worked out once per request)."""
+        key = (type_, names)
+        if key not in self._wanted:
+            chosen = self.fields.get(type_)
+            self._wanted[key] = [name for name in names if chosen is None or name in chosen]
+        return self._wanted[key]
 
     def link(self, type_: str, pk) -> str:
         return f"{self.root}{type_}/{pk}"
@@ -255,20 +255,20 @@ def balance_log(ledger: list[tuple] | None) -> list[dict]:
     """Every ledger row, oldest first, the issue included: the changes sum to the balance."""
     return [
         {
-            "datetime": iso(created_at),
+            "datetime": at,
             "balance_change_cents": amount,
             "kind": kind,
             "balance_after_cents": after,
             "order_reference": order or None,
         }
-        for _pk, kind, amount, after, order, created_at in ledger or ()
+        for _pk, kind, amount, after, order, at in ledger or ()
     ]
 
 
 def usage_log(ledger: list[tuple] | None) -> dict[str, list[dict]]:
     """The ledger rows filed under an order reference, grouped by order."""
     usage: dict[str, list[dict]] = {}
-    for _pk, kind, amount, after, order, created_at in ledger or ():
+    for _pk, kind, amount, after, order, at in ledger or ():
         if not order or kind not in USAGE_ACTIONS:
             continue
         usage.setdefault(order, []).append(
@@ -277,7 +277,7 @@ def usage_log(ledger: list[tuple] | None) -> dict[str, list[dict]]:
                 "amount_cents": amount,
                 "balance_cents": after,
                 "order_number": order,
-                "datetime": iso(created_at),
+                "datetime": at,
             }
         )
     return usage

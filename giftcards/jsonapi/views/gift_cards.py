@@ -129,7 +129,7 @@ class GiftCardViewSet(ResourceViewSet):
         docs = self.documents()
         # A new card's ledger is its issue row; its tags are none.
         issue = (None, BalanceLog.Kind.ISSUE, card.balance_cents, card.balance_cents, "")
-        resource = docs.gift_card(card, [(*issue, card.created_at)], ())
+        resource = docs.gift_card(card, [(*issue, selectors.iso_utc(card.created_at))], ())
         response = self.card_response(docs, resource, card_etag(card), status_code=201)
         response["Location"] = response.data["data"]["links"]["self"]
         return response

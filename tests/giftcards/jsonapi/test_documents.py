@@ -186,3 +186,13 @@ def test_other_resources(api, story):
     check("recipients", api.get("/api/gift_card_recipients"), story)
     check("markets", api.get("/api/markets"), story)
     check("tags", api.get("/api/tags"), story)
+
+
+def test_metadata_beyond_64_bit_integers_still_renders(api):
+    """The fast encoder refuses such integers; the document falls back to the json module."""
+    response = api.post(
+        "/api/gift_cards", resource("gift_cards", {"balance_cents": 1, "metadata": {"n": 2**70}})
+    )
+    assert response.status_code == 201, response.doc
+    card = api.get(card_url(response.doc["data"]["id"])).doc["data"]
+    assert card["attributes"]["metadata"] == {"n": 2**70}
