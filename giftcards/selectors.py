@@ -86,6 +86,9 @@ def _ledger_values(queryset, *extra: str):
     return queryset.annotate(at=IsoUtc("created_at")).values_list(*LEDGER_ROW, *extra)
 
 
+# ---------------------------------------------------------------------------- snapshots
+
+
 def ledger_row(entry: BalanceLog) -> tuple:
     return (*(getattr(entry, name) for name in LEDGER_ROW[:-1]), iso_utc(entry.created_at))
 
@@ -124,12 +127,12 @@ def tag_pairs_of(card: GiftCard) -> list[list]:
 @dataclass(frozen=True)
 class LedgerSnapshot:
     """A card's ledger read before its lock was taken, with the card's `updated_at` as of
-    the same statement: every ledger row changes the card, so a locked card with the same
-    `updated_at` has exactly these rows."""
+    the same statement (as text, like the rows' times): every ledger row changes the card,
+    so a locked card with the same `updated_at` has exactly these rows."""
 
     card_id: str
     rows: list[tuple]  # LEDGER_ROW
-    card_updated_at: datetime | None
+    card_updated_at: str | None
 
 
 def ledger_snapshot(*, tenant: Tenant, card_id: str) -> LedgerSnapshot:
@@ -137,7 +140,7 @@ def ledger_snapshot(*, tenant: Tenant, card_id: str) -> LedgerSnapshot:
     rows = BalanceLog.objects.filter(
         card_id=card_id, card__business=tenant.business, card__mode=tenant.mode
     ).order_by("created_at", "id")
-    rows = list(_ledger_values(rows, "card__updated_at"))
+    rows = list(_ledger_values(rows.annotate(card_at=IsoUtc("card__updated_at")), "card_at"))
     return LedgerSnapshot(
         card_id=card_id,
         rows=[row[:-1] for row in rows],
@@ -150,7 +153,7 @@ def ledger_as_of_lock(locked: GiftCard, seen: LedgerSnapshot) -> list[tuple]:
     since it was read) the few rows written in between."""
     if seen.card_id != locked.pk:
         raise ValueError("The snapshot is of another card.")
-    if seen.card_updated_at == locked.updated_at and seen.rows:
+    if seen.card_updated_at == iso_utc(locked.updated_at) and seen.rows:
         return list(seen.rows)
     last = seen.rows[-1][0] if seen.rows else 0
     later = locked.ledger.filter(pk__gt=last).order_by("created_at", "id")

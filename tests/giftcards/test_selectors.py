@@ -6,8 +6,10 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import transaction
 
-from giftcards import selectors
+from clients.tenancy import Mode, Tenant
+from giftcards import selectors, services
 from giftcards.models import BalanceLog
 
 MOMENTS = [
@@ -48,3 +50,32 @@ def test_the_snapshot_and_a_new_rows_time_look_alike(card_with_moments, tenant):
     snapshot = selectors.ledger_snapshot(tenant=tenant, card_id=card_with_moments.pk)
     entries = BalanceLog.objects.filter(card=card_with_moments).order_by("created_at", "id")
     assert snapshot.rows == [selectors.ledger_row(entry) for entry in entries]
+
+
+def test_a_ledger_read_before_the_lock_is_completed_under_it(make_card, tenant, actor):
+    """A debit that lands between the read and the lock is not lost from the response."""
+    card = make_card(balance_cents=1_000)
+    snapshot = selectors.ledger_snapshot(tenant=tenant, card_id=card.pk)
+    services.card_debit(card=card, amount_cents=100, actor=actor)
+    with transaction.atomic():
+        locked = services.lock_card(card.pk, tenant=tenant)
+        rows = selectors.ledger_as_of_lock(locked, snapshot)
+    assert [row[2] for row in rows] == [1_000, -100]
+
+
+def test_an_unchanged_card_reuses_the_ledger_read_before_the_lock(
+    make_card, tenant, django_assert_num_queries
+):
+    card = make_card(balance_cents=1_000)
+    snapshot = selectors.ledger_snapshot(tenant=tenant, card_id=card.pk)
+    with transaction.atomic():
+        locked = services.lock_card(card.pk, tenant=tenant)
+        with django_assert_num_queries(0):
+            rows = selectors.ledger_as_of_lock(locked, snapshot)
+    assert rows == snapshot.rows
+
+
+def test_another_tenants_ledger_reads_empty(make_card, other_business):
+    card = make_card()
+    other = Tenant(business=other_business, mode=Mode.LIVE)
+    assert selectors.ledger_snapshot(tenant=other, card_id=card.pk).rows == []
