@@ -187,11 +187,16 @@ class ClientGiftCardsView(PlainApiView):
 
     @document(shape=GiftCardShape, many=True, path=["client_id"])
     def get(self, request, client_id):
-        client = self.client_from_url(client_id)
-        cards = self.cards().not_deleted().filter(client=client).order_by("created_at", "id")
+        pk = parse_id(client_id)
+        if pk is None:
+            raise ValidationError({"clientId": [ID_MESSAGE]})
+        # The tenant's cards of that client id: a client of another tenant has none of them.
+        cards = self.cards().not_deleted().filter(client_id=pk).order_by("created_at", "id")
+        rows = list(cards.values(*s.GIFT_CARD_COLUMNS))
+        if not rows:
+            self.client_from_url(client_id)  # no cards, or no such client here (404)
         business = self.tenant.business
         zone = business.tzinfo
-        rows = cards.values(*s.GIFT_CARD_COLUMNS)
         return Response([s.gift_card_data(row, business, zone) for row in rows])
 
 
