@@ -111,6 +111,7 @@ def measure(args: argparse.Namespace, env: dict[str, str], seeded, log: Path) ->
             )
             say(f"  measured debits ({time.monotonic() - started:.0f} s)")
             results["latency"] = scenarios.ledger_size_latency(api, seeded, args.latency_repeats)
+            results["log_cpu"] = scenarios.log_rendering_cpu(seeded.big_card_id, repeats=15)
             say(f"  measured ledger size latency ({time.monotonic() - started:.0f} s)")
     except Exception:
         if log.exists():
@@ -135,7 +136,7 @@ def print_report(args: argparse.Namespace, results: dict) -> None:
     for table in (
         report.reads_table(results["reads"]),
         report.debits_table(results["hot"], results["spread"], args.threads),
-        report.latency_table(results["latency"]),
+        report.latency_table(results["latency"], results["log_cpu"]),
     ):
         say()
         say("\n".join(table))

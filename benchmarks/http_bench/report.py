@@ -70,7 +70,7 @@ def debits_table(hot: dict[str, Samples], spread: dict[str, Samples], threads: i
     return lines
 
 
-def latency_table(samples: dict[str, Samples]) -> list[str]:
+def latency_table(samples: dict[str, Samples], log_cpu: float) -> list[str]:
     lines = [
         "JSON:API debit latency (one at a time), ms: median / p95; server CPU ms (median)",
         f"  {'response':<24} {'1 row':>17} {'10,000 rows':>17} {'10k/1':>7}",
@@ -88,4 +88,10 @@ def latency_table(samples: dict[str, Samples]) -> list[str]:
             f"   CPU {median(one.cpu_ms):.1f} vs {median(big.cpu_ms):.1f}"
             f"{_failed(one, '1 row')}{_failed(big, '10k')}"
         )
+    one, big = samples["1 row, full"], samples["10k rows, full"]
+    growth = median(big.cpu_ms) - median(one.cpu_ms)
+    lines.append(
+        f"  full document, 1 -> 10,000 rows: {growth:.1f} ms more server CPU; rendering the "
+        f"log alone (read, build, encode; in process): {log_cpu:.1f} ms; {_ratio(growth, log_cpu)}"
+    )
     return lines

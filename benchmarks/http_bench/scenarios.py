@@ -168,3 +168,25 @@ def ledger_size_latency(api: Api, seeded: Seeded, repeats: int) -> dict[str, Sam
         "10k rows, full": lambda _i: jsonapi_debit(api, big, ""),
     }
     return sequential(calls, min(repeats, len(one_row) // 2), cap_seconds=60)
+
+
+def log_rendering_cpu(card_id: str, repeats: int) -> float:
+    """Median CPU ms, in this process, of rendering the big card's balance_log and usage_log
+    alone: the rows read as the service reads them, the two logs built, JSON encoded. What
+    the full document may cost over a sparse one, at most."""
+    import time
+    from statistics import median
+
+    import orjson
+
+    from giftcards import selectors
+    from giftcards.jsonapi import documents
+
+    taken = []
+    for _ in range(repeats):
+        started = time.process_time()
+        rows = selectors.card_ledger_rows([card_id])[card_id]
+        logs = {"balance_log": documents.balance_log(rows), "usage_log": documents.usage_log(rows)}
+        orjson.dumps(logs)
+        taken.append((time.process_time() - started) * 1000)
+    return median(taken)
