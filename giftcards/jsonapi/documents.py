@@ -98,8 +98,6 @@ class Documents:
         self.included: dict[tuple[str, str], dict] = {}
         self._wanted: dict[tuple, list[str]] = {}
 
-    # ------------------------------------------------------------------------ helpers
-
     def wanted(self, type_: str, names: tuple[str, ...]) -> list[str]:
         """`names` as far as `fields[type_]` wants them (worked out once per request)."""
         key = (type_, names)
@@ -198,10 +196,10 @@ class Documents:
         attributes = self._attributes("gift_cards", GIFT_CARD_ATTRIBUTES, card, computed)
         relationships = {}
         for name in self.wanted("gift_cards", GIFT_CARD_RELATIONSHIPS):
-            relationships[name] = self._card_relationship(card, name, tags)
+            relationships[name] = self.relationship(card, name, tags)
         return self._resource("gift_cards", card, attributes, relationships)
 
-    def _card_relationship(self, card: GiftCard, name: str, tags) -> dict:
+    def relationship(self, card: GiftCard, name: str, tags) -> dict:
         if name in ("attachments", "events"):
             return {"meta": {"count": 0}, "data": []}
         base = self.link("gift_cards", card.pk)
@@ -226,14 +224,9 @@ class Documents:
             self._include(type_, related, self.market if name == "market" else self.recipient)
         return {"links": links, "data": {"type": type_, "id": str(related_id)}}
 
-    def needs_ledger(self) -> bool:
-        return bool(self.wanted("gift_cards", ("balance_log", "usage_log")))
-
-    def needs_relationships(self) -> bool:
-        return bool(self.wanted("gift_cards", GIFT_CARD_RELATIONSHIPS))
-
-    def needs_tags(self) -> bool:
-        return bool(self.wanted("gift_cards", ("tags",)))
+    def needs(self, *names: str) -> bool:
+        """Whether a gift card's document shows any of these members."""
+        return bool(self.wanted("gift_cards", names))
 
     # ------------------------------------------------------------------------ documents
 

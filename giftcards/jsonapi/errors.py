@@ -68,28 +68,28 @@ class DocumentError(exceptions.ParseError):
         self.pointer = pointer
 
 
-class Conflict(exceptions.APIException):
+class _Pointing:
+    """An API error that points at the member of the request document it is about."""
+
+    def __init__(self, detail=None, code=None, *, pointer: str | None = None) -> None:
+        super().__init__(detail, code)
+        self.pointer = pointer
+
+
+class Conflict(_Pointing, exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "Conflict."
     default_code = "conflict"
 
-    def __init__(self, detail=None, code=None, *, pointer: str | None = None) -> None:
-        super().__init__(detail, code)
-        self.pointer = pointer
+
+class Forbidden(_Pointing, exceptions.PermissionDenied):
+    pass
 
 
-class Forbidden(exceptions.PermissionDenied):
-    def __init__(self, detail=None, code=None, *, pointer: str | None = None) -> None:
-        super().__init__(detail, code)
-        self.pointer = pointer
-
-
-class RelatedNotFound(exceptions.NotFound):
+class RelatedNotFound(_Pointing, exceptions.NotFound):
     """A relationship in a request names a resource this key cannot see (JSON:API: 404)."""
 
-    def __init__(self, detail: str, *, pointer: str) -> None:
-        super().__init__(detail, code="related_not_found")
-        self.pointer = pointer
+    default_code = "related_not_found"
 
 
 class InvalidQueryParameter(exceptions.ValidationError):
@@ -223,13 +223,7 @@ def _api_errors(exc: exceptions.APIException, view, request) -> list[dict]:
 
 
 def _unique(errors: list[dict]) -> list[dict]:
-    seen, unique = set(), []
-    for error in errors:
-        key = json.dumps(error, sort_keys=True)
-        if key not in seen:
-            seen.add(key)
-            unique.append(error)
-    return unique
+    return list({json.dumps(error, sort_keys=True): error for error in errors}.values())
 
 
 def jsonapi_exception_handler(exc, context):

@@ -1,19 +1,17 @@
-"""Strict serializer fields: JSON:API attributes are typed, so `"10"` is not an integer and
-`1` is not a boolean; relationships resolve only within the key's business and mode."""
+"""The JSON:API's own fields (the strict ones both APIs use are in giftcards/fields.py):
+typed integers, tag name lists, and relationships that resolve only within the key's
+business and mode."""
 
 from __future__ import annotations
-
-import json
 
 from rest_framework import serializers
 from rest_framework_json_api import exceptions as jsonapi_exceptions
 from rest_framework_json_api.relations import ResourceRelatedField
 
+from giftcards.fields import StrictCharField, StrictEmailField
 from giftcards.jsonapi.errors import Conflict, RelatedNotFound
 
 MAX_CENTS = 10**13  # far above any real card, far below a 64-bit overflow
-MAX_METADATA_BYTES = 16 * 1024
-MAX_METADATA_DEPTH = 32
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -21,67 +19,6 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return data
-
-
-class StrictBooleanField(serializers.BooleanField):
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
-
-
-class _StrictString:
-    default_error_messages = {"not_a_string": "Must be a string."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("not_a_string")
-        return super().to_internal_value(data)
-
-
-class StrictCharField(_StrictString, serializers.CharField):
-    pass
-
-
-class StrictEmailField(_StrictString, serializers.EmailField):
-    pass
-
-
-class StrictURLField(_StrictString, serializers.URLField):
-    pass
-
-
-class StrictDateTimeField(_StrictString, serializers.DateTimeField):
-    pass
-
-
-class JsonObjectField(serializers.JSONField):
-    default_error_messages = {
-        "not_object": "Must be a JSON object.",
-        "too_large": f"Must be at most {MAX_METADATA_BYTES} bytes of JSON.",
-        "too_deep": f"Must be nested at most {MAX_METADATA_DEPTH} levels deep.",
-    }
-
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            self.fail("not_object")
-        if _depth(data) > MAX_METADATA_DEPTH:
-            self.fail("too_deep")
-        if len(json.dumps(data)) > MAX_METADATA_BYTES:
-            self.fail("too_large")
-        return data
-
-
-def _depth(value) -> int:
-    """How deeply objects and arrays nest, counted without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, level + 1) for child in children)
-    return deepest
 
 
 class NameListField(StrictCharField):

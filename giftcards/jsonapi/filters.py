@@ -82,10 +82,6 @@ class QueryParameterValidationFilter(jsonapi_filters.QueryParameterValidationFil
                     name, f"Unknown field {unknown[0]!r}; fields: {', '.join(known)}."
                 )
 
-    def filter_queryset(self, request, queryset, view):
-        self.validate_query_params(request, view)
-        return queryset
-
 
 class JsonApiFilterBackend(DjangoFilterBackend):
     """`filter[q][<attribute>_<predicate>]` and `filter[<attribute>]` onto the view's

@@ -54,11 +54,9 @@ def accept_allows_jsonapi(accept: str | None) -> bool:
 
 
 class JsonApiRenderer(JSONRenderer):
-    """Renders documents the views built whole (documents.py), and the exception handler's
-    error objects as `{"errors": [...]}`. djangorestframework-jsonapi's renderer rebuilt each
-    document from serializer fields, the largest cost of a read; orjson encodes a long
-    balance_log ten times faster than the json module. What orjson cannot encode (integers
-    beyond 64 bits in metadata, say) goes through DRF's encoder."""
+    """Documents as the views built them (documents.py), error objects as `{"errors": [...]}`,
+    by orjson (ten times the json module on a long balance_log); what it cannot encode, such
+    as integers beyond 64 bits in metadata, by DRF's encoder."""
 
     media_type = MEDIA_TYPE
     format = "vnd.api+json"

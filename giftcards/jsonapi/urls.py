@@ -2,7 +2,14 @@
 
 from django.urls import re_path
 
-from giftcards.jsonapi import views
+from giftcards.jsonapi.views.base import NotFoundView
+from giftcards.jsonapi.views.gift_cards import GiftCardViewSet
+from giftcards.jsonapi.views.resources import (
+    GiftCardRecipientViewSet,
+    MarketViewSet,
+    TagViewSet,
+    VersionViewSet,
+)
 
 COLLECTION = {"get": "list", "post": "create"}
 MEMBER = {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
@@ -17,10 +24,10 @@ def resource_routes(prefix: str, viewset, name: str) -> list:
 
 
 urlpatterns = [
-    *resource_routes("gift_cards", views.GiftCardViewSet, "gift-card"),
+    *resource_routes("gift_cards", GiftCardViewSet, "gift-card"),
     re_path(
         rf"^gift_cards/{PK}/relationships/(?P<related_field>[^/]+)/?$",
-        views.GiftCardViewSet.as_view(
+        GiftCardViewSet.as_view(
             {
                 "get": "relationship",
                 "patch": "relationship_write",
@@ -32,16 +39,16 @@ urlpatterns = [
     ),
     re_path(
         rf"^gift_cards/{PK}/(?P<related_field>[^/]+)/?$",
-        views.GiftCardViewSet.as_view({"get": "related"}),
+        GiftCardViewSet.as_view({"get": "related"}),
         name="jsonapi-gift-card-related",
     ),
-    *resource_routes("gift_card_recipients", views.GiftCardRecipientViewSet, "gift-card-recipient"),
-    *resource_routes("markets", views.MarketViewSet, "market"),
-    *resource_routes("tags", views.TagViewSet, "tag"),
+    *resource_routes("gift_card_recipients", GiftCardRecipientViewSet, "gift-card-recipient"),
+    *resource_routes("markets", MarketViewSet, "market"),
+    *resource_routes("tags", TagViewSet, "tag"),
     re_path(
         rf"^versions/{PK}/?$",
-        views.VersionViewSet.as_view({"get": "retrieve"}),
+        VersionViewSet.as_view({"get": "retrieve"}),
         name="jsonapi-version-detail",
     ),
-    re_path(r"", views.NotFoundView.as_view(), name="jsonapi-not-found"),
+    re_path(r"", NotFoundView.as_view(), name="jsonapi-not-found"),
 ]

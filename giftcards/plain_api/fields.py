@@ -6,7 +6,6 @@ import datetime as dt
 import re
 from decimal import Decimal
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -42,30 +41,6 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 def epoch_ms(value: dt.datetime | None) -> int | None:
     # Integer arithmetic: float timestamps lose the last millisecond now and then.
     return None if value is None else (value - EPOCH) // dt.timedelta(milliseconds=1)
-
-
-@extend_schema_field(OpenApiTypes.BOOL)
-class StrictBooleanField(serializers.Field):
-    default_error_messages = {"invalid": "Must be true or false."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
-
-    def to_representation(self, value):
-        return bool(value)
-
-
-class StrictCharField(serializers.CharField):
-    """A JSON string; DRF's CharField would also take 123 and store "123"."""
-
-    default_error_messages = {"not_a_string": "Must be a string."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("not_a_string")
-        return super().to_internal_value(data)
 
 
 @extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "pattern": "^[0-9]+$"}]})

@@ -11,13 +11,12 @@ from rest_framework import serializers
 
 from clients.models import Business, Client
 from giftcards import money, services
+from giftcards.fields import StrictBooleanField, StrictCharField
 from giftcards.models import PUBLIC_ID_PATTERN, BalanceLog, GiftCard, Status
 from giftcards.plain_api.fields import (
     EpochMillisField,
     ExpireDateField,
     MajorAmountField,
-    StrictBooleanField,
-    StrictCharField,
     StrictIntegerField,
     epoch_ms,
 )

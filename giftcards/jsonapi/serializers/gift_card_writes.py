@@ -8,7 +8,6 @@ from typing import Any
 
 from giftcards import services
 from giftcards.jsonapi.documents import names
-from giftcards.models import Status
 
 # Attributes card_update changes (no money, no status).
 UPDATABLE = names(
@@ -17,6 +16,7 @@ UPDATABLE = names(
     reference reference_origin metadata
     """
 )
+ISSUED = ("balance_cents", "currency_code", "code", "status", "recipient", "market")
 BLANK_WHEN_NULL = frozenset({"image_url", "reference", "reference_origin"})
 TRIGGERS = (("_purchase", "purchase"), ("_activate", "activate"), ("_deactivate", "deactivate"))
 # The change set's steps -> the request member that asked for them (JSON:API 1.0:
@@ -31,25 +31,13 @@ STEP_MEMBERS = {
 
 
 def issue_arguments(data: dict[str, Any]) -> dict[str, Any]:
-    """`services.card_issue`'s keyword arguments (but tenant and actor) for a create."""
-    return {
-        "balance_cents": data["balance_cents"],
-        "currency_code": data.get("currency_code"),
-        "code": data.get("code"),
-        "status": data.get("status", Status.DRAFT),
-        "balance_max_cents": data.get("balance_max_cents"),
-        "single_use": data.get("single_use", False),
-        "rechargeable": data.get("rechargeable", True),
-        "distribute_discount": data.get("distribute_discount", True),
-        "image_url": data.get("image_url") or "",
-        "expires_at": data.get("expires_at"),
-        "reference": data.get("reference") or "",
-        "reference_origin": data.get("reference_origin") or "",
-        "metadata": data.get("metadata"),
-        "recipient": data.get("recipient"),
-        "recipient_email": data.get("recipient_email") or None,
-        "market": data.get("market"),
-    }
+    """`services.card_issue`'s keyword arguments (but tenant and actor) for a create; what is
+    not sent takes the service's defaults, which are seed 003's."""
+    arguments = {name: data[name] for name in (*ISSUED, *UPDATABLE) if name in data}
+    for name in BLANK_WHEN_NULL & set(arguments):
+        arguments[name] = arguments[name] or ""
+    arguments["recipient_email"] = data.get("recipient_email") or None
+    return arguments
 
 
 def change_set(data: dict[str, Any]) -> services.CardChanges:

@@ -9,16 +9,18 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from giftcards import codes, services
-from giftcards.jsonapi.fields import (
-    MAX_CENTS,
+from giftcards.fields import (
     JsonObjectField,
-    NameListField,
-    RecipientEmailField,
     StrictBooleanField,
     StrictCharField,
     StrictDateTimeField,
-    StrictIntegerField,
     StrictURLField,
+)
+from giftcards.jsonapi.fields import (
+    MAX_CENTS,
+    NameListField,
+    RecipientEmailField,
+    StrictIntegerField,
     TypedRelatedField,
 )
 from giftcards.jsonapi.serializers.base import ResourceSerializer

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from giftcards.jsonapi.fields import JsonObjectField, StrictCharField, StrictEmailField
+from giftcards.fields import JsonObjectField, StrictCharField, StrictEmailField
 from giftcards.jsonapi.serializers.base import ResourceSerializer
 
 

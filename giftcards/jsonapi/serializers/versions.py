@@ -60,6 +60,14 @@ def ordered_versions(queryset: QuerySet) -> QuerySet:
     return queryset.select_related("history_user").order_by("history_date", "history_id")
 
 
+def page_changes(page: list, first_of_all: bool = False) -> list[dict]:
+    """Each version's changes against the one before it: the previous one on the page, else
+    (for the page's first) read, unless it is the card's first version."""
+    previous = [None if first_of_all else previous_version(page[0])] if page else []
+    befores = [*previous, *page[:-1]]
+    return [version_changes(record, before) for record, before in zip(page, befores, strict=True)]
+
+
 def previous_version(record):
     """The version just before `record` of the same card, in the API's order."""
     earlier = Q(history_date__lt=record.history_date) | Q(

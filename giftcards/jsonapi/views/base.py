@@ -86,7 +86,7 @@ class ResourceViewSet(ApiKeyScopedView, JsonApiMixin, viewsets.GenericViewSet):
     resource_name: str | None = None
     build: str = ""
     pagination_class = JsonApiPagination
-    filter_backends = [QueryParameterValidationFilter, JsonApiFilterBackend, SortFilter]
+    filter_backends = [JsonApiFilterBackend, SortFilter]  # parameters are checked in initial()
     default_sort: tuple[str, ...] = ("id",)
     sort_fields: dict[str, str] = {}
     computed_sort_fields: dict = {}
@@ -112,14 +112,7 @@ class ResourceViewSet(ApiKeyScopedView, JsonApiMixin, viewsets.GenericViewSet):
         context.update(tenant=self.tenant, actor=self.actor, business=self.tenant.business)
         return context
 
-    @property
-    def schema_only(self) -> bool:
-        """drf-spectacular inspects views without a request."""
-        return getattr(self, "swagger_fake_view", False)
-
     def get_queryset(self):
-        if self.schema_only:
-            return self.model.objects.none()
         return self.model.objects.for_tenant(self.tenant)
 
     def get_object(self, queryset=None):

@@ -17,25 +17,25 @@ from rest_framework.response import Response
 from giftcards import codes, exceptions, selectors, services
 from giftcards.filters import GiftCardFilterSet
 from giftcards.idempotency import idempotent
+from giftcards.jsonapi.documents import GIFT_CARD_RELATIONSHIPS as RELATIONSHIPS
 from giftcards.jsonapi.documents import INCLUDABLE, Documents, card_tags, names
 from giftcards.jsonapi.errors import Forbidden
 from giftcards.jsonapi.filters import DOCUMENT_FAMILIES
-from giftcards.jsonapi.serializers import (
-    GiftCardRecipientSerializer,
-    GiftCardSerializer,
-    MarketSerializer,
-    TagSerializer,
-    VersionSerializer,
-)
 from giftcards.jsonapi.serializers.gift_card_writes import (
     change_set,
     issue_arguments,
     refused_member,
 )
+from giftcards.jsonapi.serializers.gift_cards import GiftCardSerializer
+from giftcards.jsonapi.serializers.resources import (
+    GiftCardRecipientSerializer,
+    MarketSerializer,
+    TagSerializer,
+)
 from giftcards.jsonapi.serializers.versions import (
+    VersionSerializer,
     ordered_versions,
-    previous_version,
-    version_changes,
+    page_changes,
 )
 from giftcards.jsonapi.views.base import ResourceViewSet
 from giftcards.models import PUBLIC_ID_PATTERN, BalanceLog, GiftCard, Tag
@@ -77,8 +77,6 @@ class GiftCardViewSet(ResourceViewSet):
     linkage = ("market", "gift_card_recipient", "tags")
 
     def get_queryset(self):
-        if self.schema_only:
-            return GiftCard.objects.none()
         return GiftCard.objects.for_tenant(self.tenant).not_deleted()
 
     # ------------------------------------------------------------------------ reading
@@ -89,15 +87,17 @@ class GiftCardViewSet(ResourceViewSet):
         queryset = queryset.select_related("recipient", "market")
         if "tags" in docs.include:
             return queryset.prefetch_related("tags")
-        if docs.needs_tags():
+        if docs.needs("tags"):
             return selectors.with_tag_pairs(queryset)
         return queryset
 
     def card_resources(self, docs: Documents, cards: list[GiftCard]) -> list[dict]:
-        wanted = cards and docs.needs_ledger()
+        wanted = cards and docs.needs("balance_log", "usage_log")
         ledgers = selectors.card_ledger_rows([card.pk for card in cards]) if wanted else {}
         return [
-            docs.gift_card(card, ledgers.get(card.pk), card_tags(card) if docs.needs_tags() else ())
+            docs.gift_card(
+                card, ledgers.get(card.pk), card_tags(card) if docs.needs("tags") else ()
+            )
             for card in cards
         ]
 
@@ -145,7 +145,7 @@ class GiftCardViewSet(ResourceViewSet):
         data = self.validated(current=current)
         snapshot = (
             selectors.ledger_snapshot(tenant=self.tenant, card_id=pk)
-            if docs.needs_ledger()
+            if docs.needs("balance_log", "usage_log")
             else None
         )
         try:
@@ -156,7 +156,7 @@ class GiftCardViewSet(ResourceViewSet):
                 changes=change_set(data),
                 if_match=if_match(request),
                 idempotency_key=self.idempotency_key(),
-                related=docs.needs_relationships(),
+                related=docs.needs(*RELATIONSHIPS),
                 ledger_seen=snapshot,
             )
         except exceptions.GiftCardError as exc:
@@ -169,7 +169,7 @@ class GiftCardViewSet(ResourceViewSet):
         if "tags" in docs.include:
             # Included tags are read after the commit: only when the client asks for them.
             tags = list(Tag.objects.filter(pk__in=[pk for pk, _ in selectors.tag_pairs(card)]))
-        elif docs.needs_tags():
+        elif docs.needs("tags"):
             tags = selectors.tag_pairs(card)
         return self.card_response(docs, docs.gift_card(card, result.ledger, tags), card_etag(card))
 
@@ -248,7 +248,7 @@ class GiftCardViewSet(ResourceViewSet):
         return field
 
     def get_serializer_class(self):
-        if self.action == "related" and not self.schema_only:
+        if self.action == "related":
             return self.related_resources[self._related_field()][0]
         return super().get_serializer_class()
 
@@ -277,29 +277,15 @@ class GiftCardViewSet(ResourceViewSet):
             page = self.paginate_queryset(queryset)
             return self.render_page(docs, [docs.tag(tag) for tag in page])
         page = self.paginate_queryset(ordered_versions(card.versions.all()))
-        resources = []
-        for index, record in enumerate(page):
-            if index:
-                previous = page[index - 1]
-            elif self.paginator.offset:
-                previous = previous_version(record)
-            else:
-                previous = None
-            resources.append(docs.version(record, version_changes(record, previous)))
-        return self.render_page(docs, resources)
+        changes = page_changes(page, first_of_all=not self.paginator.offset)
+        return self.render_page(
+            docs, [docs.version(*pair) for pair in zip(page, changes, strict=True)]
+        )
 
     def relationship(self, request, pk, related_field):
         """GET /api/gift_cards/{id}/relationships/{market|gift_card_recipient|tags}: linkage."""
         card = self.get_object()
-        if related_field == "tags":
-            data = [{"type": "tags", "id": str(tag.pk)} for tag in card.tags.all()]
-        else:
-            related_id = card.market_id if related_field == "market" else card.recipient_id
-            type_ = INCLUDABLE[related_field]
-            data = None if related_id is None else {"type": type_, "id": str(related_id)}
-        base = self.documents().link("gift_cards", card.pk)
-        links = {
-            "self": f"{base}/relationships/{related_field}",
-            "related": f"{base}/{related_field}",
-        }
-        return Response({"data": data, "links": links})
+        tags = list(card.tags.all()) if related_field == "tags" else ()
+        document = self.documents().relationship(card, related_field, tags)
+        document.pop("meta", None)  # a linkage document: data and links
+        return Response(document)

@@ -6,17 +6,16 @@ from rest_framework.response import Response
 
 from giftcards import catalogue
 from giftcards.filters import GiftCardRecipientFilterSet, MarketFilterSet, TagFilterSet
-from giftcards.jsonapi.serializers import (
+from giftcards.jsonapi.serializers.resources import (
     GiftCardRecipientSerializer,
     MarketSerializer,
     TagSerializer,
-    VersionSerializer,
 )
 from giftcards.jsonapi.serializers.versions import (
     HistoricalGiftCard,
+    VersionSerializer,
     ordered_versions,
-    previous_version,
-    version_changes,
+    page_changes,
 )
 from giftcards.jsonapi.views.base import ResourceViewSet
 from giftcards.models import GiftCardRecipient, Market, Tag
@@ -88,8 +87,6 @@ class VersionViewSet(ResourceViewSet):
     serializer_class = VersionSerializer
 
     def get_queryset(self):
-        if self.schema_only:
-            return HistoricalGiftCard.objects.none()
         tenant = self.tenant
         return ordered_versions(
             HistoricalGiftCard.objects.filter(
@@ -102,5 +99,4 @@ class VersionViewSet(ResourceViewSet):
     def retrieve(self, request, *args, **kwargs):
         record = self.get_object()
         docs = self.documents()
-        changes = version_changes(record, previous_version(record))
-        return Response(docs.one(docs.version(record, changes)))
+        return Response(docs.one(docs.version(record, page_changes([record])[0])))
