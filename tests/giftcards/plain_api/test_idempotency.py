@@ -1,0 +1,92 @@
+"""Idempotency-Key's story (giftcards/idempotency.py) through POST /payments: claim,
+operate, store; a retry meets the claim, and the ledger's key keeps the money move single."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.test import RequestFactory
+from django.utils import timezone
+
+from clients.models import IdempotencyRecord
+from giftcards.idempotency import _fingerprint
+from giftcards.models import BalanceLog
+from tests.giftcards.plain_api.helpers import balance
+
+
+@pytest.fixture
+def card(create_card) -> dict:
+    return create_card(amount="100", balanceAmount="100")
+
+
+def pay(api, card_id, key="till-7", amount="10"):
+    body = {"giftCardUUId": card_id, "amount": amount}
+    return api.post("/payments", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def pending_claim(api_key, card_id, age=timedelta(0), amount="10") -> None:
+    """The claim a request with this body left while running (or when it died)."""
+    body = {"giftCardUUId": card_id, "amount": amount}
+    request = RequestFactory().post("/payments", json.dumps(body), content_type="application/json")
+    IdempotencyRecord.objects.create(
+        api_key=api_key[0],
+        key="till-7",
+        request_hash=_fingerprint(request),
+        status_code=0,
+        response_body="",
+    )
+    IdempotencyRecord.objects.filter(key="till-7").update(created_at=timezone.now() - age)
+
+
+def debits(card_id) -> int:
+    return BalanceLog.objects.filter(card_id=card_id, kind="debit").count()
+
+
+def test_a_retry_while_the_first_request_runs_is_a_409_and_moves_nothing(api, api_key, card):
+    pending_claim(api_key, card["giftCardUUId"])
+    response = pay(api, card["giftCardUUId"])
+    assert response.status_code == 409, response.content
+    assert "still being processed" in response.json()["Idempotency-Key"][0]
+    assert balance(card["giftCardUUId"]) == 10_000
+
+
+def test_a_claim_left_by_a_request_that_died_after_paying_replays_the_payment(api, card):
+    """The payment committed, then the process died before storing the response."""
+    first = pay(api, card["giftCardUUId"])
+    assert first.status_code == 201
+    IdempotencyRecord.objects.filter(key="till-7").update(
+        status_code=0, response_body="", created_at=timezone.now() - timedelta(minutes=5)
+    )
+
+    retry = pay(api, card["giftCardUUId"])
+
+    assert retry.status_code == 201, retry.content
+    assert retry.json()["paymentId"] == first.json()["paymentId"]
+    assert debits(card["giftCardUUId"]) == 1
+    assert balance(card["giftCardUUId"]) == 9_000
+    stored = IdempotencyRecord.objects.get(key="till-7")
+    assert stored.status_code == 201
+    assert pay(api, card["giftCardUUId"])["Idempotent-Replayed"] == "true"
+
+
+def test_a_claim_left_by_a_request_that_died_before_paying_pays_once(api, api_key, card):
+    pending_claim(api_key, card["giftCardUUId"], age=timedelta(minutes=5))
+    retry = pay(api, card["giftCardUUId"])
+    assert retry.status_code == 201, retry.content
+    assert debits(card["giftCardUUId"]) == 1
+    assert pay(api, card["giftCardUUId"]).json() == retry.json()
+    assert debits(card["giftCardUUId"]) == 1
+
+
+def test_a_claim_of_another_request_is_a_conflict_even_when_abandoned(api, api_key, card):
+    pending_claim(api_key, card["giftCardUUId"], age=timedelta(minutes=5), amount="20")
+    assert pay(api, card["giftCardUUId"]).status_code == 422
+    assert balance(card["giftCardUUId"]) == 10_000
+
+
+def test_a_refused_payment_releases_its_claim(api, card):
+    assert pay(api, card["giftCardUUId"], amount="1000").status_code == 422
+    assert not IdempotencyRecord.objects.exists()
+    assert pay(api, card["giftCardUUId"], amount="10").status_code == 201
