@@ -11,6 +11,9 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/giftcards
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
 CHROMIUM ?= /usr/bin/chromium
+# pytest-xdist workers for the test runs: auto is one per CPU; PYTEST_WORKERS=0 runs in-process.
+# Each worker has its own test database (pytest-django adds _gw0, _gw1, ... to its name).
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test test-sqlite test-postgres lint install migrate bench chromium bench-csv bench-http clean
 
@@ -53,12 +56,12 @@ chromium:
 	fi
 
 test-sqlite: install chromium
-	env -u DATABASE_URL $(PY) -m pytest
+	env -u DATABASE_URL $(PY) -m pytest -n $(PYTEST_WORKERS)
 
 test-postgres: install chromium
 	@if $(PY) -c "import psycopg; psycopg.connect('$(PG_ADMIN_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== PostgreSQL run ($(PG_URL)) =="; \
-		DATABASE_URL=$(PG_URL) $(PY) -m pytest; \
+		DATABASE_URL=$(PG_URL) $(PY) -m pytest -n $(PYTEST_WORKERS); \
 	elif [ -n "$$CI" ]; then \
 		echo "PostgreSQL is unreachable at $(PG_ADMIN_URL) and CI is set: failing." >&2; exit 1; \
 	else \

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test.utils import override_settings
 
 from clients.services import api_key_create, business_create
 from clients.tenancy import Actor, Mode, Tenant
@@ -18,6 +19,36 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """On PostgreSQL, each table's ids start in a range of their own (table n at n * 10**7).
+
+    PostgreSQL hands out ids from sequences that a rolled-back test does not rewind, so a
+    table's next id depends on every test that ran before on that database, which under
+    pytest-xdist (`make test`) changes from run to run. Apart, ids of two tables can never be
+    equal by chance: a test that holds a client's id against a recipient's cannot pass or
+    fail on the luck of the schedule. SQLite rewinds its ids with the rollback: untouched."""
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT schemaname, sequencename FROM pg_sequences "
+            "WHERE schemaname = current_schema() ORDER BY sequencename"
+        )
+        for n, (schema, sequence) in enumerate(cursor.fetchall(), start=1):
+            name = connection.ops.quote_name(schema) + "." + connection.ops.quote_name(sequence)
+            cursor.execute("SELECT setval(%s::regclass, %s, false)", [name, n * 10**7])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """Tests only: MD5 instead of PBKDF2's many iterations, for every password the suite sets
+    or checks (staff users, demo logins, the live server's logins). Production settings are
+    untouched; no test is about the hash itself."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture

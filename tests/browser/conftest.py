@@ -32,6 +32,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 PASSWORD = "browser-test-password-1"
+SKIP_BANNER = "!!! BROWSER TESTS SKIPPED: "
 _skipped: list[str] = []
 
 
@@ -52,7 +53,7 @@ def browser():
         if os.environ.get("CI"):
             pytest.fail(f"Browser tests need Chromium under CI: {problem}", pytrace=False)
         _skipped.append(problem)
-        pytest.skip(f"!!! BROWSER TESTS SKIPPED: {problem}")
+        pytest.skip(f"{SKIP_BANNER}{problem}")
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop in this thread, which makes Django refuse ORM
@@ -128,7 +129,26 @@ def log_in():
     return enter
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (`--dist loadgroup`, as `make test` runs it) every browser test goes
+    to one worker and runs there in a row, so Chromium starts once per run, not once for each
+    stretch of browser tests a worker happens to be sent. Tried first: xdist reads the group
+    in its own hook. Without xdist the marker does nothing."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 def pytest_terminal_summary(terminalreporter):
-    if _skipped:
+    # Read from the skip reports, not only from _skipped: under pytest-xdist the skip happens
+    # in a worker process, and only its report reaches the process that prints this.
+    reasons = list(_skipped)
+    for report in terminalreporter.stats.get("skipped", []):
+        message = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        if SKIP_BANNER in message:
+            reasons.append(message.split(SKIP_BANNER, 1)[1])
+    if reasons:
         terminalreporter.write_sep("!", "BROWSER TESTS WERE SKIPPED", red=True, bold=True)
-        terminalreporter.write_line(f"Reason: {_skipped[0]}", red=True)
+        terminalreporter.write_line(f"Reason: {reasons[0]}", red=True)
