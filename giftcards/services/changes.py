@@ -88,10 +88,12 @@ def card_change(
     if_match: Collection[str] | None = None,
     idempotency_key: str | None = None,
     related: bool = False,
+    visible: bool = False,
     ledger_seen: selectors.LedgerSnapshot | None = None,
 ) -> ChangeResult:
     """Apply a change set. `related` brings the recipient, market and tag linkage with the
-    locked row (for rendering without another query).
+    locked row (for rendering without another query); `visible` treats a soft-deleted card
+    as not found (see `door.lock_card`).
 
     Raises CardNotFound, PreconditionFailed and whatever the steps raise (see
     `services.balances` and `services.cards`), with `step` set.
@@ -103,7 +105,7 @@ def card_change(
                 recipient = cards.recipient_find_or_create(
                     tenant=tenant or checks.tenant_of(card), email=changes.recipient_email
                 )
-        locked = lock_card(card, tenant=tenant, if_match=if_match, related=related)
+        locked = lock_card(card, tenant=tenant, if_match=if_match, related=related, visible=visible)
         ledger = None
         if ledger_seen is not None:
             ledger = selectors.ledger_as_of_lock(locked, ledger_seen)

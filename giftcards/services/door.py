@@ -35,9 +35,13 @@ def _scope(card: GiftCard | str, tenant: Tenant | None) -> tuple[str, int, str]:
     return card, tenant.business.pk, tenant.mode
 
 
-def _lock(pk: str, business_id: int, mode: str, *, related: bool = False) -> GiftCard:
+def _lock(
+    pk: str, business_id: int, mode: str, *, related: bool = False, visible: bool = False
+) -> GiftCard:
     # No ORDER BY (the model's default ordering): one row by primary key.
     queryset = GiftCard.objects.filter(pk=pk, business_id=business_id, mode=mode).order_by()
+    if visible:
+        queryset = queryset.filter(deleted_at__isnull=True)
     if related:
         queryset = selectors.with_tag_pairs(
             queryset.select_related("recipient", "market").select_for_update(of=("self",))
@@ -56,14 +60,16 @@ def lock_card(
     tenant: Tenant | None = None,
     if_match: Collection[str] | None = None,
     related: bool = False,
+    visible: bool = False,
 ) -> GiftCard:
     """The card, locked until the end of the current transaction.
 
     `if_match` is the set of versions the caller accepts (None: any). With `related`, the
-    card's recipient and market come in the same query (only the card row is locked).
+    card's recipient, market and tag linkage come in the same query (only the card row is
+    locked); with `visible`, a soft-deleted card is not found (the JSON:API hides them).
     Raises CardNotFound, PreconditionFailed.
     """
-    locked = _lock(*_scope(card, tenant), related=related)
+    locked = _lock(*_scope(card, tenant), related=related, visible=visible)
     if if_match is not None and card_version(locked) not in if_match:
         raise exceptions.PreconditionFailed(
             "The gift card has changed since you read it (If-Match does not match its ETag); "

@@ -157,6 +157,7 @@ class GiftCardViewSet(ResourceViewSet):
                 if_match=if_match(request),
                 idempotency_key=self.idempotency_key(),
                 related=docs.needs(*RELATIONSHIPS),
+                visible=True,
                 ledger_seen=snapshot,
             )
         except exceptions.GiftCardError as exc:

@@ -635,3 +635,11 @@ def test_a_card_sent_back_whole_as_read_is_accepted(api, create_card):
     changed = {**response.doc["data"]["attributes"], "formatted_balance": "$1.00"}
     problem = error(patch_card(api, card["id"], changed), 400)
     assert problem["source"]["pointer"] == "/data/attributes/formatted_balance"
+
+
+def test_a_deleted_card_cannot_be_changed_through_the_jsonapi(api, create_card):
+    """Deleted cards are 404s here, on writes too (the plain API restores them)."""
+    card = create_card(status="active")
+    assert api.delete(card_url(card["id"])).status_code == 204
+    assert error(patch_card(api, card["id"], {"reference": "after delete"}), 404)
+    assert GiftCard.objects.get(pk=card["id"]).reference == ""
