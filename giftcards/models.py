@@ -314,7 +314,15 @@ class BalanceLog(models.Model):
 
     class Meta:
         ordering = ("created_at", "id")
-        indexes = [models.Index(fields=["card", "created_at"])]
+        indexes = [
+            models.Index(fields=["card", "created_at"]),
+            # Finds the card a keyed create issued (the per-card unique index starts at card).
+            models.Index(
+                fields=["idempotency_key"],
+                condition=Q(idempotency_key__isnull=False, kind="issue"),
+                name="giftcards_balancelog_issue_key",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=["issue", "debit", "recharge", "adjustment", "refund"]),

@@ -147,10 +147,19 @@ class GiftCardSaveView(PlainApiView):
             context["currency_code"] = card.currency_code
         serializer = s.GiftCardWriteSerializer(instance=card, data=data, context=context)
         serializer.is_valid(raise_exception=True)
+        key = ledger_key(request, "plain")
+        issued = (
+            None if card else services.card_issued_with(tenant=self.tenant, idempotency_key=key)
+        )
+        if issued is not None:  # a retry of a create whose response was never stored
+            return self.card_response(issued, status.HTTP_201_CREATED)
         with transaction.atomic():
             if card is None:
                 card = services.card_issue(
-                    tenant=self.tenant, actor=self.actor, **serializer.issue_arguments()
+                    tenant=self.tenant,
+                    actor=self.actor,
+                    idempotency_key=key,
+                    **serializer.issue_arguments(),
                 )
                 created, versions = True, None
             else:

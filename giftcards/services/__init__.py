@@ -36,7 +36,7 @@ from giftcards.services.cards import (
 from giftcards.services.changes import CardChanges, ChangeResult, card_change
 from giftcards.services.checks import MAX_CENTS
 from giftcards.services.door import card_version, lock_card, lock_cards
-from giftcards.services.issuing import ISSUABLE_STATUSES, card_issue
+from giftcards.services.issuing import ISSUABLE_STATUSES, card_issue, card_issued_with
 
 __all__ = [
     "ISSUABLE_STATUSES",
@@ -53,6 +53,7 @@ __all__ = [
     "card_debit",
     "card_expire_now",
     "card_issue",
+    "card_issued_with",
     "card_purchase",
     "card_recharge",
     "card_refund",

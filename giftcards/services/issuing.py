@@ -31,6 +31,23 @@ def _resolve_currency(tenant: Tenant, currency_code: str | None, market: Market 
     return currency_code
 
 
+def card_issued_with(*, tenant: Tenant, idempotency_key: str | None) -> GiftCard | None:
+    """The tenant's card whose issue carried this idempotency key, if any."""
+    if not idempotency_key:
+        return None
+    issued = (
+        BalanceLog.objects.filter(
+            kind=Kind.ISSUE,
+            idempotency_key=idempotency_key,
+            card__business=tenant.business,
+            card__mode=tenant.mode,
+        )
+        .select_related("card")
+        .first()
+    )
+    return issued.card if issued is not None else None
+
+
 def card_issue(
     *,
     tenant: Tenant,
@@ -54,10 +71,13 @@ def card_issue(
     recipient_email: str | None = None,
     market: Market | None = None,
     tags: Iterable[Tag] = (),
+    idempotency_key: str | None = None,
 ) -> GiftCard:
     """Create a card and its `issue` ledger row.
 
-    `recipient_email` finds the tenant's recipient by email, or creates one. Raises
+    `recipient_email` finds the tenant's recipient by email, or creates one. An
+    `idempotency_key` goes on the issue row; a card issued before with it is returned instead
+    of a new one (a retry whose first request died before its response was stored). Raises
     InvalidAmount, InvalidCurrency, CurrencyMismatch, BalanceMaxExceeded, InvalidCode,
     DuplicateCode, IllegalTransition (a status other than draft, inactive or active).
     """
@@ -74,6 +94,9 @@ def card_issue(
         )
     if metadata is not None and not isinstance(metadata, dict):
         raise exceptions.GiftCardError("Metadata must be a JSON object.", subject="metadata")
+    issued = card_issued_with(tenant=tenant, idempotency_key=idempotency_key)
+    if issued is not None:
+        return issued
     with transaction.atomic():
         if recipient_email:
             recipient = recipient_find_or_create(tenant=tenant, email=recipient_email)
@@ -144,6 +167,7 @@ def card_issue(
                         actor_name=actor.name,
                         user=actor.user,
                         api_key=actor.api_key,
+                        idempotency_key=idempotency_key or None,
                         created_at=now,
                     )
                     if tags:

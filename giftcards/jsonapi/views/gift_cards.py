@@ -124,7 +124,10 @@ class GiftCardViewSet(ResourceViewSet):
     def create(self, request, *args, **kwargs):
         self._refuse_tag_replacement(None)
         card = services.card_issue(
-            tenant=self.tenant, actor=self.actor, **issue_arguments(self.validated())
+            tenant=self.tenant,
+            actor=self.actor,
+            idempotency_key=self.idempotency_key(),
+            **issue_arguments(self.validated()),
         )
         docs = self.documents()
         # A new card's ledger is its issue row; its tags are none.

@@ -3,6 +3,10 @@ response again."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
+
 from clients.models import IdempotencyRecord
 from giftcards.models import BalanceLog, GiftCard
 from tests.giftcards.jsonapi.conftest import resource
@@ -74,3 +78,18 @@ def test_replayed_adjustment_sets_the_balance_once(api, create_card):
         assert response.status_code == 200
     kinds = [e["kind"] for e in attributes(api, card["id"])["balance_log"]]
     assert kinds == ["issue", "adjustment"]
+
+
+def test_a_create_whose_response_was_never_stored_is_not_issued_twice(api):
+    """The card committed, the process died before the response was stored, and after the
+    claim was abandoned the shop retried: the same card, not a second one."""
+    body = resource("gift_cards", {"balance_cents": 700})
+    first = api.post("/api/gift_cards", body, **{KEY: "order-77"})
+    assert first.status_code == 201
+    IdempotencyRecord.objects.filter(key="order-77").update(
+        status_code=0, response_body="", created_at=timezone.now() - timedelta(minutes=5)
+    )
+    retry = api.post("/api/gift_cards", body, **{KEY: "order-77"})
+    assert retry.status_code == 201, retry.doc
+    assert retry.doc["data"]["id"] == first.doc["data"]["id"]
+    assert GiftCard.objects.count() == 1

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from clients.models import IdempotencyRecord
 from giftcards.idempotency import _fingerprint
-from giftcards.models import BalanceLog
-from tests.giftcards.plain_api.helpers import balance
+from giftcards.models import BalanceLog, GiftCard
+from tests.giftcards.plain_api.helpers import balance, card_body
 
 
 @pytest.fixture
@@ -90,3 +90,24 @@ def test_a_refused_payment_releases_its_claim(api, card):
     assert pay(api, card["giftCardUUId"], amount="1000").status_code == 422
     assert not IdempotencyRecord.objects.exists()
     assert pay(api, card["giftCardUUId"], amount="10").status_code == 201
+
+
+def test_a_create_whose_response_was_never_stored_is_not_issued_twice(api, customer):
+    """The card committed, the process died before the response was stored, and after the
+    claim was abandoned the till retried."""
+    body = card_body(customer, amount="50", balanceAmount="40")
+    headers = {"HTTP_IDEMPOTENCY_KEY": "new-card-9"}
+    first = api.post("/giftcards", body, format="json", **headers)
+    assert first.status_code == 201, first.content
+    card_id = first.json()["giftCardUUId"]
+    assert pay(api, card_id, key="other").status_code == 201  # the card was used since
+    IdempotencyRecord.objects.filter(key="new-card-9").update(
+        status_code=0, response_body="", created_at=timezone.now() - timedelta(minutes=5)
+    )
+
+    retry = api.post("/giftcards", body, format="json", **headers)
+
+    assert retry.status_code == 201, retry.content
+    assert retry.json()["giftCardUUId"] == card_id
+    assert GiftCard.objects.filter(client=customer).count() == 1
+    assert balance(card_id) == 3_000  # no adjustment back to the opening balance
