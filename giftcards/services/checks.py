@@ -98,8 +98,8 @@ def check_same_tenant(tenant: Tenant, **related: Any) -> None:
 
 
 def tenant_of(card: GiftCard) -> Tenant:
-    business = card.business if "business" in card._state.fields_cache else None
-    return Tenant(business=business or Business(pk=card.business_id), mode=card.mode)
+    """The card's own tenant, by ids (what scoping and ownership checks compare)."""
+    return Tenant(business=Business(pk=card.business_id), mode=card.mode)
 
 
 def touch(card: GiftCard, actor: Actor) -> list[str]:
