@@ -116,3 +116,50 @@ def test_deploy_check_warns_when_throttles_are_per_process(tmp_path):
 
     assert "giftcards.W001" in per_process.stderr + per_process.stdout
     assert "giftcards.W001" not in shared.stderr + shared.stdout
+
+
+PRODUCTION = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "8vJq-3nW_xR2pLk9TzYb7mHc4dFs6gAe1uQo0iVtNyXrBjKwZa5",
+    "DJANGO_ALLOWED_HOSTS": "giftcards.example.com",
+    "GIFTCARD_CODE_KEY": "Mq7rT2vX9kLp4sWz8nBc3hJd6fGy1aQe5uRo0iVtNyXjKbZw",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def test_deploy_check_of_production_settings_reports_nothing(tmp_path):
+    result = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout, result.stdout + result.stderr
+
+
+def test_https_redirect_and_hsts_are_on_in_production_and_set_from_the_environment(tmp_path):
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, "
+        "s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD)"
+    )
+    probes = (
+        "import re; from django.conf import settings as s; "
+        "print([any(re.search(p, path) for p in s.SECURE_REDIRECT_EXEMPT) "
+        "for path in ('healthz', 'readyz', 'api/gift_cards', 'admin/')])"
+    )
+    exempt = manage(tmp_path, "shell", "-c", probes, **PRODUCTION)
+    default = manage(tmp_path, "shell", "-c", code, **PRODUCTION)
+    chosen = manage(
+        tmp_path,
+        "shell",
+        "-c",
+        code,
+        **PRODUCTION,
+        DJANGO_SSL_REDIRECT="0",
+        DJANGO_HSTS_SECONDS="3600",
+        DJANGO_HSTS_INCLUDE_SUBDOMAINS="0",
+        DJANGO_HSTS_PRELOAD="0",
+    )
+
+    assert default.stdout.splitlines()[-1] == "True 31536000 True True", default.stderr
+    assert chosen.stdout.splitlines()[-1] == "False 3600 False False", chosen.stderr
+    # Load balancer probes speak plain HTTP to the health checks; nothing else is exempt.
+    assert exempt.stdout.splitlines()[-1] == "[True, True, False, False]", exempt.stderr
