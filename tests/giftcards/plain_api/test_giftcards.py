@@ -9,6 +9,7 @@ import time
 import zoneinfo
 
 import pytest
+from rest_framework.test import APIClient
 
 from clients.services import api_key_create, business_create, client_create
 from clients.tenancy import Mode, Tenant
@@ -497,6 +498,19 @@ def test_unknown_paths_are_json_404s_in_debug_too(api, settings, debug, path):
     settings.DEBUG = debug
 
     response = api.get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+@pytest.mark.parametrize("path", ["/payments/1/refunds", "/nope", "/giftcards/x/y/z"])
+def test_writes_to_unknown_paths_are_json_404s_not_csrf_pages(api_key, method, path):
+    """An API client has no CSRF cookie: a write to a path no view serves is a plain 404."""
+    client = APIClient(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
+
+    response = getattr(client, method)(path, {"amount": "3"}, format="json")
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
