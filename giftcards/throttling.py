@@ -31,6 +31,8 @@ def code_lookups(request, view) -> list[tuple[str, int]]:
     for name, values in request.query_params.lists():
         if CODE_FILTER.match(name):
             lookups.append((name, sum(max(1, len(value.split(","))) for value in values)))
+    if getattr(view, "action", None) == "lookup":
+        lookups.append(("code", 1))
     if getattr(view, "action", None) == "create":
         data = request.data
         if isinstance(data, Mapping) and "code" in data:

@@ -127,7 +127,9 @@ class JsonApiParser(parsers.JSONParser):
         resource_type = data.get("type")
         if not isinstance(resource_type, str) or not resource_type:
             raise DocumentError("`type` is required.", "/data/type", code="required")
-        expected = getattr(view, "resource_name", None)
+        expected = getattr(view, "request_resource_type", None) or getattr(
+            view, "resource_name", None
+        )
         if isinstance(expected, str) and resource_type != expected:
             raise Conflict(
                 f"The resource type {resource_type!r} is not this endpoint's ({expected!r}).",

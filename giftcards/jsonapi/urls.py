@@ -24,6 +24,12 @@ def resource_routes(prefix: str, viewset, name: str) -> list:
 
 
 urlpatterns = [
+    # Before the card routes: `lookup` is not a card id (ids have 22 characters).
+    re_path(
+        r"^gift_cards/lookup/?$",
+        GiftCardViewSet.as_view({"post": "lookup"}),
+        name="jsonapi-gift-card-lookup",
+    ),
     *resource_routes("gift_cards", GiftCardViewSet, "gift-card"),
     re_path(
         rf"^gift_cards/{PK}/relationships/(?P<related_field>[^/]+)/?$",

@@ -19,8 +19,8 @@ from giftcards.filters import GiftCardFilterSet
 from giftcards.idempotency import idempotent
 from giftcards.jsonapi.documents import GIFT_CARD_RELATIONSHIPS as RELATIONSHIPS
 from giftcards.jsonapi.documents import INCLUDABLE, Documents, card_tags, names
-from giftcards.jsonapi.errors import Forbidden
-from giftcards.jsonapi.filters import DOCUMENT_FAMILIES
+from giftcards.jsonapi.errors import DocumentError, Forbidden
+from giftcards.jsonapi.filters import DOCUMENT_FAMILIES, LIST_FAMILIES
 from giftcards.jsonapi.serializers.gift_card_writes import (
     change_set,
     issue_arguments,
@@ -43,6 +43,7 @@ from giftcards.preconditions import card_etag, if_match
 from giftcards.throttling import ApiKeyRateThrottle, CodeLookupThrottle
 
 CARD_ID = re.compile(PUBLIC_ID_PATTERN)
+LOOKUP_TYPE = "gift_card_lookups"
 READ_ONLY_TO_MANY = ("tags", "attachments", "events", "versions")
 
 
@@ -111,6 +112,23 @@ class GiftCardViewSet(ResourceViewSet):
         docs = self.documents()
         card = self.get_object(self.cards_for(docs, self.get_queryset()))
         return self.card_response(docs, self.card_resources(docs, [card])[0], card_etag(card))
+
+    @property
+    def request_resource_type(self) -> str:
+        """The `type` a request document must have: a lookup sends a `gift_card_lookups`."""
+        return LOOKUP_TYPE if self.action == "lookup" else self.resource_name
+
+    def lookup(self, request, *args, **kwargs):
+        """`POST /api/gift_cards/lookup`: what `GET ?filter[q][code_eq]=` answers, with the code in
+        the request body, so it stays out of URLs, access logs and browser histories. The URL
+        may carry the list's other parameters (filters, include, fields, sort, page)."""
+        code = lookup_code(self.document())
+        docs = self.documents()
+        queryset = self.filter_queryset(self.get_queryset()).filter(
+            code_hash__in=[codes.lookup_hash(code)]
+        )
+        page = self.page_of(self.cards_for(docs, queryset))
+        return self.render_page(docs, self.card_resources(docs, page))
 
     @staticmethod
     def card_response(docs: Documents, resource: dict, etag: str, status_code=200) -> Response:
@@ -257,6 +275,8 @@ class GiftCardViewSet(ResourceViewSet):
         return super().get_serializer_class()
 
     def query_families(self) -> frozenset[str]:
+        if self.action == "lookup":
+            return LIST_FAMILIES
         if self.action == "related":
             many = self.related_resources[self._related_field()][1]
             return frozenset({"include", "fields", "page"}) if many else DOCUMENT_FAMILIES
@@ -293,3 +313,26 @@ class GiftCardViewSet(ResourceViewSet):
         document = self.documents().relationship(card, related_field, tags)
         document.pop("meta", None)  # a linkage document: data and links
         return Response(document)
+
+
+def lookup_code(document) -> str:
+    """The one attribute of a `gift_card_lookups` document: `code`, a string."""
+    for member, extra in (
+        ("attributes", document.attribute_names - {"code"}),
+        ("relationships", document.relationship_names),
+    ):
+        if extra:
+            name = sorted(extra)[0]
+            raise DocumentError(
+                f"A lookup has only the attribute `code`, not {name!r}.", f"/data/{member}/{name}"
+            )
+    code = document.get("code")
+    if code is None:
+        raise DocumentError("`code` is required.", "/data/attributes/code", code="required")
+    if not isinstance(code, str) or not code.strip():
+        raise DocumentError("`code` must be a non-empty string.", "/data/attributes/code")
+    if len(code) > codes.MAX_LENGTH * 2:
+        raise DocumentError(
+            f"`code` has at most {codes.MAX_LENGTH} characters.", "/data/attributes/code"
+        )
+    return code
