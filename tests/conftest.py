@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.test.utils import override_settings
 
 from clients.services import api_key_create, business_create
@@ -89,3 +91,35 @@ def make_card(tenant, actor):
         )
 
     return make
+
+
+class DatabaseGoneAfterCommit:
+    """A fault for `connection.execute_wrapper`: the database goes away the moment the first
+    transaction that writes a card or a ledger row commits (a terminated backend, a
+    failover). Every later statement fails as a dropped connection does. `gone` says whether
+    the commit happened."""
+
+    WRITES = re.compile(r'^\s*(INSERT INTO|UPDATE)\s+"?giftcards_(giftcard|balancelog)"?\s', re.I)
+
+    def __init__(self):
+        self.armed = False
+        self.gone = False
+
+    def __call__(self, execute, sql, params, many, context):
+        if self.gone:
+            raise OperationalError("server closed the connection unexpectedly")
+        result = execute(sql, params, many, context)
+        if not self.armed and connection.in_atomic_block and self.WRITES.match(sql):
+            self.armed = True
+            transaction.on_commit(self._go)
+        return result
+
+    def _go(self):
+        self.gone = True
+
+
+@pytest.fixture
+def database_gone_after_commit():
+    """Run a request under `with connection.execute_wrapper(fault):`; needs a transactional
+    test (django_db(transaction=True)), since only real commits run on_commit callbacks."""
+    return DatabaseGoneAfterCommit()

@@ -172,9 +172,12 @@ class Documents:
 
     # ------------------------------------------------------------------------ gift cards
 
-    def gift_card(self, card: GiftCard, ledger: list[tuple] | None, tags: list | None) -> dict:
+    def gift_card(
+        self, card: GiftCard, ledger: list[tuple] | None, tags: list | None, code: str | None = None
+    ) -> dict:
         """One card. `ledger` holds its rows (selectors.LEDGER_ROW) when the log is rendered;
-        `tags` is a list of Tag rows, or of (id, name) pairs when only linkage is needed."""
+        `tags` is a list of Tag rows, or of (id, name) pairs when only linkage is needed;
+        `code` is the card's decrypted code when the caller already has it."""
         currency = card.currency_code
         locale = self.locale
 
@@ -182,7 +185,7 @@ class Documents:
             return money.format_cents(cents, currency, locale)
 
         computed: dict[str, Callable[[], Any]] = {
-            "code": lambda: codes.decrypt(card.code_encrypted),
+            "code": lambda: code if code is not None else codes.decrypt(card.code_encrypted),
             "initial_balance_float": lambda: money.to_float(card.initial_balance_cents, currency),
             "formatted_initial_balance": lambda: formatted(card.initial_balance_cents),
             "balance_float": lambda: money.to_float(card.balance_cents, currency),

@@ -6,7 +6,7 @@ ledger and its history as they were, and says which step refused (`exc.step`).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,13 +41,15 @@ class CardChanges:
 
 @dataclass(frozen=True)
 class ChangeResult:
-    """The card after the change set, the ledger rows it wrote, and, for a caller that read
-    the ledger before the lock (`ledger_seen`), the whole ledger as of this change."""
+    """The card after the change set, the ledger rows it wrote, for a caller that read
+    the ledger before the lock (`ledger_seen`) the whole ledger as of this change, and what
+    the caller's `prepare` returned."""
 
     card: GiftCard
     entries: tuple[BalanceLog, ...] = ()
     replayed: bool = False
     ledger: list[tuple] | None = None  # selectors.LEDGER_ROW
+    prepared: Any = None
 
 
 @contextmanager
@@ -90,10 +92,15 @@ def card_change(
     related: bool = False,
     visible: bool = False,
     ledger_seen: selectors.LedgerSnapshot | None = None,
+    prepare: Callable[[GiftCard], Any] | None = None,
 ) -> ChangeResult:
     """Apply a change set. `related` brings the recipient, market and tag linkage with the
     locked row (for rendering without another query); `visible` treats a soft-deleted card
     as not found (see `door.lock_card`).
+
+    `prepare(card)` runs last, in the transaction and under the lock: a caller gets ready
+    there whatever its response needs that could fail (decrypting the code, reading rows),
+    so that a failure moves nothing and nothing after the commit can fail.
 
     Raises CardNotFound, PreconditionFailed and whatever the steps raise (see
     `services.balances` and `services.cards`), with `step` set.
@@ -111,7 +118,14 @@ def card_change(
             ledger = selectors.ledger_as_of_lock(locked, ledger_seen)
         earlier = _replay(locked, changes, idempotency_key)
         if earlier:
-            return ChangeResult(card=locked, entries=earlier.entries, replayed=True, ledger=ledger)
+            prepared = prepare(locked) if prepare else None
+            return ChangeResult(
+                card=locked,
+                entries=earlier.entries,
+                replayed=True,
+                ledger=ledger,
+                prepared=prepared,
+            )
 
         fields: set[str] = set()
         entries: list[BalanceLog] = []
@@ -166,6 +180,7 @@ def card_change(
         if fields:
             checks.touch(locked, actor)
             balances.save(locked, fields)
+        prepared = prepare(locked) if prepare else None
     if ledger is not None:
         ledger = [*ledger, *map(selectors.ledger_row, entries)]
-    return ChangeResult(card=locked, entries=tuple(entries), ledger=ledger)
+    return ChangeResult(card=locked, entries=tuple(entries), ledger=ledger, prepared=prepared)

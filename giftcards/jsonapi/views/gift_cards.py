@@ -3,8 +3,11 @@
 Soft-deleted cards are 404s here, on every route. A write validates the document, makes one
 service call (which locks the card once, through the key's tenant) and renders the response
 from what is in hand: the locked row, the ledger read before the lock plus the rows written
-under it, and the tag linkage read with the locked row. Nothing is read after the commit, so
-no query can fail a request whose money moved.
+under it, and the tag linkage read with the locked row. What an update's response needs that
+could fail (decrypting the code, reading included tags) is prepared inside the service's
+transaction, so a failure there moves nothing; what remains after the commit is formatting
+data in hand.
+Nothing is read after the commit, so no query can fail a request whose money moved.
 """
 
 from __future__ import annotations
@@ -148,9 +151,12 @@ class GiftCardViewSet(ResourceViewSet):
             **issue_arguments(self.validated()),
         )
         docs = self.documents()
+        # The code was encrypted with the current key a moment ago: decrypting it needs no I/O.
+        code = shown_code(docs, card)
         # A new card's ledger is its issue row; its tags are none.
         issue = (None, BalanceLog.Kind.ISSUE, card.balance_cents, card.balance_cents, "")
-        resource = docs.gift_card(card, [(*issue, selectors.iso_utc(card.created_at))], ())
+        ledger = [(*issue, selectors.iso_utc(card.created_at))]
+        resource = docs.gift_card(card, ledger, (), code)
         response = self.card_response(docs, resource, card_etag(card), status_code=201)
         response["Location"] = response.data["data"]["links"]["self"]
         return response
@@ -180,6 +186,7 @@ class GiftCardViewSet(ResourceViewSet):
                 related=docs.needs(*RELATIONSHIPS),
                 visible=True,
                 ledger_seen=snapshot,
+                prepare=lambda locked: (shown_code(docs, locked), shown_tags(docs, locked)),
             )
         except exceptions.GiftCardError as exc:
             member = refused_member(exc.step, data)
@@ -187,13 +194,9 @@ class GiftCardViewSet(ResourceViewSet):
                 exc.jsonapi_pointer = f"/data/attributes/{member}"
             raise
         card = result.card
-        tags = ()
-        if "tags" in docs.include:
-            # Included tags are read after the commit: only when the client asks for them.
-            tags = list(Tag.objects.filter(pk__in=[pk for pk, _ in selectors.tag_pairs(card)]))
-        elif docs.needs("tags"):
-            tags = selectors.tag_pairs(card)
-        return self.card_response(docs, docs.gift_card(card, result.ledger, tags), card_etag(card))
+        code, tags = result.prepared
+        resource = docs.gift_card(card, result.ledger, tags, code)
+        return self.card_response(docs, resource, card_etag(card))
 
     def _current_reader(self, docs: Documents, pk: str):
         """The card's attributes as the client last read them, read only if validation
@@ -336,3 +339,19 @@ def lookup_code(document) -> str:
             f"`code` has at most {codes.MAX_LENGTH} characters.", "/data/attributes/code"
         )
     return code
+
+
+def shown_code(docs: Documents, card: GiftCard) -> str | None:
+    """The card's code, decrypted now if the response shows it (raises InvalidCode when the
+    configured keys cannot read it: inside a write's transaction, that refuses the write)."""
+    return codes.decrypt(card.code_encrypted) if docs.needs("code") else None
+
+
+def shown_tags(docs: Documents, card: GiftCard) -> list:
+    """What the response shows of the card's tags: Tag rows when included (one query), the
+    linkage read with the locked row when only linked, else nothing."""
+    if "tags" in docs.include:
+        return list(Tag.objects.filter(pk__in=[pk for pk, _ in selectors.tag_pairs(card)]))
+    if docs.needs("tags"):
+        return selectors.tag_pairs(card)
+    return []
