@@ -115,15 +115,24 @@ AUTH_USER_MODEL = "clients.User"
 LOGIN_URL = "admin:login"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Redis answers in well under a millisecond: an unreachable or stuck one must fail the call
+# quickly (the throttles then fail open or closed) rather than hold a worker for the
+# operating system's TCP timeouts. The client does not retry (redis-py's default for pools).
+REDIS_CACHE_OPTIONS = {
+    "socket_connect_timeout": float(os.environ.get("REDIS_CONNECT_TIMEOUT", "0.5")),
+    "socket_timeout": float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.5")),
+}
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "giftcards"),
+            "OPTIONS": REDIS_CACHE_OPTIONS,
         }
     }
 else:
+    # Per process: the throttles' limits then count each process apart (deploy check W001).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_PASSWORD_VALIDATORS = [
