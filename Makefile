@@ -15,7 +15,7 @@ CHROMIUM ?= /usr/bin/chromium
 # Each worker has its own test database (pytest-django adds _gw0, _gw1, ... to its name).
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test test-sqlite test-postgres lint install migrate bench chromium bench-csv bench-http clean
+.PHONY: run test test-sqlite test-postgres lint install migrate bench chromium bench-csv bench-http bench-throttle clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -92,6 +92,12 @@ bench-csv: install
 # the same gunicorn; re-creates the giftcards_bench_http database. Figures, not assertions.
 bench-http: install
 	$(PY) -m benchmarks.http_bench --admin-url $(PG_ADMIN_URL)
+
+# Simultaneous code lookups against the 30/min throttle through gunicorn (4 workers x 4
+# threads), PostgreSQL and Redis; re-creates the giftcards_bench_throttle database.
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/12
+bench-throttle: install
+	$(PY) -m benchmarks.throttle_burst --admin-url $(PG_ADMIN_URL) --redis-url $(BENCH_REDIS_URL)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* .test-db.sqlite3* staticfiles test-artifacts

@@ -6,29 +6,27 @@ among every business's live cards; a business can link its customers to
 `/balance?business=<id>`, which looks only among its own. A code that matches no card, a
 deleted or test-mode card, or cards of two businesses gets the same generic message.
 
-Guessing is throttled per client address (an IPv6 address counts per /64) through Django's
-cache, which is Redis when REDIS_URL is set, so all server processes share the count:
-BALANCE_CHECK_ATTEMPTS lookups per BALANCE_CHECK_WINDOW seconds (10 per 600 by default).
+Guessing is throttled per client address (an IPv6 address counts per /64) in the shared
+counter of `giftcards.ratelimit` (Redis when REDIS_URL is set, so all server processes share
+the count): BALANCE_CHECK_ATTEMPTS lookups per BALANCE_CHECK_WINDOW seconds (10 per 600 by
+default). When the cache is down the page fails closed: a 503 with Retry-After, no lookup.
 Behind a proxy set BALANCE_CHECK_TRUSTED_PROXIES to the number of proxies that append to
 X-Forwarded-For; otherwise every customer would share the proxy's address.
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import time
-from dataclasses import dataclass
 
 from django import forms
 from django.conf import settings
-from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from clients.models import Business
-from giftcards import money, selectors
+from giftcards import money, outages, ratelimit, selectors
 from giftcards.models import GiftCard, Status
 
 NOT_FOUND = "We could not find a gift card with that code. Check the code and try again."
@@ -71,30 +69,28 @@ def client_address(request) -> str:
     return str(ip)
 
 
-@dataclass(frozen=True)
-class Verdict:
-    allowed: bool
-    retry_after: int
-
-
-def throttle_hit(address: str) -> Verdict:
+def throttle_hit(address: str) -> ratelimit.Verdict:
     """Count one lookup from `address` in the current window; refuse it past the limit.
-
-    Fixed windows aligned on the clock: add() then incr() are atomic in Redis, so processes
-    sharing the cache cannot both take the last attempt.
-    """
+    Raises CacheUnavailable."""
     limit, window = _limit()
-    current = now()
-    bucket = int(current // window)
-    key = "balance-check:" + hashlib.sha256(f"{address}:{bucket}".encode()).hexdigest()
-    cache.add(key, 0, timeout=window + 60)
+    return ratelimit.hit("balance-check", address, limit=limit, window=window, now=now())
+
+
+def _throttle(request, context: dict) -> int:
+    """200 when this lookup may go ahead, else 429 (over the limit) or 503 (the cache is down:
+    fail closed, since without a count guessing would be unlimited), with the page's context."""
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add() and incr()
-        cache.set(key, 1, timeout=window + 60)
-        count = 1
-    retry_after = max(1, int((bucket + 1) * window - current))
-    return Verdict(allowed=count <= limit, retry_after=retry_after)
+        verdict = throttle_hit(client_address(request))
+    except outages.CacheUnavailable as exc:
+        outages.log(outages.CACHE, exc, request)
+        context["unavailable"] = True
+        context["retry_after"] = outages.RETRY_AFTER
+        return 503
+    if verdict.allowed:
+        return 200
+    context["throttled_minutes"] = max(1, -(-verdict.retry_after // 60))
+    context["retry_after"] = verdict.retry_after
+    return 429
 
 
 class BalanceForm(forms.Form):
@@ -144,12 +140,8 @@ def balance_check(request):
     context = {"form": form, "business": business}
     status = 200
     if request.method == "POST" and form.is_valid():
-        verdict = throttle_hit(client_address(request))
-        if not verdict.allowed:
-            status = 429
-            context["throttled_minutes"] = max(1, -(-verdict.retry_after // 60))
-            context["retry_after"] = verdict.retry_after
-        else:
+        status = _throttle(request, context)
+        if status == 200:
             cards = selectors.cards_matching_code(
                 code=form.cleaned_data["code"], business_id=business.pk if business else None
             )
@@ -160,6 +152,6 @@ def balance_check(request):
                 context["not_found"] = NOT_FOUND
     response = render(request, "balance/check.html", context, status=status)
     response["Cache-Control"] = "no-store"
-    if status == 429:
+    if status in (429, 503):
         response["Retry-After"] = str(context["retry_after"])
-    return response
+    return outages.mark_logged(response) if status == 503 else response

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Database and cache outages -> 503 in each part's format, also from the middleware below.
+    "giftcards_project.errors.OutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -96,6 +98,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        # A kept connection the server has dropped (restart, failover, idle timeout) is
+        # checked before a request reuses it and replaced, instead of failing that request.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -113,21 +118,35 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # One test database per test process, so parallel runs on one server never collide.
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable server fails the request (a 503) in seconds, not after the OS gives up.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5"))
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "clients.User"
 LOGIN_URL = "admin:login"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Redis answers in well under a millisecond: an unreachable or stuck one must fail the call
+# quickly (the throttles then fail open or closed) rather than hold a worker for the
+# operating system's TCP timeouts. The client does not retry (redis-py's default for pools).
+REDIS_CACHE_OPTIONS = {
+    "socket_connect_timeout": float(os.environ.get("REDIS_CONNECT_TIMEOUT", "0.5")),
+    "socket_timeout": float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.5")),
+}
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "giftcards"),
+            "OPTIONS": REDIS_CACHE_OPTIONS,
         }
     }
 else:
+    # Per process: the throttles' limits then count each process apart (deploy check W001).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTHENTICATION_BACKENDS = [
@@ -226,11 +245,15 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # A refused request (403, 400) is a one-line warning, not a traceback; 5xx keep theirs.
-    "filters": {"one_line_client_errors": {"()": "giftcards.middleware.OneLineClientErrors"}},
+    "filters": {
+        "one_line_client_errors": {"()": "giftcards.middleware.OneLineClientErrors"},
+        # An outage (database, cache) fails every request alike: one line each, no traceback.
+        "one_line_outages": {"()": "giftcards.outages.OneLineOutages"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        "django.request": {"filters": ["one_line_client_errors"]},
+        "django.request": {"filters": ["one_line_client_errors", "one_line_outages"]},
     },
 }

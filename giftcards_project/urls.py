@@ -1,22 +1,17 @@
-"""Top-level routes: the staff admin, the two APIs and the OpenAPI schema."""
+"""Top-level routes: the staff admin, the two APIs, the OpenAPI schema and the probes."""
 
 from django.contrib import admin
-from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView
 
-from giftcards_project import errors
-
-
-def healthz(request):
-    return JsonResponse({"status": "ok"})
-
+from giftcards_project import errors, health
 
 urlpatterns = [
     path("", include("giftcards.staff_urls")),  # /balance and /admin/dashboard/, before the admin
     path("admin/", admin.site.urls),
-    path("healthz", healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("api/", include("giftcards.jsonapi.urls")),
     path("", include("giftcards.plain_api.urls")),

@@ -12,6 +12,7 @@ from clients.services import api_key_create, business_create
 from clients.tenancy import Actor, Mode, Tenant
 from giftcards import services
 from giftcards.models import Status
+from tests import caches
 
 
 def pytest_collection_modifyitems(config, items):
@@ -91,6 +92,22 @@ def make_card(tenant, actor):
         )
 
     return make
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The cache is a real Redis (TEST_REDIS_URL), under a key prefix of this test's own."""
+    caches.require_redis()
+    settings.CACHES = caches.redis_caches(caches.REDIS_URL)
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    yield
+    caches.forget(prefix)
+
+
+@pytest.fixture
+def redis_down(settings):
+    """The cache is a Redis at a closed port: every call is refused."""
+    settings.CACHES = caches.redis_caches(f"redis://127.0.0.1:{caches.closed_port()}/0")
 
 
 class DatabaseGoneAfterCommit:

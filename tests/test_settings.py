@@ -118,6 +118,80 @@ def test_deploy_check_warns_when_throttles_are_per_process(tmp_path):
     assert "giftcards.W001" not in shared.stderr + shared.stdout
 
 
+def test_pooled_connections_are_health_checked_and_connects_time_out(tmp_path):
+    code = (
+        "from django.conf import settings as s; d = s.DATABASES['default']; "
+        "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], d['OPTIONS']['connect_timeout'])"
+    )
+    result = manage(
+        tmp_path,
+        "shell",
+        "-c",
+        code,
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/never_connected",
+        DATABASE_CONN_MAX_AGE="60",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "60 True 5"
+
+
+def test_redis_calls_time_out_in_well_under_a_second(tmp_path):
+    code = "from django.conf import settings as s; print(s.CACHES['default']['OPTIONS'])"
+    result = manage(tmp_path, "shell", "-c", code, REDIS_URL="redis://127.0.0.1:6379/0")
+
+    assert result.returncode == 0, result.stderr
+    options = result.stdout.strip().splitlines()[-1]
+    assert options == "{'socket_connect_timeout': 0.5, 'socket_timeout': 0.5}"
+
+
+def wsgi_get(handler, path: str, **headers) -> int:
+    """A request through Django's WSGI handler as a server makes it: request_started and
+    request_finished run close_old_connections (the test client disconnects it)."""
+    from django.test import RequestFactory
+
+    environ = RequestFactory().get(path, headers=headers).environ
+    statuses = []
+    response = handler(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    try:
+        b"".join(response)
+    finally:
+        response.close()
+    return int(statuses[0].split()[0])
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_pooled_connection_the_server_dropped_costs_no_request(api_key, monkeypatch):
+    """CONN_MAX_AGE > 0 keeps the connection between requests; when PostgreSQL has dropped it
+    (restart, failover, idle timeout), the health check replaces it before the next request
+    uses it, instead of that request failing."""
+    import psycopg
+    from django.core.handlers.wsgi import WSGIHandler
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 600)
+    connection.close()  # the next connection is opened with CONN_MAX_AGE and health checks
+    handler = WSGIHandler()
+    auth = {"Authorization": f"Bearer {api_key[1]}"}
+    try:
+        assert wsgi_get(handler, "/api/gift_cards", **auth) == 200
+        assert connection.connection is not None  # kept for the next request
+        pid = connection.connection.info.backend_pid
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        with psycopg.connect(**params, autocommit=True) as admin:
+            (terminated,) = admin.execute("SELECT pg_terminate_backend(%s, 5000)", [pid]).fetchone()
+        assert terminated
+
+        status = wsgi_get(handler, "/api/gift_cards", **auth)
+
+        assert status == 200
+        assert connection.connection.info.backend_pid != pid
+    finally:
+        connection.close()
+
+
 PRODUCTION = {
     "DJANGO_DEBUG": "0",
     "DJANGO_SECRET_KEY": "8vJq-3nW_xR2pLk9TzYb7mHc4dFs6gAe1uQo0iVtNyXrBjKwZa5",

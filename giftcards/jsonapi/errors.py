@@ -4,7 +4,8 @@ Statuses: 400 for input that cannot be accepted as sent (malformed documents, wr
 missing or unknown members, bad query parameters: DRF's convention, kept for every attribute
 error); 409 for a `type`/`id` that is not the endpoint's and for uniqueness conflicts; 422
 for a well-formed request the card's state refuses (illegal trigger, insufficient balance,
-expired, ...), whose detail names the current status; 404 for what the key cannot see.
+expired, ...), whose detail names the current status; 404 for what the key cannot see; 503
+with Retry-After when the database or the shared cache is down (`giftcards.outages`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from giftcards import exceptions as domain
+from giftcards import outages
 from giftcards.idempotency import HEADER as IDEMPOTENCY_HEADER
 from giftcards.idempotency import InvalidIdempotencyKey, RequestInProgress
 
@@ -36,6 +38,8 @@ TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable entity",
     429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
 }
 DOMAIN_STATUS = {
     domain.InvalidAmount: status.HTTP_400_BAD_REQUEST,
@@ -232,6 +236,9 @@ def jsonapi_exception_handler(exc, context):
     view = context.get("view")
     request = context.get("request")
     headers = {}
+    dependency = outages.dependency_of(exc)
+    if dependency is not None:
+        return outage_response(exc, dependency, view, request)
     if isinstance(exc, RequestDataTooBig):
         status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
         errors = [error_object(status_code, "The request body is too large.", "too_large")]
@@ -255,3 +262,19 @@ def jsonapi_exception_handler(exc, context):
     if view is not None:
         view.resource_name = "errors"
     return Response(_unique(errors), status=status_code, headers=headers)
+
+
+def outage_response(exc, dependency: str, view, request) -> Response:
+    """503 with Retry-After for a database or cache outage, logged on one line."""
+    outages.log(dependency, exc, request)
+    set_rollback()
+    if view is not None:
+        view.resource_name = "errors"
+    detail = exc.detail if isinstance(exc, outages.ServiceUnavailable) else outages.DETAIL
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    response = Response(
+        [error_object(status_code, detail, "service_unavailable")],
+        status=status_code,
+        headers={"Retry-After": str(outages.RETRY_AFTER)},
+    )
+    return outages.mark_logged(response)

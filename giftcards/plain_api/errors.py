@@ -1,13 +1,14 @@
-"""Domain errors -> the plain API's error bodies (DRF's usual shape, the field named)."""
+"""Domain errors -> the plain API's error bodies (DRF's usual shape, the field named); a
+database or cache outage -> 503 with Retry-After (`giftcards.outages`)."""
 
 from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
-from giftcards import exceptions
+from giftcards import exceptions, outages
 from giftcards.idempotency import InvalidIdempotencyKey, RequestInProgress
 
 # Input the client can fix -> 400; a conflict with the resource's state -> 409; a business rule
@@ -47,6 +48,17 @@ def status_for(exc: exceptions.GiftCardError) -> int:
 
 
 def plain_exception_handler(exc, context):
+    dependency = outages.dependency_of(exc)
+    if dependency is not None:
+        outages.log(dependency, exc, context.get("request"))
+        set_rollback()
+        detail = exc.detail if isinstance(exc, outages.ServiceUnavailable) else outages.DETAIL
+        response = Response(
+            {"detail": detail},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(outages.RETRY_AFTER)},
+        )
+        return outages.mark_logged(response)
     if isinstance(exc, exceptions.GiftCardError):
         view = context.get("view")
         fields = {**DEFAULT_FIELDS, **getattr(view, "error_fields", {})}

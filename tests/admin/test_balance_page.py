@@ -224,3 +224,25 @@ def test_a_deactivated_card_is_not_active_rather_than_not_activated_yet(client, 
         assert response.context["card"]["status"] == "Not active"
         assert not response.context["card"]["usable"]
         assert "Not activated yet" not in response.content.decode()
+
+
+def test_on_redis_the_limit_holds_too(client, card, clock, small_limit, redis_cache):
+    statuses = [check(client, CODE).status_code for _ in range(4)]
+
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_with_the_cache_down_the_page_fails_closed_with_a_503(client, card, redis_down, caplog):
+    response = check(client, CODE)
+
+    html = response.content.decode()
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert response["Cache-Control"] == "no-store"
+    assert "Balance checks are unavailable right now" in html
+    assert "$42.50" not in html
+    assert "card" not in response.context
+    (record,) = [r for r in caplog.records if r.levelno >= 30]
+    assert record.getMessage().startswith("Cache unavailable on POST /balance")
+    assert not record.exc_info
+    assert client.get(URL).status_code == 200  # the form itself needs no cache

@@ -11,12 +11,12 @@ import zoneinfo
 from functools import cache
 
 from django.conf import settings
-from django.core.cache import cache as shared_cache
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from clients.models import ApiKey
+from giftcards import ratelimit
 
 KEY_SHAPE = re.compile(r"[A-Za-z0-9]{1,16}\.[A-Za-z0-9]{1,128}")
 KEY_FIELDS = (
@@ -66,18 +66,10 @@ def card_etag(card_id: str, updated_at) -> str:
 
 
 def _within_rate(key_id: str) -> bool:
-    """The same sliding window as the service's per-key throttle, in the same cache."""
+    """The same counter as the service's per-key throttle, in the same cache."""
     limit, window = _rate()
-    name = f"throttle_api_key_{key_id}"
-    now = time.time()
-    history = shared_cache.get(name, [])
-    while history and history[-1] <= now - window:
-        history.pop()
-    if len(history) >= limit:
-        return False
-    history.insert(0, now)
-    shared_cache.set(name, history, window)
-    return True
+    verdict = ratelimit.hit("throttle:api_key", key_id, limit=limit, window=window, now=time.time())
+    return verdict.allowed
 
 
 def api_key(request) -> dict:
