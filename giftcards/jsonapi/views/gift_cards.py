@@ -9,8 +9,10 @@ no query can fail a request whose money moved.
 
 from __future__ import annotations
 
+import contextlib
 import re
 
+from django.db import transaction
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
@@ -151,30 +153,34 @@ class GiftCardViewSet(ResourceViewSet):
             if docs.needs("balance_log", "usage_log")
             else None
         )
-        try:
-            result = services.card_change(
-                card=pk,
-                tenant=self.tenant,
-                actor=self.actor,
-                changes=change_set(data),
-                if_match=if_match(request),
-                idempotency_key=self.idempotency_key(),
-                related=docs.needs(*RELATIONSHIPS),
-                visible=True,
-                ledger_seen=snapshot,
-            )
-        except exceptions.GiftCardError as exc:
-            member = refused_member(exc.step, data)
-            if member is not None:
-                exc.jsonapi_pointer = f"/data/attributes/{member}"
-            raise
-        card = result.card
-        tags = ()
-        if "tags" in docs.include:
-            # Included tags are read after the commit: only when the client asks for them.
-            tags = list(Tag.objects.filter(pk__in=[pk for pk, _ in selectors.tag_pairs(card)]))
-        elif docs.needs("tags"):
-            tags = selectors.tag_pairs(card)
+        include_tags = "tags" in docs.include
+        # Included tags need their rows, read in the change's transaction: no query runs
+        # after the commit, so none can fail a request whose money moved.
+        with transaction.atomic() if include_tags else contextlib.nullcontext():
+            try:
+                result = services.card_change(
+                    card=pk,
+                    tenant=self.tenant,
+                    actor=self.actor,
+                    changes=change_set(data),
+                    if_match=if_match(request),
+                    idempotency_key=self.idempotency_key(),
+                    related=docs.needs(*RELATIONSHIPS),
+                    visible=True,
+                    ledger_seen=snapshot,
+                )
+            except exceptions.GiftCardError as exc:
+                member = refused_member(exc.step, data)
+                if member is not None:
+                    exc.jsonapi_pointer = f"/data/attributes/{member}"
+                raise
+            card = result.card
+            tags = ()
+            if include_tags:
+                pks = [pk for pk, _ in selectors.tag_pairs(card)]
+                tags = list(Tag.objects.filter(pk__in=pks))
+            elif docs.needs("tags"):
+                tags = selectors.tag_pairs(card)
         return self.card_response(docs, docs.gift_card(card, result.ledger, tags), card_etag(card))
 
     def _current_reader(self, docs: Documents, pk: str):
