@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from wsgiref.util import setup_testing_defaults
 
+import psycopg
 import pytest
 from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
 
 PROJECT_ROOT = Path(settings.BASE_DIR)
@@ -116,3 +120,62 @@ def test_deploy_check_warns_when_throttles_are_per_process(tmp_path):
 
     assert "giftcards.W001" in per_process.stderr + per_process.stdout
     assert "giftcards.W001" not in shared.stderr + shared.stdout
+
+
+def _get(path: str, secret: str) -> int:
+    """A request through Django's WSGI handler, with the request signals that manage
+    persistent connections (the test client turns them off)."""
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "HTTP_AUTHORIZATION": f"Bearer {secret}",
+        "HTTP_ACCEPT": "application/json",
+    }
+    setup_testing_defaults(environ)
+    started = {}
+
+    def start_response(status, headers, exc_info=None):
+        started["status"] = int(status.split()[0])
+        return lambda data: None
+
+    result = WSGIHandler()(environ, start_response)
+    b"".join(result)
+    result.close()
+    return started["status"]
+
+
+@pytest.mark.postgres_only
+def test_a_pooled_connection_lost_between_requests_is_replaced_not_a_500(transactional_db, api_key):
+    """With DATABASE_CONN_MAX_AGE > 0 each thread keeps its connection between requests; one
+    whose server process went away meanwhile (a restart, a failover, an idle timeout) is
+    checked and replaced at the next request's first query."""
+    secret = api_key[1]
+    max_age = connection.settings_dict["CONN_MAX_AGE"]
+    connection.settings_dict["CONN_MAX_AGE"] = 60
+    try:
+        connection.close()
+        assert _get("/clients", secret) == 200
+        pooled = connection.connection.info.backend_pid
+        server = connection.settings_dict
+        with psycopg.connect(
+            host=server["HOST"] or None,
+            port=server["PORT"] or None,
+            user=server["USER"] or None,
+            password=server["PASSWORD"] or None,
+            dbname="postgres",
+            autocommit=True,
+        ) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pooled])
+            for _ in range(50):
+                gone = admin.execute(
+                    "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = %s)", [pooled]
+                ).fetchone()[0]
+                if gone:
+                    break
+                time.sleep(0.1)
+
+        assert _get("/clients", secret) == 200
+        assert connection.connection.info.backend_pid != pooled
+    finally:
+        connection.settings_dict["CONN_MAX_AGE"] = max_age
+        connection.close()
