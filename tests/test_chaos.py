@@ -160,6 +160,6 @@ def test_server_500s_are_told_apart_by_where_the_database_failed():
         "django.db.utils.OperationalError: terminating connection due to administrator command\n"
     )
     assert verdict.server_errors(log) == {
-        "database gone before the first query": 1,
-        "database lost during the request": 1,
+        "database failed while authenticating": 1,
+        "database failed later in the request": 1,
     }

@@ -53,6 +53,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fault-every", type=float, default=1.0, help="seconds between faults")
     parser.add_argument("--cards", type=int, default=24)
     parser.add_argument("--retries", type=int, default=3, help="same-key retries at most")
+    parser.add_argument(
+        "--terminate",
+        choices=["all", "idle"],
+        default="all",
+        help="which backends a termination round ends: all, or only those between statements",
+    )
     parser.add_argument("--seed", default=None, help="the plan's random seed")
     parser.add_argument("--logs", type=Path, default=None, help="directory for the server logs")
     parser.add_argument(
@@ -106,7 +112,7 @@ def run_storm(args, env, seeded, run: str, access_log: Path, server_log: Path):
             f"{args.workers} workers x {args.threads} threads, CONN_MAX_AGE "
             f"{args.conn_max_age}, Redis {args.redis_url}; {args.clients} client threads, "
             f"up to {args.operations} operations in {args.seconds:g} s, a fault every "
-            f"~{args.fault_every:g} s"
+            f"~{args.fault_every:g} s (terminating {args.terminate} backends)"
         )
         faults = Faults(
             master_pid=served.master_pid,
@@ -114,6 +120,7 @@ def run_storm(args, env, seeded, run: str, access_log: Path, server_log: Path):
             database=args.database,
             every=args.fault_every,
             seed=args.seed,
+            idle_only=args.terminate == "idle",
         )
         planner = storm.Planner(
             seeded.cards,

@@ -1,6 +1,7 @@
 """The faults: `kill -9` of a gunicorn worker of the master this run started (never any
 other process), and `pg_terminate_backend` of the backends connected to this run's own
-database (never another database's), taking turns at jittered intervals."""
+database (never another database's; all of them, or only the idle ones), taking turns at
+jittered intervals."""
 
 from __future__ import annotations
 
@@ -37,12 +38,25 @@ class Faults(threading.Thread):
         "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
         "WHERE datname = %s AND pid <> pg_backend_pid()"
     )
+    # Only backends waiting for their next statement: resting in a thread's pool between
+    # requests, or between two statements of one request (not in a query or a transaction).
+    TERMINATE_IDLE = TERMINATE + " AND state = 'idle'"
 
-    def __init__(self, *, master_pid: int, admin_url: str, database: str, every: float, seed):
+    def __init__(
+        self,
+        *,
+        master_pid: int,
+        admin_url: str,
+        database: str,
+        every: float,
+        seed,
+        idle_only: bool = False,
+    ):
         super().__init__(daemon=True)
         self.master_pid = master_pid
         self.admin_url = admin_url
         self.database = database
+        self.terminate = self.TERMINATE_IDLE if idle_only else self.TERMINATE
         self.every = every
         self.random = random.Random(f"{seed}-faults")
         self.stopping = threading.Event()
@@ -80,6 +94,6 @@ class Faults(threading.Thread):
         self.kills.append(victim)
 
     def terminate_backends(self, admin: psycopg.Connection) -> None:
-        (count,) = admin.execute(self.TERMINATE, [self.database]).fetchone()
+        (count,) = admin.execute(self.terminate, [self.database]).fetchone()
         self.termination_rounds += 1
         self.backends_terminated += count

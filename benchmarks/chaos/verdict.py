@@ -43,17 +43,18 @@ SERVER_ERROR = "ERROR django.request Internal Server Error"
 
 
 def server_errors(server_log: str) -> Counter:
-    """The server's 500s by where the database failed them: at the request's first query
-    (authenticating the key: a pooled connection that had died in between), or later."""
+    """The server's 500s by where the database failed them: while authenticating the key
+    (the request's first queries: where a pooled connection that died in between fails when
+    nothing checks it), or later in the request."""
     found: Counter = Counter()
     for record in server_log.split(SERVER_ERROR)[1:]:
         record = record.split(" ERROR ", 1)[0]  # up to the next error record
         if not DATABASE_ERRORS.search(record):
             found["not a database connection error"] += 1
         elif "in authenticate" in record:
-            found["database gone before the first query"] += 1
+            found["database failed while authenticating"] += 1
         else:
-            found["database lost during the request"] += 1
+            found["database failed later in the request"] += 1
     return found
 
 
