@@ -4,13 +4,16 @@ rules for creating and updating."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pytest
+from django.db import OperationalError, connection
+from django.test import Client
 from django.utils import timezone
 
 from giftcards.models import BalanceLog, GiftCard, GiftCardRecipient, Market, Status
-from tests.giftcards.jsonapi.conftest import resource
+from tests.giftcards.jsonapi.conftest import MEDIA_TYPE, resource
 from tests.giftcards.jsonapi.helpers import (
     attributes,
     card_url,
@@ -508,6 +511,38 @@ def test_tags_are_added_and_removed_by_name(api, create_card):
     ]
     data = patch_card(api, card["id"], {"_remove_tags": "vip"}).doc["data"]
     assert len(data["relationships"]["tags"]["data"]) == 1
+
+
+def test_a_connection_lost_after_a_debit_with_included_tags_leaves_no_debit_behind(
+    api, create_card
+):
+    """A debit answered with its tags included reads the tags' rows for the response. That
+    read comes before the commit: a database lost there fails the request with the money
+    unmoved (a retry is safe), never a 5xx over a committed debit."""
+    card_id = create_card(balance_cents=5_000)["id"]
+    patch_card(api, card_id, {"_activate": True, "_add_tags": "vip"})
+    debited = []
+
+    def lose_the_connection_after_the_debit(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("INSERT") and '"giftcards_balancelog"' in sql:
+            debited.append(sql)
+        elif debited and 'FROM "giftcards_tag"' in sql:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    body = resource("gift_cards", {"_balance_change_cents": -1_000}, id_=card_id)
+    client = Client(raise_request_exception=False)
+    with connection.execute_wrapper(lose_the_connection_after_the_debit):
+        response = client.patch(
+            f"{card_url(card_id)}?include=tags",
+            json.dumps(body),
+            content_type=MEDIA_TYPE,
+            headers={"Authorization": f"Bearer {api.secret}", "Accept": MEDIA_TYPE},
+        )
+    assert debited, "the fault comes after the debit's ledger row is written"
+    assert response.status_code >= 500
+    assert not BalanceLog.objects.filter(card_id=card_id, kind=BalanceLog.Kind.DEBIT).exists()
+    assert attributes(api, card_id)["balance_cents"] == 5_000
 
 
 def test_sending_back_the_tags_linkage_unchanged_is_accepted(api, create_card):

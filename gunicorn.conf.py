@@ -1,0 +1,70 @@
+"""Gunicorn's settings for the service, all from the environment.
+
+`gunicorn` run from the repository root reads this file by itself and serves
+`giftcards_project.wsgi` (or name the file: `gunicorn -c gunicorn.conf.py`). The access log
+never carries a gift card code (giftcards_project/gunicorn_logging.py).
+"""
+
+import os
+
+# More processes than this only add database connections and memory on one machine.
+MAX_WORKERS = 12
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, not {raw!r}.") from None
+    if value < minimum:
+        raise SystemExit(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
+def _default_workers() -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(2 * (cpus or 1) + 1, MAX_WORKERS)
+
+
+def _bind() -> list[str]:
+    listed = [item.strip() for item in os.environ.get("GUNICORN_BIND", "").split(",")]
+    if any(listed):
+        return [item for item in listed if item]
+    port = os.environ.get("PORT", "").strip()
+    return [f"0.0.0.0:{port}"] if port else ["127.0.0.1:8000"]
+
+
+wsgi_app = "giftcards_project.wsgi:application"
+bind = _bind()
+
+# Each worker process runs `threads` requests at once; each thread keeps its own database
+# connection when DATABASE_CONN_MAX_AGE > 0 (workers x threads connections in all).
+workers = _int("GUNICORN_WORKERS", 0, minimum=1) or _int("WEB_CONCURRENCY", _default_workers(), 1)
+threads = _int("GUNICORN_THREADS", 4, minimum=1)
+worker_class = "gthread"
+# A worker silent for `timeout` seconds is killed and replaced; on a restart or a stop,
+# workers get `graceful_timeout` seconds to finish the requests in hand.
+timeout = _int("GUNICORN_TIMEOUT", 30, minimum=1)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30, minimum=1)
+keepalive = _int("GUNICORN_KEEPALIVE", 5, minimum=0)
+# Recycling workers after a number of requests (with jitter) bounds any slow leak; 0: never.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 0)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 0)
+# The heartbeat files on tmpfs: a disk-backed /tmp can stall them and get workers killed.
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or (
+    "/dev/shm" if os.path.isdir("/dev/shm") else None
+)
+
+# Addresses of the proxies whose X-Forwarded-* headers are believed (comma-separated, `*`
+# for any: only when nothing else can reach the port).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+logger_class = "giftcards_project.gunicorn_logging.RedactingLogger"
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no access log
+errorlog = os.environ.get("GUNICORN_ERROR_LOG", "-")
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# Gunicorn's combined format plus the time taken, in milliseconds.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
