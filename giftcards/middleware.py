@@ -1,4 +1,5 @@
-"""The staff admin in the business's time zone, and refused requests logged on one line.
+"""The staff admin in the business's time zone; refused requests logged on one line, and
+request lines without codes.
 
 Nothing here imports models: settings load the log filter before the apps are ready.
 """
@@ -10,6 +11,8 @@ from functools import cache
 
 from django.urls import reverse
 from django.utils import timezone
+
+from giftcards_project.gunicorn_logging import redact_text
 
 
 @cache
@@ -60,4 +63,17 @@ class OneLineClientErrors(logging.Filter):
                 message = f"{message} [{type(exc).__name__}{': ' + reason if reason else ''}]"
             record.msg, record.args = message, None
             record.exc_info = record.exc_text = None
+        return True
+
+
+class RedactCodes(logging.Filter):
+    """The development server logs each request line with its query string: code filter
+    values (and the admin's `?q=`) are written as `[redacted]`, as gunicorn's access log does
+    (giftcards_project/gunicorn_logging.py). Attached to `django.server`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact_text(message)
+        if clean != message:
+            record.msg, record.args = clean, None
         return True

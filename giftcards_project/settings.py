@@ -249,11 +249,19 @@ LOGGING = {
         "one_line_client_errors": {"()": "giftcards.middleware.OneLineClientErrors"},
         # An outage (database, cache) fails every request alike: one line each, no traceback.
         "one_line_outages": {"()": "giftcards.outages.OneLineOutages"},
+        # The development server's request lines, like gunicorn's access log, without codes.
+        "redact_codes": {"()": "giftcards.middleware.RedactCodes"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django.request": {"filters": ["one_line_client_errors", "one_line_outages"]},
+        "django.server": {
+            "handlers": ["console"],
+            "filters": ["redact_codes"],
+            "level": "INFO",
+            "propagate": False,
+        },
     },
 }

@@ -175,3 +175,30 @@ def test_gunicorn_serving_code_lookups_logs_no_code(tmp_path):
     assert all(REDACTED in line for line in lines)
     assert not [line for line in lines if CODE in line or CODE.replace("-", "") in line]
     assert "filter%5Bq%5D%5Bcode_in%5D=[redacted]&page%5Bsize%5D=5" in lines[1]
+
+
+def test_the_development_servers_request_lines_carry_no_code():
+    """`manage.py runserver` logs each request line through `django.server`."""
+    import logging
+
+    class Keep(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    server, kept = logging.getLogger("django.server"), Keep()
+    server.addHandler(kept)
+    try:
+        server.info(
+            '"%s" %s %s',
+            "GET /api/gift_cards?filter[code]=K7QMX2PD9RTAWF3H&sort=id HTTP/1.1",
+            200,
+            9,
+        )
+    finally:
+        server.removeHandler(kept)
+
+    assert kept.messages == ['"GET /api/gift_cards?filter[code]=[redacted]&sort=id HTTP/1.1" 200 9']
