@@ -338,5 +338,10 @@ class PaymentDetailView(PlainApiView):
         )
         if payment is None:
             raise Http404("No payment with this paymentId.")
-        change = services.card_refund(payment=payment, tenant=self.tenant, actor=self.actor)
+        change = services.card_refund(
+            payment=payment,
+            tenant=self.tenant,
+            actor=self.actor,
+            idempotency_key=ledger_key(request, "plain"),
+        )
         return Response(s.payment_data(payment, change.card, refund=change.entry))

@@ -111,3 +111,22 @@ def test_a_create_whose_response_was_never_stored_is_not_issued_twice(api, custo
     assert retry.json()["giftCardUUId"] == card_id
     assert GiftCard.objects.filter(client=customer).count() == 1
     assert balance(card_id) == 3_000  # no adjustment back to the opening balance
+
+
+def test_a_refund_whose_response_was_never_stored_replays_the_refund(api, card):
+    """The refund committed, the process died before the response was stored, and after the
+    claim was abandoned the till retried: it gets the refund, not a 409 'already refunded'."""
+    payment_id = pay(api, card["giftCardUUId"], key="sale-1").json()["paymentId"]
+    headers = {"HTTP_IDEMPOTENCY_KEY": "refund-1"}
+    first = api.delete(f"/payments/{payment_id}", **headers)
+    assert first.status_code == 200, first.content
+    IdempotencyRecord.objects.filter(key="refund-1").update(
+        status_code=0, response_body="", created_at=timezone.now() - timedelta(minutes=5)
+    )
+
+    retry = api.delete(f"/payments/{payment_id}", **headers)
+
+    assert retry.status_code == 200, retry.content
+    assert retry.json() == first.json()
+    assert BalanceLog.objects.filter(refund_of_id=payment_id).count() == 1
+    assert balance(card["giftCardUUId"]) == 10_000
