@@ -11,6 +11,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from clients.models import IdempotencyRecord
+from giftcards import codes
 from giftcards.idempotency import _fingerprint
 from giftcards.models import BalanceLog, GiftCard
 from tests.giftcards.plain_api.helpers import balance, card_body
@@ -33,7 +34,7 @@ def pending_claim(api_key, card_id, age=timedelta(0), amount="10") -> None:
     IdempotencyRecord.objects.create(
         api_key=api_key[0],
         key="till-7",
-        request_hash=_fingerprint(request),
+        request_hash=codes.encrypt(_fingerprint(request)),
         status_code=0,
         response_body="",
     )
