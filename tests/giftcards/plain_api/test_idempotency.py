@@ -3,10 +3,12 @@ operate, store; a retry meets the claim, and the ledger's key keeps the money mo
 
 from __future__ import annotations
 
+import importlib
 import json
 from datetime import timedelta
 
 import pytest
+from django.apps import apps
 from django.test import RequestFactory
 from django.utils import timezone
 
@@ -112,3 +114,27 @@ def test_a_create_whose_response_was_never_stored_is_not_issued_twice(api, custo
     assert retry.json()["giftCardUUId"] == card_id
     assert GiftCard.objects.filter(client=customer).count() == 1
     assert balance(card_id) == 3_000  # no adjustment back to the opening balance
+
+
+def test_records_stored_in_clear_are_encrypted_by_the_migration_and_still_replay(api, card):
+    first = pay(api, card["giftCardUUId"])
+    record = IdempotencyRecord.objects.get(key="till-7")
+    clear = {
+        "request_hash": codes.decrypt(record.request_hash),
+        "response_body": codes.decrypt(record.response_body),
+    }
+    IdempotencyRecord.objects.filter(pk=record.pk).update(**clear)  # as stored in clear
+    migration = importlib.import_module("clients.migrations.0005_idempotency_encrypted")
+
+    migration.encrypt(apps, None)
+
+    record.refresh_from_db()
+    assert record.response_body != clear["response_body"]
+    assert codes.decrypt(record.response_body) == clear["response_body"]
+    assert codes.decrypt(record.request_hash) == clear["request_hash"]
+    again = pay(api, card["giftCardUUId"])
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.content == first.content
+    migration.decrypt(apps, None)
+    record.refresh_from_db()
+    assert (record.request_hash, record.response_body) == tuple(clear.values())
