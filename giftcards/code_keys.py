@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from clients.models import IdempotencyRecord
 from giftcards import codes
@@ -165,8 +165,25 @@ def refuse_unreadable(*tables: TableCount) -> None:
 # ---------------------------------------------------------------------------- rotation
 
 
+def _update_code_columns(changed: list[tuple]) -> None:
+    """UPDATE only code_hash and code_encrypted, by primary key, never a whole card: one
+    statement run for each card (executemany; bulk_update's CASE expressions cost over ten
+    times as much to build)."""
+    meta = GiftCard._meta
+    quote = connection.ops.quote_name
+    column = {name: quote(meta.get_field(name).column) for name in ("code_hash", "code_encrypted")}
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {column['code_hash']} = %s, "
+        f"{column['code_encrypted']} = %s WHERE {quote(meta.pk.column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            sql, [(code_hash, token, pk) for pk, _b, _l, code_hash, token in changed]
+        )
+
+
 def _rotate_cards(batch: list[tuple]) -> int:
-    changed = []
+    changed = []  # (pk, business_id, last4, new hash, new token)
     for pk, business_id, last4, code_hash, token in batch:
         try:
             code, current = _card_state(code_hash, token)
@@ -177,20 +194,11 @@ def _rotate_cards(batch: list[tuple]) -> int:
                 [_card_name(pk, business_id, last4)],
             ) from None
         if not current:
-            changed.append(
-                GiftCard(
-                    pk=pk,
-                    business_id=business_id,
-                    code_last4=last4,
-                    code_hash=codes.lookup_hash(code),
-                    code_encrypted=codes.encrypt(code),
-                )
-            )
+            changed.append((pk, business_id, last4, codes.lookup_hash(code), codes.encrypt(code)))
     if changed:
         try:
-            # Only the two key-bound columns, by primary key: never a whole card.
             with transaction.atomic():
-                GiftCard.objects.bulk_update(changed, ["code_hash", "code_encrypted"])
+                _update_code_columns(changed)
         except IntegrityError:
             raise RotationRefused(
                 "Re-hashed under the current key, these codes equal the code of another card of "
@@ -200,12 +208,12 @@ def _rotate_cards(batch: list[tuple]) -> int:
     return len(changed)
 
 
-def _collisions(changed: list[GiftCard]) -> list[str]:
+def _collisions(changed: list[tuple]) -> list[str]:
     return [
-        _card_name(card.pk, card.business_id, card.code_last4)
-        for card in changed
-        if GiftCard.objects.filter(business_id=card.business_id, code_hash=card.code_hash)
-        .exclude(pk=card.pk)
+        _card_name(pk, business_id, last4)
+        for pk, business_id, last4, code_hash, _token in changed
+        if GiftCard.objects.filter(business_id=business_id, code_hash=code_hash)
+        .exclude(pk=pk)
         .exists()
     ]
 

@@ -186,6 +186,27 @@ def test_rotation_refuses_rows_no_key_opens_and_writes_nothing(settings, make_ca
     assert not any(under_current_key(card_id) for card_id in readable)
 
 
+def test_rotation_refuses_a_code_that_would_equal_another_cards_and_writes_nothing(
+    settings, make_card
+):
+    """Two cards of one business with one code, written under two keys (issued while the old
+    key was not configured): re-hashing would break the one-code-per-business rule."""
+    use_keys(settings, KEY_A)
+    old = make_card(code=CODES[0])
+    others = [make_card(code=code).pk for code in CODES[1:4]]
+    use_keys(settings, KEY_B)
+    make_card(code=CODES[0].lower())
+    use_keys(settings, KEY_B, KEY_A)
+    stderr = io.StringIO()
+
+    with pytest.raises(CommandError, match="equal the code of another card"):
+        call_command("rotate_code_key", stdout=io.StringIO(), stderr=stderr)
+
+    assert f"gift card {old.pk} (****QM2X, business {old.business_id})" in stderr.getvalue()
+    assert not under_current_key(old.pk)
+    assert not any(under_current_key(card_id) for card_id in others)  # its batch, rolled back
+
+
 def test_rotation_refuses_to_run_without_old_keys(settings, make_card):
     use_keys(settings, KEY_B)
     make_card(code=CODES[0])
