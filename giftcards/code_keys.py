@@ -167,8 +167,8 @@ def refuse_unreadable(*tables: TableCount) -> None:
 
 def _update_code_columns(changed: list[tuple]) -> None:
     """UPDATE only code_hash and code_encrypted, by primary key, never a whole card: one
-    statement run for each card (executemany; bulk_update's CASE expressions cost over ten
-    times as much to build)."""
+    statement run for each card (executemany; building bulk_update's CASE expressions costs
+    several times as much)."""
     meta = GiftCard._meta
     quote = connection.ops.quote_name
     column = {name: quote(meta.get_field(name).column) for name in ("code_hash", "code_encrypted")}
