@@ -140,14 +140,18 @@ class ApiKey(AbstractAPIKey):
 class IdempotencyRecord(models.Model):
     """The first successful response to a write sent with an `Idempotency-Key` header.
 
-    Stored per API key; a retry with the same key and body gets this response again.
+    Stored per API key; a retry with the same key and body gets this response again. The
+    request's fingerprint and the response are encrypted with the code key (a response may
+    hold a card's full code; the fingerprint is a hash of a body that may hold one).
     """
 
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
-    request_hash = models.CharField(max_length=64)
+    # codes.encrypt(the request's fingerprint)
+    request_hash = models.CharField(max_length=255)
     status_code = models.PositiveSmallIntegerField()
-    # The exact bytes sent the first time (as text), so a replay is byte-for-byte the same.
+    # codes.encrypt(the exact text sent the first time), so a replay is byte-for-byte the
+    # same; empty while the request runs.
     response_body = models.TextField()
     content_type = models.CharField(max_length=100)
     # The Location header of a 201, replayed with the body.

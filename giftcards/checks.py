@@ -1,5 +1,5 @@
-"""System checks (`manage.py check --deploy` and every start): settings that would quietly
-weaken the guards against guessing codes."""
+"""System checks (`manage.py check --deploy`): settings that would quietly weaken the guards
+around codes (guessing them, reading them from a dump)."""
 
 from django.conf import settings
 from django.core import checks
@@ -20,3 +20,43 @@ def shared_throttle_cache(app_configs, **kwargs):
             )
         ]
     return []
+
+
+MIN_CODE_KEY_LENGTH = 32
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def code_key(app_configs, **kwargs):
+    """The code key encrypts and hashes every stored code, independently of SECRET_KEY."""
+    current = getattr(settings, "GIFTCARD_CODE_KEY", "")
+    if not current:
+        return [
+            checks.Error(
+                "GIFTCARD_CODE_KEY is not set: gift card codes can be neither stored nor read.",
+                hint=(
+                    "Set GIFTCARD_CODE_KEY to a long random secret (for example "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`) and keep "
+                    "it: stored codes are readable only with it (README: the code key)."
+                ),
+                id="giftcards.E001",
+            )
+        ]
+    found = []
+    if not settings.DEBUG and current == getattr(settings, "DEVELOPMENT_CODE_KEY", None):
+        found.append(
+            checks.Error(
+                "GIFTCARD_CODE_KEY is the public development key.",
+                hint="Set a secret of your own and rotate to it (manage.py rotate_code_key).",
+                id="giftcards.E002",
+            )
+        )
+    elif len(current) < MIN_CODE_KEY_LENGTH:
+        found.append(
+            checks.Warning(
+                f"GIFTCARD_CODE_KEY is shorter than {MIN_CODE_KEY_LENGTH} characters: a short "
+                "key can be guessed, and with it every code from a database dump.",
+                hint="Use a long random secret and rotate to it (manage.py rotate_code_key).",
+                id="giftcards.W002",
+            )
+        )
+    return found

@@ -247,7 +247,7 @@ class PredicateFilter(django_filters.Filter):
         path, kind, predicate = self.attribute.lookup, self.attribute.kind, self.predicate
         if kind == "code":
             values = value if isinstance(value, list) else [value]
-            return Q(code_hash__in=[codes.lookup_hash(item) for item in values])
+            return Q(code_hash__in=[h for item in values for h in codes.lookup_hashes(item)])
         exact = "iexact" if kind == "email" else "exact"
         if predicate in ("eq", "not_eq"):
             q = Q(**{f"{path}__{exact}": value})

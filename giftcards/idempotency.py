@@ -12,6 +12,13 @@
 3. **Store** (after the commit): the response is kept on the claim for the retries to come.
    A failed request (4xx) releases the claim, so a client can correct its input and retry
    with the same key.
+
+At rest, the request's fingerprint and the stored response (which may hold a card's full
+code) are encrypted with the code key (`codes.encrypt`), and `rotate_code_key` re-encrypts
+them with the cards. Encrypting keeps a replay byte-for-byte the first response; re-rendering
+from a reference could not (the card may have changed since). A record that no configured key
+opens is taken over like an abandoned claim: the request runs again, and the ledger key keeps
+its money move single.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 from clients.models import IdempotencyRecord
-from giftcards import exceptions
+from giftcards import codes, exceptions
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -81,15 +88,20 @@ def _fingerprint(request) -> str:
     return digest.hexdigest()
 
 
-def _replay(record: IdempotencyRecord, fingerprint: str) -> HttpResponse:
-    if record.request_hash != fingerprint:
-        raise exceptions.IdempotencyConflict(
-            f"{HEADER} {record.key!r} was already used with a different request; "
-            "use a new key for a new request.",
-            subject="idempotency_key",
-        )
+def _opened(record: IdempotencyRecord) -> tuple[str, str] | None:
+    """The record's fingerprint and stored body in clear, or None when no configured code key
+    decrypts them."""
+    try:
+        fingerprint = codes.decrypt(record.request_hash)
+        body = codes.decrypt(record.response_body) if record.status_code else ""
+    except codes.InvalidCode:
+        return None
+    return fingerprint, body
+
+
+def _replay(record: IdempotencyRecord, body: str) -> HttpResponse:
     response = HttpResponse(
-        record.response_body,
+        body,
         status=record.status_code,
         content_type=record.content_type,
     )
@@ -107,7 +119,7 @@ def _claim(api_key, key: str, fingerprint: str) -> IdempotencyRecord | HttpRespo
             return IdempotencyRecord.objects.create(
                 api_key=api_key,
                 key=key,
-                request_hash=fingerprint,
+                request_hash=codes.encrypt(fingerprint),
                 status_code=0,
                 response_body="",
                 content_type="",
@@ -116,21 +128,51 @@ def _claim(api_key, key: str, fingerprint: str) -> IdempotencyRecord | HttpRespo
         earlier = records.first()  # claimed before, or concurrently
         if earlier is None:
             raise
-    if earlier.status_code:
-        return _replay(earlier, fingerprint)
-    if earlier.request_hash != fingerprint:
-        return _replay(earlier, fingerprint)  # refused as a different request
     abandoned = timezone.now() - ABANDONED_AFTER
-    if earlier.created_at < abandoned:
-        taken = records.filter(pk=earlier.pk, status_code=0, created_at__lt=abandoned).update(
-            created_at=timezone.now()
+    opened = _opened(earlier)
+    if opened is None:
+        logger.error(
+            "%s %r: the stored record cannot be decrypted with the configured code keys; "
+            "the request runs again.",
+            HEADER,
+            key,
         )
-        if taken:
-            earlier.refresh_from_db()
-            return earlier
+        if earlier.status_code or earlier.created_at < abandoned:
+            return _take_over(records, earlier, fingerprint, request_hash=earlier.request_hash)
+    else:
+        stored_fingerprint, body = opened
+        if stored_fingerprint != fingerprint:
+            raise exceptions.IdempotencyConflict(
+                f"{HEADER} {key!r} was already used with a different request; "
+                "use a new key for a new request.",
+                subject="idempotency_key",
+            )
+        if earlier.status_code:
+            return _replay(earlier, body)
+        if earlier.created_at < abandoned:
+            return _take_over(
+                records, earlier, fingerprint, status_code=0, created_at__lt=abandoned
+            )
     raise RequestInProgress(
         f"A request with {HEADER} {key!r} is still being processed; retry in a moment."
     )
+
+
+def _take_over(records, earlier: IdempotencyRecord, fingerprint: str, **unchanged):
+    """Claim `earlier` for this request if it is still as read (`unchanged`): of two retries
+    taking over at once, one runs and the other is told to wait."""
+    taken = records.filter(pk=earlier.pk, **unchanged).update(
+        request_hash=codes.encrypt(fingerprint),
+        status_code=0,
+        response_body="",
+        created_at=timezone.now(),
+    )
+    if not taken:
+        raise RequestInProgress(
+            f"A request with {HEADER} {earlier.key!r} is still being processed; retry in a moment."
+        )
+    earlier.refresh_from_db()
+    return earlier
 
 
 def ledger_key(request, api: str) -> str | None:
@@ -174,7 +216,7 @@ def idempotent(handler):
         try:
             IdempotencyRecord.objects.filter(pk=claim.pk).update(
                 status_code=response.status_code,
-                response_body=response.content.decode(response.charset),
+                response_body=codes.encrypt(response.content.decode(response.charset)),
                 content_type=response["Content-Type"],
                 location=response.get("Location", ""),
             )

@@ -143,7 +143,7 @@ class GiftCardQuerySet(TenantQuerySet):
         return self.filter(deleted_at__isnull=True)
 
     def by_code(self, code: str) -> GiftCardQuerySet:
-        return self.filter(code_hash=codes.lookup_hash(code))
+        return self.filter(code_hash__in=codes.lookup_hashes(code))
 
     def usable(self, now=None) -> GiftCardQuerySet:
         """Cards whose balance can still be spent: not deleted, not redeemed, not expired."""

@@ -32,10 +32,18 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
-# Gift card codes are stored encrypted (Fernet) and looked up by a keyed hash. Both keys
-# derive from GIFTCARD_CODE_KEY, falling back to SECRET_KEY; changing it makes stored codes
-# unreadable, so production sets it once and keeps it.
-GIFTCARD_CODE_KEY = os.environ.get("GIFTCARD_CODE_KEY", "") or SECRET_KEY
+# Gift card codes are stored encrypted (Fernet) and looked up by a keyed hash, both keys
+# derived from GIFTCARD_CODE_KEY, which is independent of SECRET_KEY. Production must set it
+# (deploy check giftcards.E001; nothing encrypts under an empty key). Debug mode falls back
+# to a fixed, public development key: the same string as debug mode's default SECRET_KEY, so
+# existing demo databases keep their codes readable (production refuses it, giftcards.E002).
+# GIFTCARD_CODE_OLD_KEYS (comma separated) are earlier keys, still read, until
+# `manage.py rotate_code_key` has moved everything to the current one (README: the code key).
+DEVELOPMENT_CODE_KEY = "insecure-development-key-only-for-debug-mode"
+GIFTCARD_CODE_KEY = os.environ.get("GIFTCARD_CODE_KEY", "") or (
+    DEVELOPMENT_CODE_KEY if DEBUG else ""
+)
+GIFTCARD_CODE_OLD_KEYS = env_list("GIFTCARD_CODE_OLD_KEYS", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -19,7 +19,8 @@ def manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProces
     clean = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("DJANGO_") and key not in {"DATABASE_URL", "GIFTCARD_CODE_KEY"}
+        if not key.startswith("DJANGO_")
+        and key not in {"DATABASE_URL", "GIFTCARD_CODE_KEY", "GIFTCARD_CODE_OLD_KEYS"}
     }
     clean["DJANGO_SETTINGS_MODULE"] = "giftcards_project.settings"
     clean["DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.sqlite3'}"

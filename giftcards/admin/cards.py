@@ -237,7 +237,7 @@ class GiftCardAdmin(CodeSearchMixin, CardPagesMixin, BusinessScopedAdmin, Simple
         if not term:
             return results, duplicates
         # A full code matches through its keyed hash; "ABCD" or "****ABCD" by the last 4.
-        by_code = Q(code_hash=codes.lookup_hash(term))
+        by_code = Q(code_hash__in=codes.lookup_hashes(term))
         bare = codes.normalise(term.lstrip("*"))
         if len(bare) == 4:
             by_code |= Q(code_last4=bare)

@@ -32,7 +32,7 @@ def clean_term(value: object) -> str:
 
 def looks_like_code(term: str) -> bool:
     try:
-        codes.validate(term)
+        codes.well_formed(term)
     except codes.InvalidCode:
         return False
     return True
@@ -62,7 +62,7 @@ class CodeSearchMixin:
         prefix = f"{self.card_path}__" if self.card_path else ""
         return list(
             self.get_queryset(request)
-            .filter(**{f"{prefix}code_hash": codes.lookup_hash(term)})
+            .filter(**{f"{prefix}code_hash__in": codes.lookup_hashes(term)})
             .order_by(f"{prefix}pk")
             .values_list(f"{prefix}pk", flat=True)
             .distinct()[:MAX_MATCHES]

@@ -127,7 +127,7 @@ class BalanceLogAdmin(CodeSearchMixin, BusinessScopedAdmin):
         term = clean_term(search_term).lstrip("*")
         if not term:
             return results, duplicates
-        by_code = queryset.filter(card__code_hash=codes.lookup_hash(term))
+        by_code = queryset.filter(card__code_hash__in=codes.lookup_hashes(term))
         if len(codes.normalise(term)) == 4:
             by_code = by_code | queryset.filter(card__code_last4=codes.normalise(term))
         return results | by_code, duplicates

@@ -17,6 +17,11 @@ from giftcards.services.cards import recipient_find_or_create
 
 Kind = BalanceLog.Kind
 ISSUABLE_STATUSES = frozenset({Status.DRAFT, Status.INACTIVE, Status.ACTIVE})
+CODE_TAKEN = "This business already has a card with that code."
+
+
+def _code_taken(tenant: Tenant, hashes: list[str]) -> bool:
+    return GiftCard.objects.filter(business=tenant.business, code_hash__in=hashes).exists()
 
 
 def _resolve_currency(tenant: Tenant, currency_code: str | None, market: Market | None) -> str:
@@ -128,10 +133,18 @@ def card_issue(
         if status != Status.DRAFT and purchase_date is None:
             purchase_date = now
         for _attempt in range(5):
+            hashes = codes.lookup_hashes(code)
+            if len(hashes) > 1 and _code_taken(tenant, hashes[1:]):
+                # The unique constraint compares current-key hashes only: while old keys are
+                # configured, a card still stored under one is found by its old hash.
+                if chosen:
+                    raise exceptions.DuplicateCode(CODE_TAKEN)
+                code = codes.generate()
+                continue
             card = GiftCard(
                 business=tenant.business,
                 mode=tenant.mode,
-                code_hash=codes.lookup_hash(code),
+                code_hash=hashes[0],
                 code_encrypted=codes.encrypt(code),
                 code_last4=codes.last4(code),
                 status=status,
@@ -174,14 +187,9 @@ def card_issue(
                         card.tags.add(*tags)
                 return card
             except IntegrityError:
-                taken = GiftCard.objects.filter(
-                    business=tenant.business, code_hash=card.code_hash
-                ).exists()
-                if not taken:
+                if not _code_taken(tenant, hashes):
                     raise
                 if chosen:
-                    raise exceptions.DuplicateCode(
-                        "This business already has a card with that code."
-                    ) from None
+                    raise exceptions.DuplicateCode(CODE_TAKEN) from None
                 code = codes.generate()  # a generated code collided: draw another
         raise exceptions.DuplicateCode("Could not draw an unused code.")

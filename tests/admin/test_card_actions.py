@@ -350,6 +350,17 @@ def test_refused_sale_shows_the_reason_and_leaves_nothing(cashier, login, make_c
     assert GiftCardRecipient.objects.count() == recipients
 
 
+def test_a_weak_chosen_code_is_refused_at_the_sale(cashier, login):
+    response = login(cashier).post(
+        reverse("admin:giftcards_giftcard_add"),
+        {"code": "1234-5678", "amount": "10", "status": "active", "mode": "live"},
+    )
+
+    assert response.status_code == 200
+    assert "simple sequence" in html.unescape(response.content.decode())
+    assert not GiftCard.objects.exists()
+
+
 def test_codes_are_masked_in_list_page_and_history(manager, login, make_card):
     card = make_card(code="FULL-CODE-SHOWN-9XYZ")
     client = login(manager)

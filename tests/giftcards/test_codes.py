@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import random
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from clients.tenancy import Mode, Tenant
-from giftcards import codes, selectors, services
+from giftcards import codes, exceptions, selectors, services
 from giftcards.models import GiftCard
 
 CODE = "Gift-2024 Spring-K7QM"
@@ -159,3 +164,141 @@ def test_generated_code_is_never_stored_in_plaintext(make_card, actor, tenant):
     for cell in _row_texts("giftcards_giftcard", "id", card.pk):
         assert normal not in cell
         assert normal[:8] not in cell
+
+
+# ---------------------------------------------------------------------------- strength
+
+
+@pytest.mark.parametrize(
+    ("code", "why"),
+    [
+        ("AAAAAAAA", "one character repeated"),
+        ("7777-7777-7777", "one character repeated"),
+        ("12345678", "simple sequence"),
+        ("ABCDEFGH", "simple sequence"),
+        ("abcd-efgh-ijkl", "simple sequence"),
+        ("87654321", "simple sequence"),
+        ("HGFEDCBA", "simple sequence"),
+        ("6789ABCD", "simple sequence"),
+        ("ABABABAB", "short pattern repeated"),
+        ("12341234", "short pattern repeated"),
+        ("GIFT-GIFT-GIFT", "short pattern repeated"),
+        ("XYZXYZXY", "short pattern repeated"),
+        ("AABBCCDD", f"at least {codes.MIN_DISTINCT} different characters"),
+        ("1122-3344-1122", f"at least {codes.MIN_DISTINCT} different characters"),
+    ],
+)
+def test_weak_codes_are_refused_saying_why(code, why):
+    with pytest.raises(codes.InvalidCode, match=why):
+        codes.validate(code)
+
+
+@pytest.mark.parametrize(
+    "code", ["GIFT2024SPRING", "K7QM-X2PD", "BOOKCLUB", "COFFEE24", "AB12CD34", "SUMMER-2025"]
+)
+def test_codes_of_ordinary_strength_are_accepted(code):
+    assert codes.validate(code) == codes.normalise(code)
+
+
+def test_a_weak_code_is_still_well_formed_enough_to_look_up():
+    assert codes.well_formed("1234-5678") == "12345678"
+    with pytest.raises(codes.InvalidCode, match="at least 8"):
+        codes.well_formed("ABC-123")
+
+
+# The smallest draw is the weakest code (one symbol twenty times), which is drawn again.
+@hypothesis_settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.large_base_example],
+)
+@given(st.randoms(use_true_random=False))
+def test_generated_codes_always_pass_validation(rng):
+    """Whatever the random source draws (Hypothesis tries all-equal and repeating draws),
+    a generated code is one a client could have chosen."""
+    code = codes.generate(rng)
+    assert codes.validate(code) == codes.normalise(code)
+    assert len(codes.normalise(code)) == codes.GENERATED_LENGTH
+    assert set(codes.normalise(code)) <= set(codes.ALPHABET)
+
+
+class _Replaying(random.Random):
+    """A random source that first draws the same symbol twenty times, then as usual."""
+
+    def __init__(self):
+        super().__init__(7)
+        self.repeats = codes.GENERATED_LENGTH
+
+    def choice(self, seq):
+        if self.repeats:
+            self.repeats -= 1
+            return seq[0]
+        return super().choice(seq)
+
+
+def test_a_weak_draw_is_drawn_again():
+    code = codes.generate(_Replaying())
+    assert codes.normalise(code) != codes.ALPHABET[0] * codes.GENERATED_LENGTH
+    codes.validate(code)
+
+
+# ---------------------------------------------------------------------------- keys
+
+
+def test_the_current_key_is_first_and_old_keys_follow(settings):
+    settings.GIFTCARD_CODE_KEY = "key-b"
+    settings.GIFTCARD_CODE_OLD_KEYS = ["key-a", "key-b", " ", "key-z"]
+    assert codes.keys() == ("key-b", "key-a", "key-z")
+    settings.GIFTCARD_CODE_OLD_KEYS = "key-a, key-z"
+    assert codes.keys() == ("key-b", "key-a", "key-z")
+
+
+def test_without_a_code_key_nothing_is_encrypted_or_hashed(settings):
+    settings.GIFTCARD_CODE_KEY = ""
+    for call in (codes.encrypt, codes.lookup_hash, codes.lookup_hashes):
+        with pytest.raises(ImproperlyConfigured, match="GIFTCARD_CODE_KEY"):
+            call(CODE)
+
+
+def test_the_code_key_is_not_the_secret_key(settings):
+    token = codes.encrypt(CODE)
+    digest = codes.lookup_hash(CODE)
+    settings.SECRET_KEY = "a rotated secret key " * 3
+    assert codes.decrypt(token) == CODE
+    assert codes.lookup_hash(CODE) == digest
+
+
+def test_codes_under_an_old_key_still_decrypt_and_match(settings):
+    settings.GIFTCARD_CODE_KEY = "key-a"
+    token, old_hash = codes.encrypt(CODE), codes.lookup_hash(CODE)
+    settings.GIFTCARD_CODE_KEY, settings.GIFTCARD_CODE_OLD_KEYS = "key-b", ["key-a"]
+    assert codes.decrypt(token) == CODE
+    assert codes.decrypt_noting_key(token) == (CODE, False)
+    assert codes.lookup_hashes(CODE.lower()) == [codes.lookup_hash(CODE), old_hash]
+    assert codes.lookup_hash(CODE) != old_hash
+    new = codes.encrypt(CODE)
+    assert codes.decrypt_noting_key(new) == (CODE, True)
+    settings.GIFTCARD_CODE_OLD_KEYS = []
+    assert codes.decrypt(new) == CODE
+    with pytest.raises(codes.InvalidCode):
+        codes.decrypt(token)
+
+
+def test_lookups_by_code_are_one_query_whatever_the_number_of_keys(
+    make_card, tenant, settings, django_assert_num_queries
+):
+    settings.GIFTCARD_CODE_KEY = "key-a"
+    card = make_card(code=CODE)
+    settings.GIFTCARD_CODE_KEY, settings.GIFTCARD_CODE_OLD_KEYS = "key-c", ["key-b", "key-a"]
+    with django_assert_num_queries(1):
+        assert selectors.card_get_by_code(tenant=tenant, code=CODE.lower()) == card
+
+
+def test_a_chosen_code_taken_under_an_old_key_is_refused(make_card, settings):
+    settings.GIFTCARD_CODE_KEY = "key-a"
+    make_card(code=CODE)
+    settings.GIFTCARD_CODE_KEY, settings.GIFTCARD_CODE_OLD_KEYS = "key-b", ["key-a"]
+    with pytest.raises(exceptions.DuplicateCode):
+        make_card(code=CODE.lower())
+    assert GiftCard.objects.count() == 1

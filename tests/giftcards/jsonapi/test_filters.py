@@ -30,7 +30,7 @@ def cards(make_card, tenant, actor):
         metadata={"tier": "gold", "n": 1, "nested": {"k": "v", "x": [1, 2]}, "vip": True},
         recipient=ann,
         expires_at=soon,
-        code="AAAA-BBBB-CCCC",
+        code="AAK7-BBQ3-CCW9",
     )
     b = make_card(
         reference_origin="B",
@@ -39,7 +39,7 @@ def cards(make_card, tenant, actor):
         reference="beta-2",
         metadata={"tier": "silver", "vip": False, "0": "zero"},
         balance_max_cents=10_000,
-        code="DDDD-EEEE-FFFF",
+        code="DDM4-EER6-FFT8",
     )
     c = make_card(reference_origin="C", status=Status.INACTIVE, balance_cents=9_000, recipient=bob)
     return {"A": a, "B": b, "C": c}
@@ -102,8 +102,8 @@ CASES = [
     ("recipient_email_cont", "EXAMPLE", "AC"),
     ("recipient_email_null", "true", "B"),
     ("currency_code_eq", "USD", "ABC"),
-    ("code_eq", "aaaa bbbb cccc", "A"),
-    ("code_in", "aaaabbbbcccc,DDDD-EEEE-FFFF", "AB"),
+    ("code_eq", "aak7 bbq3 ccw9", "A"),
+    ("code_in", "aak7bbq3ccw9,DDM4-EER6-FFT8", "AB"),
     ("created_at_gt", "2000-01-01", "ABC"),
     ("created_at_lt", "2000-01-01T00:00:00Z", ""),
     ("updated_at_gteq", "2000-01-01T00:00:00+00:00", "ABC"),
@@ -140,7 +140,7 @@ def test_every_predicate_is_covered():
         ("reference_origin", "A", "A"),
         ("currency_code", "USD", "ABC"),
         ("recipient_email", "bob@EXAMPLE.com", "C"),
-        ("code", "dddd-eeee-ffff", "B"),
+        ("code", "ddm4-eer6-fft8", "B"),
         ("metadata", '{"tier": "silver"}', "B"),
     ],
 )
@@ -213,9 +213,9 @@ def test_code_lookups_are_throttled_per_key(api, cards, monkeypatch):
     monkeypatch.setattr(
         CodeLookupThrottle, "THROTTLE_RATES", {"code_lookup": "3/min", "api_key": "1000/min"}
     )
-    assert api.get("/api/gift_cards", {"filter[q][code_in]": "AAAABBBBCCCC,X"}).status_code == 200
-    assert api.get("/api/gift_cards", {"filter[code]": "AAAABBBBCCCC"}).status_code == 200
-    response = api.get("/api/gift_cards", {"filter[code]": "DDDDEEEEFFFF"})
+    assert api.get("/api/gift_cards", {"filter[q][code_in]": "AAK7BBQ3CCW9,X"}).status_code == 200
+    assert api.get("/api/gift_cards", {"filter[code]": "AAK7BBQ3CCW9"}).status_code == 200
+    response = api.get("/api/gift_cards", {"filter[code]": "DDM4EER6FFT8"})
     assert response.status_code == 429
     assert response.doc["errors"][0]["code"] == "throttled"
     assert int(response["Retry-After"]) > 0
@@ -233,7 +233,7 @@ def test_creating_cards_with_chosen_codes_spends_code_lookups(api, cards, monkey
         body = {"data": {"type": "gift_cards", "attributes": {"balance_cents": 1, "code": code}}}
         return api.post("/api/gift_cards", body)
 
-    assert create("AAAA-BBBB-CCCC").status_code == 409
+    assert create("AAK7-BBQ3-CCW9").status_code == 409
     assert create("GUESS-0001-XYZ").status_code == 201
     response = create("GUESS-0002-XYZ")
     assert response.status_code == 429
@@ -301,8 +301,8 @@ def test_bad_sort_is_a_400(api, cards, sort):
 @pytest.fixture
 def coded(make_card):
     """Cards whose codes sort differently from their creation order and their labels."""
-    specs = [("M", "MMMM-NNNN-PPPP", Status.ACTIVE), ("B", "BBBB-CCCC-DDDD", Status.DRAFT)]
-    specs += [("X", "XXXX-YYYY-ZZZZ", Status.ACTIVE), ("K", "KKKK-LLLL-MMMM", Status.DRAFT)]
+    specs = [("M", "M7QX-N4PW-P9RK", Status.ACTIVE), ("B", "B3KD-C8MW-D5TQ", Status.DRAFT)]
+    specs += [("X", "X6RB-Y2NK-Z8WD", Status.ACTIVE), ("K", "K4TM-L7QB-M3XP", Status.DRAFT)]
     return [make_card(reference_origin=label, code=code, status=st) for label, code, st in specs]
 
 

@@ -351,6 +351,26 @@ def test_chosen_code_is_returned_in_full_and_unique_per_business(api, create_car
     assert problem["source"]["pointer"] == "/data/attributes/code"
 
 
+@pytest.mark.parametrize(
+    ("code", "why"),
+    [
+        ("12345678", "simple sequence"),
+        ("AAAAAAAA", "one character repeated"),
+        ("ABAB-ABAB", "short pattern repeated"),
+        ("AABB-CCDD", "different characters"),
+    ],
+)
+def test_weak_chosen_code_is_refused_saying_why(api, code, why):
+    response = api.post(
+        "/api/gift_cards", resource("gift_cards", {"balance_cents": 1, "code": code})
+    )
+    problem = error(response, 400)
+    assert problem["code"] == "invalid_code"
+    assert problem["source"]["pointer"] == "/data/attributes/code"
+    assert why in problem["detail"]
+    assert not GiftCard.objects.exists()
+
+
 def test_same_code_in_another_business_is_fine(create_card, other_api):
     create_card(code="SHARED-CODE-1")
     response = other_api.post(

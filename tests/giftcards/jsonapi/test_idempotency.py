@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from clients.models import IdempotencyRecord
+from giftcards import codes
 from giftcards.models import BalanceLog, GiftCard
 from tests.giftcards.jsonapi.conftest import resource
 from tests.giftcards.jsonapi.helpers import attributes, error, patch_card
@@ -93,3 +94,41 @@ def test_a_create_whose_response_was_never_stored_is_not_issued_twice(api):
     assert retry.status_code == 201, retry.doc
     assert retry.doc["data"]["id"] == first.doc["data"]["id"]
     assert GiftCard.objects.count() == 1
+
+
+def test_a_record_no_code_key_opens_runs_the_request_again_moving_money_once(
+    api, create_card, settings
+):
+    """A stored record under a key no longer configured cannot be replayed: the retry runs
+    as after a lost response, and the ledger's key keeps the money move single."""
+    card = create_card(status="active", balance_cents=5_000)
+    change = {"_balance_change_cents": -1_000}
+    assert patch_card(api, card["id"], change, **{KEY: "debit-9"}).status_code == 200
+    current = settings.GIFTCARD_CODE_KEY
+    settings.GIFTCARD_CODE_KEY = "a key that is configured no more " * 2
+    IdempotencyRecord.objects.update(
+        request_hash=codes.encrypt("fingerprint"), response_body=codes.encrypt("{}")
+    )
+    settings.GIFTCARD_CODE_KEY = current
+
+    again = patch_card(api, card["id"], change, **{KEY: "debit-9"})
+
+    assert again.status_code == 200, again.doc
+    assert "Idempotent-Replayed" not in again
+    assert again.doc["data"]["attributes"]["balance_cents"] == 4_000
+    assert BalanceLog.objects.filter(card_id=card["id"], kind="debit").count() == 1
+    replayed = patch_card(api, card["id"], change, **{KEY: "debit-9"})
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert replayed.content == again.content
+
+
+def test_stored_records_hold_neither_the_response_nor_the_fingerprint_in_clear(api):
+    body = resource("gift_cards", {"balance_cents": 2_500, "code": "CLEAR-NOT-7QXW"})
+    first = api.post("/api/gift_cards", body, **{KEY: "new-card"})
+    assert first.status_code == 201
+    record = IdempotencyRecord.objects.get()
+    assert "CLEARNOT7QXW" not in record.response_body.upper().replace("-", "")
+    assert "CLEAR-NOT" not in record.response_body
+    assert first.doc["data"]["id"] not in record.response_body
+    assert codes.decrypt(record.response_body) == first.content.decode()
+    assert len(record.request_hash) > 64  # encrypted, not a bare SHA-256

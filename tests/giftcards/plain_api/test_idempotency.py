@@ -3,14 +3,17 @@ operate, store; a retry meets the claim, and the ledger's key keeps the money mo
 
 from __future__ import annotations
 
+import importlib
 import json
 from datetime import timedelta
 
 import pytest
+from django.apps import apps
 from django.test import RequestFactory
 from django.utils import timezone
 
 from clients.models import IdempotencyRecord
+from giftcards import codes
 from giftcards.idempotency import _fingerprint
 from giftcards.models import BalanceLog, GiftCard
 from tests.giftcards.plain_api.helpers import balance, card_body
@@ -33,7 +36,7 @@ def pending_claim(api_key, card_id, age=timedelta(0), amount="10") -> None:
     IdempotencyRecord.objects.create(
         api_key=api_key[0],
         key="till-7",
-        request_hash=_fingerprint(request),
+        request_hash=codes.encrypt(_fingerprint(request)),
         status_code=0,
         response_body="",
     )
@@ -130,3 +133,27 @@ def test_a_refund_whose_response_was_never_stored_replays_the_refund(api, card):
     assert retry.json() == first.json()
     assert BalanceLog.objects.filter(refund_of_id=payment_id).count() == 1
     assert balance(card["giftCardUUId"]) == 10_000
+
+
+def test_records_stored_in_clear_are_encrypted_by_the_migration_and_still_replay(api, card):
+    first = pay(api, card["giftCardUUId"])
+    record = IdempotencyRecord.objects.get(key="till-7")
+    clear = {
+        "request_hash": codes.decrypt(record.request_hash),
+        "response_body": codes.decrypt(record.response_body),
+    }
+    IdempotencyRecord.objects.filter(pk=record.pk).update(**clear)  # as stored in clear
+    migration = importlib.import_module("clients.migrations.0005_idempotency_encrypted")
+
+    migration.encrypt(apps, None)
+
+    record.refresh_from_db()
+    assert record.response_body != clear["response_body"]
+    assert codes.decrypt(record.response_body) == clear["response_body"]
+    assert codes.decrypt(record.request_hash) == clear["request_hash"]
+    again = pay(api, card["giftCardUUId"])
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.content == first.content
+    migration.decrypt(apps, None)
+    record.refresh_from_db()
+    assert (record.request_hash, record.response_body) == tuple(clear.values())

@@ -1,0 +1,71 @@
+"""Deploy checks on the code key: production needs one of its own, independent of
+SECRET_KEY."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import checks
+
+from tests.test_settings import manage
+
+PRODUCTION = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "x" * 60, "REDIS_URL": ""}
+
+
+def deploy_ids() -> set[str]:
+    return {message.id for message in checks.run_checks(include_deployment_checks=True)}
+
+
+@pytest.mark.parametrize(
+    ("debug", "key", "expected", "absent"),
+    [
+        (False, "", {"giftcards.E001"}, {"giftcards.E002", "giftcards.W002"}),
+        (False, "insecure-development-key-only-for-debug-mode", {"giftcards.E002"}, set()),
+        (False, "short-key", {"giftcards.W002"}, {"giftcards.E001", "giftcards.E002"}),
+        (False, "k" * 48, set(), {"giftcards.E001", "giftcards.E002", "giftcards.W002"}),
+        (True, "insecure-development-key-only-for-debug-mode", set(), {"giftcards.E002"}),
+    ],
+)
+def test_deploy_checks_on_the_code_key(settings, debug, key, expected, absent):
+    settings.DEBUG = debug
+    settings.GIFTCARD_CODE_KEY = key
+    found = deploy_ids()
+    assert expected <= found
+    assert not absent & found
+
+
+def test_production_without_a_code_key_fails_the_deploy_check(tmp_path):
+    result = manage(tmp_path, "check", "--deploy", **PRODUCTION)
+
+    assert result.returncode != 0
+    assert "giftcards.E001" in result.stderr
+    assert "GIFTCARD_CODE_KEY is not set" in result.stderr
+
+
+def test_production_with_a_code_key_passes_it_and_never_uses_the_secret_key(tmp_path):
+    code = (
+        "from django.conf import settings as s; "
+        "print(repr(s.GIFTCARD_CODE_KEY), s.GIFTCARD_CODE_OLD_KEYS)"
+    )
+    bare = manage(tmp_path, "shell", "-c", code, **PRODUCTION)
+    keyed = manage(
+        tmp_path,
+        "shell",
+        "-c",
+        code,
+        GIFTCARD_CODE_KEY="c" * 48,
+        GIFTCARD_CODE_OLD_KEYS="old-1, old-2",
+        **PRODUCTION,
+    )
+    checked = manage(tmp_path, "check", "--deploy", GIFTCARD_CODE_KEY="c" * 48, **PRODUCTION)
+
+    assert bare.stdout.strip().splitlines()[-1] == "'' []"
+    assert keyed.stdout.strip().splitlines()[-1] == f"'{'c' * 48}' ['old-1', 'old-2']"
+    assert "giftcards.E001" not in checked.stderr + checked.stdout
+    assert "giftcards.W002" not in checked.stderr + checked.stdout
+
+
+def test_debug_mode_uses_the_fixed_development_key_whatever_the_secret_key(tmp_path):
+    code = "from django.conf import settings as s; print(s.GIFTCARD_CODE_KEY)"
+    result = manage(tmp_path, "shell", "-c", code, DJANGO_SECRET_KEY="s" * 50)
+
+    assert result.stdout.strip().splitlines()[-1] == "insecure-development-key-only-for-debug-mode"
