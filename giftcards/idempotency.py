@@ -30,7 +30,7 @@ import logging
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -175,6 +175,30 @@ def _take_over(records, earlier: IdempotencyRecord, fingerprint: str, **unchange
     return earlier
 
 
+def _release(claim: IdempotencyRecord) -> None:
+    """Give the key back after a request that did not succeed, so its retry runs at once.
+
+    A request that failed because its database connection died cannot release on that
+    connection: it tries once more on a new one. If the database is unreachable the claim
+    stays and is taken over after ABANDONED_AFTER. Releasing is safe even when a move did
+    commit before the failure (a commit whose answer was lost): the ledger's copy of the key
+    replays it instead of moving the money again."""
+    for attempt in range(2):
+        try:
+            IdempotencyRecord.objects.filter(pk=claim.pk).delete()
+            return
+        except DatabaseError:
+            if attempt or connection.in_atomic_block:
+                logger.warning(
+                    "Could not release %s %r; it is taken over after %s.",
+                    HEADER,
+                    claim.key,
+                    ABANDONED_AFTER,
+                )
+                return
+            connection.close()
+
+
 def ledger_key(request, api: str) -> str | None:
     """The request's key as the ledger records it: namespaced per API and API key (the
     ledger's key is unique per card, whoever wrote it)."""
@@ -204,10 +228,10 @@ def idempotent(handler):
         try:
             response = handler(view, request, *args, **kwargs)  # step 2
         except BaseException:
-            claim.delete()
+            _release(claim)
             raise
         if not 200 <= response.status_code < 300:
-            claim.delete()
+            _release(claim)
             return response
         response = view.finalize_response(request, response, *args, **kwargs)
         response.render()

@@ -5,7 +5,7 @@ the client must not retry."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from giftcards.models import BalanceLog, GiftCard
 from tests.giftcards.plain_api.helpers import card_body
@@ -85,3 +85,37 @@ def test_a_delete_is_answered_after_the_database_went_away(api, card, database_g
     assert database_gone_after_commit.gone
     assert response.status_code == 200, response.content
     assert response.json()["active"] is False
+
+
+class ConnectionDiesAtTheLedger:
+    """The connection dies as the payment writes its ledger row: that statement and every
+    later one on the same connection fail; a new connection works."""
+
+    def __init__(self):
+        self.dead = None
+
+    def __call__(self, execute, sql, params, many, context):
+        if (
+            self.dead is None
+            and sql.lstrip().upper().startswith("INSERT")
+            and ("giftcards_balancelog" in sql)
+        ):
+            self.dead = connection.connection
+        if self.dead is not None and connection.connection is self.dead:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+
+def test_a_key_whose_request_lost_its_connection_can_be_retried_at_once(api, card):
+    """Nothing moved, so the till's retry with the same key runs now: the key is not held
+    for the minute after which an abandoned claim is taken over."""
+    body = {"giftCardUUId": card["giftCardUUId"], "amount": "30"}
+    fault = ConnectionDiesAtTheLedger()
+    with connection.execute_wrapper(fault):
+        lost = api.post("/payments", body, format="json", HTTP_IDEMPOTENCY_KEY="till-7-sale-2")
+
+    assert fault.dead is not None
+    assert lost.status_code == 503, lost.content
+    retry = api.post("/payments", body, format="json", HTTP_IDEMPOTENCY_KEY="till-7-sale-2")
+    assert retry.status_code == 201, retry.content
+    assert GiftCard.objects.get(pk=card["giftCardUUId"]).balance_cents == 7_000
