@@ -103,9 +103,9 @@ def test_with_redis_down_money_still_moves_with_a_warning(redis_down, api_key, m
 
 def test_with_redis_down_code_lookups_fail_closed_with_a_503(redis_down, api_key, make_card):
     jsonapi = JsonApiClient(api_key[1])
-    make_card(code="AAAA-BBBB-CCCC")
+    make_card(code="K7QM-X2PD-9RTA")
 
-    lookup = jsonapi.get("/api/gift_cards", {"filter[code]": "AAAA-BBBB-CCCC"})
+    lookup = jsonapi.get("/api/gift_cards", {"filter[code]": "K7QM-X2PD-9RTA"})
     create = jsonapi.post(
         "/api/gift_cards", resource("gift_cards", {"balance_cents": 1, "code": "GUESS-0001-XYZ"})
     )
