@@ -30,7 +30,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
-from giftcards import codes
+from giftcards import codes, text
 from giftcards.models import GiftCard, GiftCardRecipient, Market, Status, Tag
 
 MAX_LIST_ITEMS = 100
@@ -128,6 +128,9 @@ class JsonObjectField(forms.Field):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
         if not isinstance(parsed, dict) or not parsed:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        found = text.find_in_json(parsed)
+        if found is not None:
+            raise forms.ValidationError(found[1], code=text.CODE)
         leaves = list(_leaves(parsed, ()))
         if len(leaves) > MAX_JCONT_LEAVES:
             raise forms.ValidationError(f"At most {MAX_JCONT_LEAVES} values.", code="invalid")
