@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
 from clients.models import User
 from giftcards.models import GiftCard
+from tests.admin.conftest import roles_migration
 
 JSONAPI = "application/vnd.api+json"
 
@@ -32,10 +34,6 @@ def superuser_client(db):
 
 @pytest.fixture
 def staff_client(business, db):
-    from tests.admin.conftest import roles_migration
-
-    from django.apps import apps
-
     roles_migration.create_roles(apps)
     user = User.objects.create_user(username="mgr", password="x", is_staff=True, business=business)
     user.groups.add(Group.objects.get(name="manager"))
