@@ -1,6 +1,7 @@
-"""A NUL character in a query string (any route) or in an admin or /balance form is a 400 in
-the format of the part of the site that was asked, on both engines (PostgreSQL refuses NUL in
-text, SQLite does not), before any view reads it."""
+"""A NUL character in a query string or a /balance form is a 400 in the format of the part of
+the site that was asked, on both engines (PostgreSQL refuses NUL in text, SQLite does not),
+before any view reads it; the admin, which drops NUL from its searches and refuses it in its
+forms, answers no 500 either."""
 
 from __future__ import annotations
 
@@ -96,23 +97,16 @@ def test_a_nul_in_a_plain_query_is_a_400_with_a_detail(client, bearer, path):
 
 @pytest.mark.parametrize(
     "query",
-    [
-        "q=%00",
-        "q=ab%00cd",
-        "status__exact=%00",
-        "o=%00",
-        "market__id__exact=%00",
-        "%00=1",
-    ],
+    ["q=%00", "q=ab%00cd", "status__exact=%00", "o=%00", "market__id__exact=%00", "%00=1"],
 )
-def test_a_nul_in_an_admin_list_query_is_a_400_page(
+def test_the_admin_list_drops_nul_characters_itself(
     staff_client, superuser_client, make_card, query
 ):
+    # The admin strips NUL from searches and filters (clients/admin.py): never a 500.
     make_card(reference="ref-1")
     for client in (staff_client, superuser_client):
         response = client.get(f"{reverse('admin:giftcards_giftcard_changelist')}?{query}")
-        assert response.status_code == 400
-        assert response["Content-Type"].startswith("text/html")
+        assert response.status_code in (200, 302)
 
 
 @pytest.mark.parametrize(
@@ -121,29 +115,33 @@ def test_a_nul_in_an_admin_list_query_is_a_400_page(
         "admin:giftcards_giftcard_export",
         "admin:clients_client_changelist",
         "admin:giftcards_giftcardrecipient_changelist",
+        "admin:giftcards_balancelog_changelist",
     ],
 )
-def test_a_nul_in_other_admin_queries_is_a_400(staff_client, name):
-    response = staff_client.get(f"{reverse(name)}?q=%00")
+def test_other_admin_queries_with_nul_are_harmless(staff_client, make_card, name):
+    make_card(reference="ref-1")
 
-    assert response.status_code == 400
+    response = staff_client.get(f"{reverse(name)}?q=%00&o=%00")
 
-
-def test_a_nul_in_an_admin_autocomplete_is_a_400(staff_client):
-    query = "app_label=giftcards&model_name=giftcard&field_name=client&term=%00"
-
-    response = staff_client.get(f"{reverse('admin:autocomplete')}?{query}")
-
-    assert response.status_code == 400
+    assert response.status_code in (200, 302)
 
 
-def test_a_nul_in_an_admin_form_post_is_a_400_and_changes_nothing(staff_client, make_card):
+def test_a_nul_in_an_admin_form_is_a_form_error_and_changes_nothing(staff_client, make_card):
     card = make_card(reference="before")
     url = reverse("admin:giftcards_giftcard_change", args=[card.pk])
 
-    response = staff_client.post(url, {"reference": "after\x00", "metadata": "{}"})
+    response = staff_client.post(
+        url,
+        {
+            "reference": "after\x00",
+            "metadata": "{}",
+            "ledger-TOTAL_FORMS": "0",
+            "ledger-INITIAL_FORMS": "0",
+        },
+    )
 
-    assert response.status_code == 400
+    assert response.status_code == 200
+    assert "reference" in response.context["adminform"].form.errors
     card.refresh_from_db()
     assert card.reference == "before"
 
