@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from clients.models import Business, Client
 from clients.tenancy import Mode
-from giftcards import money
+from giftcards import dates, money
 from giftcards.models import GiftCard, Market, Status
 
 # Plain ASCII digits and at most one decimal point: Decimal() alone would also take "1e3",
@@ -195,9 +195,15 @@ class SellForm(forms.Form):
             except forms.ValidationError as exc:
                 self.add_error(name, exc)
         expires_on = data.get("expires_on")
-        if expires_on and expires_on < timezone.now().astimezone(business.tzinfo).date():
-            self.add_error("expires_on", "That day is past: the card would be sold expired.")
         data["expires_at"] = (
             datetime.combine(expires_on, time.max, tzinfo=business.tzinfo) if expires_on else None
         )
+        if expires_on and expires_on < timezone.now().astimezone(business.tzinfo).date():
+            self.add_error("expires_on", "That day is past: the card would be sold expired.")
+        elif expires_on and not dates.in_range(data["expires_at"]):
+            self.add_error(
+                "expires_on",
+                f"The end of that day in {business.timezone} is outside the moments a card can "
+                f"hold ({dates.RANGE_TEXT}).",
+            )
         return data

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from clients.models import Business
 from clients.tenancy import Actor, Tenant
-from giftcards import exceptions, money
+from giftcards import dates, exceptions, money
 from giftcards.models import GiftCard
 
 # What a BigIntegerField holds: a larger amount would fail in the database, as a 500.
@@ -61,6 +61,12 @@ def check_not_expired(card: GiftCard, now: datetime | None = None) -> None:
         raise exceptions.CardExpired(
             f"Gift card {card.masked_code} expired at {card.expires_at:%Y-%m-%d %H:%M} UTC."
         )
+
+
+def require_accepted_moment(moment: datetime, subject: str) -> None:
+    """Only moments every time zone can show (giftcards/dates.py) are stored."""
+    if not dates.in_range(moment):
+        raise exceptions.InvalidValue(dates.MESSAGE, subject=subject)
 
 
 def check_currency(card: GiftCard, currency_code: str | None) -> None:
