@@ -224,3 +224,27 @@ def test_a_deactivated_card_is_not_active_rather_than_not_activated_yet(client, 
         assert response.context["card"]["status"] == "Not active"
         assert not response.context["card"]["usable"]
         assert "Not activated yet" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "business",
+    ["\u00b2", "\u0661\u0662", "\uff11", "1\u00b2", "9" * 23, "0", "-1", " 1", "1e3"],
+)
+def test_a_business_link_that_is_not_a_plain_id_is_a_404_like_an_unknown_one(client, business):
+    response = client.get(URL, {"business": business})
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_a_business_id_in_other_digits_is_not_that_business(client, business):
+    spellings = [
+        "".join(chr(0x0660 + int(digit)) for digit in str(business.pk)),  # Arabic-Indic
+        "".join(chr(0xFF10 + int(digit)) for digit in str(business.pk)),  # full-width
+        f"{business.pk} ",
+    ]
+
+    answers = [client.get(URL, {"business": spelled}).status_code for spelled in spellings]
+
+    assert answers == [404] * len(spellings)
+    assert client.get(URL, {"business": str(business.pk)}).status_code == 200
