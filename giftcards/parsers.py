@@ -23,9 +23,9 @@ class DecimalJSONParser(JSONParser):
             data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
-        # Decoded strict JSON holds a NUL or a lone surrogate only through a \u escape.
-        if "\\u" in text:
-            refuse_bad_text(data)
+        # Every string, whatever made it: a declared charset such as utf-7 decodes to lone
+        # surrogates without any \u escape.
+        refuse_bad_text(data)
         return data
 
 

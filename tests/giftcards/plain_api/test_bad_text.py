@@ -77,3 +77,24 @@ def test_a_body_that_is_only_bad_text_is_a_400(api, bad):
 
     assert response.status_code == 400, response.content
     assert "detail" in response.json()
+
+
+@pytest.mark.parametrize(
+    "charset,encoded", [("utf-7", b"+2AA-"), ("unicode_escape", b"\\ud800"), ("utf-16", None)]
+)
+def test_bad_text_decoded_from_another_charset_is_a_400_too(api, customer, charset, encoded):
+    # A declared charset decodes the body: some decoders make lone surrogates without escapes.
+    text = json.dumps(card_body(customer, status="@"))
+    if encoded is None:
+        body = text.replace('"@"', '"\\ud800"').encode(charset)
+    else:
+        body = text.encode("ascii").replace(b'"@"', b'"' + encoded + b'"')
+    before = snapshot()
+
+    response = api.generic(
+        "POST", "/giftcards", body, content_type=f"application/json; charset={charset}"
+    )
+
+    assert response.status_code == 400, response.content
+    assert "surrogate" in response.json()["status"][0]
+    assert snapshot() == before
