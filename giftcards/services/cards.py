@@ -96,6 +96,7 @@ def update(card: GiftCard, changes: dict[str, Any]) -> list[str]:
         )
     if "metadata" in changes and not isinstance(changes["metadata"], dict):
         raise exceptions.GiftCardError("Metadata must be a JSON object.", subject="metadata")
+    checks.require_storable_json(changes.get("metadata"), "metadata")
     for subject in ("purchase_date", "expires_at"):
         if changes.get(subject) is not None:
             checks.require_accepted_moment(changes[subject], subject)
@@ -192,7 +193,8 @@ def card_update(
 
     Raises CardNotFound, GiftCardError for an unknown field, BalanceMaxExceeded when a new
     maximum is below the balance, CurrencyMismatch when a market of another currency is set,
-    InvalidValue for a date outside giftcards/dates.py's range.
+    InvalidValue for a date outside giftcards/dates.py's range or text no store can hold in
+    metadata.
     """
     check_updatable(changes)
     return _one_step(card, tenant, actor, update, changes)

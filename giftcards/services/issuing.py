@@ -80,7 +80,8 @@ def card_issue(
     of a new one (a retry whose first request died before its response was stored). Raises
     InvalidAmount, InvalidCurrency, CurrencyMismatch, BalanceMaxExceeded, InvalidCode,
     DuplicateCode, IllegalTransition (a status other than draft, inactive or active),
-    InvalidValue (a date outside giftcards/dates.py's range).
+    InvalidValue (a date outside giftcards/dates.py's range, text no store can hold in
+    metadata).
     """
     checks.require_non_negative_cents(balance_cents, "balance_cents")
     if balance_max_cents is not None:
@@ -95,6 +96,7 @@ def card_issue(
         )
     if metadata is not None and not isinstance(metadata, dict):
         raise exceptions.GiftCardError("Metadata must be a JSON object.", subject="metadata")
+    checks.require_storable_json(metadata, "metadata")
     for subject, moment in (("purchase_date", purchase_date), ("expires_at", expires_at)):
         if moment is not None:
             checks.require_accepted_moment(moment, subject)
