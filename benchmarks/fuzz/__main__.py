@@ -209,6 +209,8 @@ def main() -> int:
         args.jsonapi_examples, args.schemathesis_examples, args.schemathesis_seconds = 300, 10, 60
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
+    for name in ("access.log", "server.log", "schemathesis.log"):
+        (out / name).unlink(missing_ok=True)  # gunicorn appends to its access log
     env = environment(args)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds: gunicorn is stopped
     started = time.monotonic()
@@ -221,6 +223,7 @@ def main() -> int:
 
     django.setup()
     from benchmarks.fuzz import jsonapi
+    from benchmarks.fuzz.transports import HttpTransport
 
     schemathesis_exit = None
     with gunicorn(env, args.workers, out) as port:
@@ -233,7 +236,7 @@ def main() -> int:
                 say(f"  jsonapi fuzzer: {result.requests} requests ({elapsed:.0f} s)")
 
             result = jsonapi.run(
-                jsonapi.HttpTransport("127.0.0.1", port),
+                HttpTransport("127.0.0.1", port),
                 secret=keys["live"],
                 other_secret=keys["test"],
                 examples=args.jsonapi_examples,

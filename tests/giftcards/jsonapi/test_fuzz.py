@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.fuzz import jsonapi
+from benchmarks.fuzz.transports import DjangoTransport
 from clients.services import api_key_create
 from clients.tenancy import Mode
 
@@ -22,7 +23,7 @@ def test_mode_secret(business):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_no_request_the_fuzzer_draws_is_a_server_error(api_key, test_mode_secret, seed):
     result = jsonapi.run(
-        jsonapi.DjangoTransport(),
+        DjangoTransport(),
         secret=api_key[1],
         other_secret=test_mode_secret,
         examples=EXAMPLES,
