@@ -13,6 +13,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.defaults import bad_request
 
 from giftcards import text
+from giftcards.jsonapi.errors import error_object
 
 JSONAPI_MEDIA_TYPE = "application/vnd.api+json"
 FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -75,13 +76,7 @@ class InputGuardMiddleware:
         if _html_site(request.path):
             return bad_request(request, exception=None)
         if _jsonapi(request.path):
-            error = {
-                "status": "400",
-                "code": text.CODE,
-                "title": "Bad request",
-                "detail": detail,
-                "source": {"parameter": name},
-            }
+            error = error_object(400, detail, text.CODE, parameter=name)
             # ASCII JSON: a parameter name is echoed, and must never fail to encode.
             return HttpResponse(
                 json.dumps({"errors": [error]}),
