@@ -15,8 +15,7 @@ CHROMIUM ?= /usr/bin/chromium
 # Each worker has its own test database (pytest-django adds _gw0, _gw1, ... to its name).
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test test-sqlite test-postgres lint install migrate bench chromium bench-csv bench-http bench-throttle chaos clean
-
+.PHONY: run test test-sqlite test-postgres lint install migrate bench chromium bench-csv bench-http bench-throttle chaos fuzz clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -107,6 +106,12 @@ bench-throttle: install
 CHAOS_ARGS ?=
 chaos: install
 	$(PY) -m benchmarks.chaos --admin-url $(PG_ADMIN_URL) $(CHAOS_ARGS)
+
+# Both APIs fuzzed over HTTP (gunicorn, PostgreSQL): schemathesis on the plain API's OpenAPI
+# schema and the JSON:API fuzzer (benchmarks/fuzz/jsonapi.py), together; re-creates the
+# giftcards_fuzz_http database. Fails on any 5xx or server traceback. FUZZ_ARGS=--quick: short.
+fuzz: install
+	$(PY) -m benchmarks.fuzz --admin-url $(PG_ADMIN_URL) $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* .test-db.sqlite3* staticfiles test-artifacts

@@ -130,7 +130,9 @@ def balance_check(request):
     business = None
     business_id = request.GET.get("business", "")
     if business_id:
-        if not business_id.isdigit():
+        # ASCII digits, few enough for a 64-bit id: isdigit() alone also takes "²" (which
+        # int() refuses) and other scripts' digits (which it reads).
+        if not (business_id.isascii() and business_id.isdigit()) or len(business_id) > 18:
             raise Http404("No such business.")
         business = Business.objects.filter(pk=int(business_id)).first()
         if business is None:

@@ -20,7 +20,7 @@ from django.db.models import ProtectedError
 
 from clients.models import Client
 from clients.tenancy import Actor, Tenant
-from giftcards import exceptions, money
+from giftcards import exceptions, money, text
 from giftcards.models import GiftCard, GiftCardRecipient, Market, Tag
 
 Row = TypeVar("Row", GiftCardRecipient, Market, Tag)
@@ -92,6 +92,9 @@ def _metadata(value: Any) -> dict:
         return {}  # an emptied admin field
     if not isinstance(value, dict):
         raise exceptions.InvalidValue("Metadata must be a JSON object.", field="metadata")
+    found = text.find_in_json(value)  # jsonb refuses NUL and lone surrogates
+    if found is not None:
+        raise exceptions.InvalidValue(found[1], field="metadata")
     return value
 
 

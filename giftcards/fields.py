@@ -7,6 +7,8 @@ import json
 
 from rest_framework import serializers
 
+from giftcards import dates
+
 MAX_METADATA_BYTES = 16 * 1024
 MAX_METADATA_DEPTH = 32
 
@@ -46,7 +48,15 @@ class StrictURLField(_StrictString, serializers.URLField):
 
 
 class StrictDateTimeField(_StrictString, serializers.DateTimeField):
-    pass
+    """Only moments the service accepts (giftcards/dates.py), which every zone can show."""
+
+    default_error_messages = {"overflow": dates.MESSAGE, "out_of_range": dates.MESSAGE}
+
+    def to_internal_value(self, data):
+        moment = super().to_internal_value(data)
+        if not dates.in_range(moment):
+            self.fail("out_of_range")
+        return moment
 
 
 class JsonObjectField(serializers.JSONField):

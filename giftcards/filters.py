@@ -28,9 +28,8 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTransform
-from django.utils import timezone
 
-from giftcards import codes
+from giftcards import codes, dates, text
 from giftcards.models import GiftCard, GiftCardRecipient, Market, Status, Tag
 
 MAX_LIST_ITEMS = 100
@@ -76,10 +75,12 @@ class StrictBooleanField(forms.Field):
 
 class IsoDateTimeField(forms.Field):
     """ISO 8601: `2025-01-31T12:00:00Z`, with an offset, or a date (midnight UTC); a time
-    without an offset is UTC."""
+    without an offset is UTC. Only moments the service accepts (giftcards/dates.py): no
+    stored value lies outside them."""
 
     default_error_messages = {
-        "invalid": "Must be an ISO 8601 date-time such as 2025-01-31T12:00:00Z."
+        "invalid": "Must be an ISO 8601 date-time such as 2025-01-31T12:00:00Z.",
+        "out_of_range": dates.MESSAGE,
     }
 
     def to_python(self, value):
@@ -93,9 +94,10 @@ class IsoDateTimeField(forms.Field):
                 moment = dt.datetime.fromisoformat(text)
         except ValueError as exc:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
-        if timezone.is_naive(moment):
-            moment = moment.replace(tzinfo=dt.UTC)
-        return moment
+        utc = dates.to_utc(moment)
+        if utc is None:
+            raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+        return utc
 
 
 class CommaListField(forms.Field):
@@ -128,6 +130,9 @@ class JsonObjectField(forms.Field):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
         if not isinstance(parsed, dict) or not parsed:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        found = text.find_in_json(parsed)
+        if found is not None:
+            raise forms.ValidationError(found[1], code=text.CODE)
         leaves = list(_leaves(parsed, ()))
         if len(leaves) > MAX_JCONT_LEAVES:
             raise forms.ValidationError(f"At most {MAX_JCONT_LEAVES} values.", code="invalid")

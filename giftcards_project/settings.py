@@ -69,6 +69,8 @@ MIDDLEWARE = [
     # Database and cache outages -> 503 in each part's format, also from the middleware below.
     "giftcards_project.errors.OutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # NUL characters in query strings and /balance forms are 400s before anything reads them.
+    "giftcards.input_guard.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

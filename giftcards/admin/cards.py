@@ -23,7 +23,7 @@ from giftcards import codes, money, services
 from giftcards.admin.card_pages import CardPagesMixin, card_admin_url
 from giftcards.admin.code_search import CodeSearchMixin, clean_term
 from giftcards.admin.filters import BalanceStateFilter, CurrencyFilter, DeletedFilter, ExpiryFilter
-from giftcards.admin.forms import parse_amount
+from giftcards.admin.forms import StorableJSONField, parse_amount
 from giftcards.admin.ledger import LedgerInline
 from giftcards.exceptions import GiftCardError
 from giftcards.models import GiftCard
@@ -55,6 +55,7 @@ class GiftCardChangeForm(forms.ModelForm):
         help_text="In the card's currency; blank for no maximum.",
     )
     image_url = forms.URLField(required=False, max_length=2000, assume_scheme="https")
+    metadata = StorableJSONField(required=False)
 
     class Meta:
         model = GiftCard

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from clients.admin import BusinessScopedAdmin
 from clients.tenancy import Actor, Tenant
 from giftcards import catalogue
+from giftcards.admin.forms import StorableJSONField
 from giftcards.exceptions import GiftCardError
 from giftcards.models import GiftCardRecipient, Market, Tag
 
@@ -153,6 +154,7 @@ class CatalogueAdmin(BusinessScopedAdmin):
 
 
 class RecipientForm(CatalogueForm):
+    metadata = StorableJSONField(required=False)
     validate = staticmethod(catalogue.recipient_validate)
     row_argument = "recipient"
     service_fields = catalogue.RECIPIENT_FIELDS

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import datetime, time
@@ -10,11 +11,12 @@ from datetime import datetime, time
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
+from django.forms.fields import InvalidJSONInput
 from django.utils import timezone
 
 from clients.models import Business, Client
 from clients.tenancy import Mode
-from giftcards import money
+from giftcards import dates, money, text
 from giftcards.models import GiftCard, Market, Status
 
 # Plain ASCII digits and at most one decimal point: Decimal() alone would also take "1e3",
@@ -39,6 +41,31 @@ def parse_amount(value: str, currency_code: str, *, allow_zero: bool = False) ->
     if cents == 0 and not allow_zero:
         raise forms.ValidationError(f"Enter an amount {smallest}.")
     return cents
+
+
+class StorableJSONField(forms.JSONField):
+    """The admin's JSON fields (metadata): text no store can hold, typed as escapes, is a
+    form error; and what was typed is shown back as typed, since Django would write the decoded
+    lone surrogate into the page, which no UTF-8 page can carry."""
+
+    def to_python(self, value):
+        converted = super().to_python(value)
+        found = text.find_in_json(converted)
+        if found is not None:
+            raise forms.ValidationError(found[1], code=text.CODE)
+        return converted
+
+    def bound_data(self, data, initial):
+        value = super().bound_data(data, initial)
+        if not isinstance(value, InvalidJSONInput) and text.find_in_json(value) is not None:
+            return InvalidJSONInput(data)
+        return value
+
+    def prepare_value(self, value):
+        shown = super().prepare_value(value)
+        if isinstance(shown, str) and text.problem(shown) is not None:
+            return json.dumps(value, ensure_ascii=True, cls=self.encoder)
+        return shown
 
 
 class CardActionForm(forms.Form):
@@ -195,9 +222,15 @@ class SellForm(forms.Form):
             except forms.ValidationError as exc:
                 self.add_error(name, exc)
         expires_on = data.get("expires_on")
-        if expires_on and expires_on < timezone.now().astimezone(business.tzinfo).date():
-            self.add_error("expires_on", "That day is past: the card would be sold expired.")
         data["expires_at"] = (
             datetime.combine(expires_on, time.max, tzinfo=business.tzinfo) if expires_on else None
         )
+        if expires_on and expires_on < timezone.now().astimezone(business.tzinfo).date():
+            self.add_error("expires_on", "That day is past: the card would be sold expired.")
+        elif expires_on and not dates.in_range(data["expires_at"]):
+            self.add_error(
+                "expires_on",
+                f"The end of that day in {business.timezone} is outside the moments a card can "
+                f"hold ({dates.RANGE_TEXT}).",
+            )
         return data

@@ -15,6 +15,7 @@ from rest_framework.filters import BaseFilterBackend
 from rest_framework_json_api import filters as jsonapi_filters
 from rest_framework_json_api.django_filters import DjangoFilterBackend
 
+from giftcards import text
 from giftcards.jsonapi import documents
 from giftcards.jsonapi.errors import InvalidQueryParameter
 
@@ -132,10 +133,15 @@ class JsonApiFilterBackend(DjangoFilterBackend):
         if not filterset.is_valid():
             problems = []
             for name, errors in filterset.form.errors.as_data().items():
+                parameter = origin.get(name, f"filter[q][{name}]")
                 for error in errors:
-                    for message in error.messages:
-                        problems.append((origin.get(name, f"filter[q][{name}]"), message))
-            raise InvalidQueryParameter(problems)
+                    code = text.CODE if error.code == text.CODE else "invalid_parameter"
+                    problems.extend((parameter, message, code) for message in error.messages)
+            exc = InvalidQueryParameter(
+                [(parameter, message) for parameter, message, _ in problems]
+            )
+            exc.problems = problems  # each with its own code
+            raise exc
         return filterset.qs
 
 

@@ -8,7 +8,8 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework_json_api import parsers
 
-from giftcards.jsonapi.errors import Conflict, DocumentError, Forbidden
+from giftcards import text as text_rules
+from giftcards.jsonapi.errors import Conflict, DocumentError, Forbidden, escape_pointer_token
 
 MEDIA_TYPE = "application/vnd.api+json"
 WILDCARDS = {"*/*", "application/*"}
@@ -61,6 +62,9 @@ class JsonApiRenderer(JSONRenderer):
     media_type = MEDIA_TYPE
     format = "vnd.api+json"
     charset = None
+    # The fallback writes \u escapes: a lone surrogate (stored before input refused them)
+    # must not fail to encode a whole response.
+    ensure_ascii = True
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
@@ -104,7 +108,9 @@ class JsonApiParser(parsers.JSONParser):
 
     Missing or malformed members are 400s pointing at them; a `type` that is not the
     endpoint's, or an `id` that is not the URL's, is a 409; a client-generated id on create
-    is a 403 (JSON:API 1.0: servers that do not support them must say so).
+    is a 403 (JSON:API 1.0: servers that do not support them must say so). Text no store can
+    hold (a NUL, a lone surrogate: giftcards/text.py), anywhere in the document, is a 400
+    pointing at it.
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
@@ -118,6 +124,11 @@ class JsonApiParser(parsers.JSONParser):
         view = parser_context.get("view")
         request = parser_context.get("request")
         method = request.method if request is not None else None
+        found = text_rules.find_in_json(result)
+        if found is not None:
+            path, reason = found
+            pointer = "".join(f"/{escape_pointer_token(token)}" for token in path)
+            raise DocumentError(reason, pointer, code=text_rules.CODE)
         if not isinstance(result, dict) or "data" not in result:
             raise DocumentError("The request document must be an object with `data`.", "")
         data = result["data"]

@@ -9,11 +9,14 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from giftcards import money
+from giftcards import dates, money
 
 # Larger amounts are refused before they can overflow a 64-bit column.
 MAX_CENTS = 10**13
-MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
+# The last moment the service accepts (giftcards/dates.py): 9999-12-31T00:00:00Z.
+MAX_EPOCH_MS = (dates.LATEST - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(
+    milliseconds=1
+)
 # ASCII digits only (`\d` would accept "²"), and few enough that int() is cheap and safe.
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
 MAX_ID = 2**63 - 1
@@ -129,13 +132,18 @@ class MajorAmountField(serializers.Field):
 class EpochMillisField(serializers.Field):
     """Milliseconds since 1970-01-01T00:00:00Z, as the seed's dates are."""
 
-    default_error_messages = {"invalid": "Must be a date in epoch milliseconds (an integer)."}
+    default_error_messages = {
+        "invalid": "Must be a date in epoch milliseconds (an integer).",
+        "out_of_range": f"Must be a moment in epoch milliseconds {dates.RANGE_TEXT}.",
+    }
 
     def to_internal_value(self, data):
         if isinstance(data, str) and _DIGITS.match(data.strip()):
             data = int(data.strip())
-        if isinstance(data, bool) or not isinstance(data, int) or not 0 <= data <= MAX_EPOCH_MS:
+        if isinstance(data, bool) or not isinstance(data, int) or data < 0:
             self.fail("invalid")
+        if data > MAX_EPOCH_MS:
+            self.fail("out_of_range")
         return EPOCH + dt.timedelta(milliseconds=data)
 
     def to_representation(self, value):
@@ -162,6 +170,10 @@ class ExpireDateField(serializers.Field):
             "{value} in epoch milliseconds is {moment:%Y-%m-%d %H:%M} UTC: send the day as "
             '"YYYY-MM-DD", or the moment in milliseconds.'
         ),
+        "out_of_range": (
+            "The card would expire at the end of {day} in the business's time zone, outside "
+            f"the moments accepted ({dates.RANGE_TEXT})."
+        ),
     }
 
     def to_internal_value(self, data):
@@ -172,13 +184,17 @@ class ExpireDateField(serializers.Field):
             except ValueError:
                 self.fail("invalid")
         else:
-            moment = EpochMillisField(error_messages=self.error_messages).to_internal_value(data)
+            epoch = EpochMillisField(error_messages={"invalid": self.error_messages["invalid"]})
+            moment = epoch.to_internal_value(data)
             if moment < EPOCH + dt.timedelta(milliseconds=EARLIEST_EXPIRY_MS):
                 self.fail("implausible", value=data, moment=moment)
             day = moment.astimezone(tz).date()
         if day >= dt.date.max:
-            self.fail("invalid")
-        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+            self.fail("out_of_range", day=day)
+        expires_at = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        if not dates.in_range(expires_at):
+            self.fail("out_of_range", day=day)
+        return expires_at
 
     @staticmethod
     def day_of(expires_at: dt.datetime | None, tz) -> str | None:

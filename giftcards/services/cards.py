@@ -96,6 +96,10 @@ def update(card: GiftCard, changes: dict[str, Any]) -> list[str]:
         )
     if "metadata" in changes and not isinstance(changes["metadata"], dict):
         raise exceptions.GiftCardError("Metadata must be a JSON object.", subject="metadata")
+    checks.require_storable_json(changes.get("metadata"), "metadata")
+    for subject in ("purchase_date", "expires_at"):
+        if changes.get(subject) is not None:
+            checks.require_accepted_moment(changes[subject], subject)
     changed = [name for name, value in changes.items() if getattr(card, name) != value]
     for name in changed:
         setattr(card, name, changes[name])
@@ -188,7 +192,9 @@ def card_update(
     """Change attributes that do not move money (see UPDATABLE_FIELDS).
 
     Raises CardNotFound, GiftCardError for an unknown field, BalanceMaxExceeded when a new
-    maximum is below the balance, CurrencyMismatch when a market of another currency is set.
+    maximum is below the balance, CurrencyMismatch when a market of another currency is set,
+    InvalidValue for a date outside giftcards/dates.py's range or text no store can hold in
+    metadata.
     """
     check_updatable(changes)
     return _one_step(card, tenant, actor, update, changes)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from clients.models import Business
 from clients.tenancy import Actor, Tenant
-from giftcards import exceptions, money
+from giftcards import dates, exceptions, money, text
 from giftcards.models import GiftCard
 
 # What a BigIntegerField holds: a larger amount would fail in the database, as a 500.
@@ -61,6 +61,20 @@ def check_not_expired(card: GiftCard, now: datetime | None = None) -> None:
         raise exceptions.CardExpired(
             f"Gift card {card.masked_code} expired at {card.expires_at:%Y-%m-%d %H:%M} UTC."
         )
+
+
+def require_accepted_moment(moment: datetime, subject: str) -> None:
+    """Only moments every time zone can show (giftcards/dates.py) are stored."""
+    if not dates.in_range(moment):
+        raise exceptions.InvalidValue(dates.MESSAGE, subject=subject)
+
+
+def require_storable_json(value: Any, subject: str) -> None:
+    """No NUL and no lone surrogate anywhere in a JSON value (giftcards/text.py): PostgreSQL's
+    jsonb refuses them, and the admin's JSON fields decode them from escapes."""
+    found = text.find_in_json(value)
+    if found is not None:
+        raise exceptions.InvalidValue(found[1], subject=subject)
 
 
 def check_currency(card: GiftCard, currency_code: str | None) -> None:

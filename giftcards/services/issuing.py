@@ -84,7 +84,9 @@ def card_issue(
     `idempotency_key` goes on the issue row; a card issued before with it is returned instead
     of a new one (a retry whose first request died before its response was stored). Raises
     InvalidAmount, InvalidCurrency, CurrencyMismatch, BalanceMaxExceeded, InvalidCode,
-    DuplicateCode, IllegalTransition (a status other than draft, inactive or active).
+    DuplicateCode, IllegalTransition (a status other than draft, inactive or active),
+    InvalidValue (a date outside giftcards/dates.py's range, text no store can hold in
+    metadata).
     """
     checks.require_non_negative_cents(balance_cents, "balance_cents")
     if balance_max_cents is not None:
@@ -99,6 +101,10 @@ def card_issue(
         )
     if metadata is not None and not isinstance(metadata, dict):
         raise exceptions.GiftCardError("Metadata must be a JSON object.", subject="metadata")
+    checks.require_storable_json(metadata, "metadata")
+    for subject, moment in (("purchase_date", purchase_date), ("expires_at", expires_at)):
+        if moment is not None:
+            checks.require_accepted_moment(moment, subject)
     issued = card_issued_with(tenant=tenant, idempotency_key=idempotency_key)
     if issued is not None:
         return issued

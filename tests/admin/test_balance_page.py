@@ -246,3 +246,27 @@ def test_with_the_cache_down_the_page_fails_closed_with_a_503(client, card, redi
     assert record.getMessage().startswith("Cache unavailable on POST /balance")
     assert not record.exc_info
     assert client.get(URL).status_code == 200  # the form itself needs no cache
+
+
+@pytest.mark.parametrize(
+    "business",
+    ["\u00b2", "\u0661\u0662", "\uff11", "1\u00b2", "9" * 23, "0", "-1", " 1", "1e3"],
+)
+def test_a_business_link_that_is_not_a_plain_id_is_a_404_like_an_unknown_one(client, business):
+    response = client.get(URL, {"business": business})
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_a_business_id_in_other_digits_is_not_that_business(client, business):
+    spellings = [
+        "".join(chr(0x0660 + int(digit)) for digit in str(business.pk)),  # Arabic-Indic
+        "".join(chr(0xFF10 + int(digit)) for digit in str(business.pk)),  # full-width
+        f"{business.pk} ",
+    ]
+
+    answers = [client.get(URL, {"business": spelled}).status_code for spelled in spellings]
+
+    assert answers == [404] * len(spellings)
+    assert client.get(URL, {"business": str(business.pk)}).status_code == 200
