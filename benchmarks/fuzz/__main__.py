@@ -68,6 +68,9 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="giftcards_project.settings",
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(40),
+        GIFTCARD_CODE_KEY=secrets.token_urlsafe(40),
+        # Plain HTTP on the loopback: in production TLS ends in front of the server.
+        DJANGO_SSL_REDIRECT="0",
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         API_RATE=RATE,
         CODE_LOOKUP_RATE=RATE,
