@@ -22,22 +22,21 @@ key whose last minute holds 6,000 requests (API_RATE's default). Figures, not as
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
-import secrets
-import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.http_bench.server import database_recreate, free_port, redis_check  # noqa: E402
+from benchmarks import stack  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -55,23 +54,14 @@ def parse_args() -> argparse.Namespace:
 
 def environment(args: argparse.Namespace) -> dict[str, str]:
     """Settings for this process (seeding) and the server: the same database and cache."""
-    admin = args.admin_url.rsplit("/", 1)[0]
-    os.environ.update(
-        DATABASE_URL=f"{admin}/{args.database}",
-        DATABASE_CONN_MAX_AGE="60",
-        DJANGO_SETTINGS_MODULE="giftcards_project.settings",
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(40),
-        GIFTCARD_CODE_KEY=secrets.token_urlsafe(40),
-        # Plain HTTP on the loopback: in production TLS ends in front of the server.
-        DJANGO_SSL_REDIRECT="0",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        REDIS_URL=args.redis_url,
-        CACHE_KEY_PREFIX=f"bench-throttle-{os.getpid()}-{time.time_ns()}",
+    return stack.environment(
+        args.admin_url,
+        args.database,
+        conn_max_age=60,
+        redis_url=args.redis_url,
+        cache_key_prefix=f"bench-throttle-{os.getpid()}-{time.time_ns()}",
         CODE_LOOKUP_RATE=f"{args.limit}/min",
-        LOG_LEVEL="WARNING",
     )
-    return dict(os.environ)
 
 
 def seed(rounds: int) -> list[str]:
@@ -92,8 +82,10 @@ def seed(rounds: int) -> list[str]:
     ]
 
 
-def serve(args: argparse.Namespace, env: dict[str, str], log) -> tuple[subprocess.Popen, int]:
-    port = free_port()
+@contextlib.contextmanager
+def serve(args: argparse.Namespace, env: dict[str, str], log_path: Path) -> Iterator[int]:
+    """gthread workers on a free port for the block; yields the port."""
+    port = stack.free_port()
     command = [
         sys.executable,
         "-m",
@@ -107,34 +99,8 @@ def serve(args: argparse.Namespace, env: dict[str, str], log) -> tuple[subproces
         "--log-level=warning",
         f"--chdir={ROOT}",
     ]
-    process = subprocess.Popen(
-        command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode} before it was ready")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return process, port
-        except OSError:
-            pass
-        time.sleep(0.2)
-    stop(process)
-    raise RuntimeError("gunicorn did not answer /healthz within 60 s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # the group this process leads: its workers
-        process.wait(timeout=10)
+    with stack.gunicorn(command, port=port, env=env, log_path=log_path):
+        yield port
 
 
 def burst(port: int, secret: str, size: int) -> tuple[Counter, list[float], float]:
@@ -214,8 +180,8 @@ def fit_in_one_window(seconds_needed: float) -> None:
 
 def main() -> int:
     args = parse_args()
-    redis_check(args.redis_url)
-    database_recreate(args.admin_url, args.database)
+    stack.redis_check(args.redis_url)
+    stack.database_recreate(args.admin_url, args.database)
     env = environment(args)
     secrets_by_round = seed(args.rounds)
     print(
@@ -226,27 +192,23 @@ def main() -> int:
     log_path = ROOT / "test-artifacts" / "throttle_burst.gunicorn.log"
     log_path.parent.mkdir(exist_ok=True)
     failures = 0
-    with log_path.open("wb") as log:
-        process, port = serve(args, env, log)
-        try:
-            fit_in_one_window(5 + 3 * args.rounds)
-            for n, secret in enumerate(secrets_by_round, start=1):
-                statuses, latencies, wall = burst(port, secret, args.burst)
-                passed, refused = statuses.get(200, 0), statuses.get(429, 0)
-                other = {
-                    status: count for status, count in statuses.items() if status not in (200, 429)
-                }
-                print(
-                    f"round {n}: {args.burst} simultaneous lookups -> {passed} passed, "
-                    f"{refused} refused (429), other {other or 'none'}; "
-                    f"{wall:.2f} s, latency median {statistics.median(latencies):.0f} ms, "
-                    f"max {max(latencies):.0f} ms",
-                    flush=True,
-                )
-                if passed > args.limit or other:
-                    failures += 1
-        finally:
-            stop(process)
+    with serve(args, env, log_path) as port:
+        fit_in_one_window(5 + 3 * args.rounds)
+        for n, secret in enumerate(secrets_by_round, start=1):
+            statuses, latencies, wall = burst(port, secret, args.burst)
+            passed, refused = statuses.get(200, 0), statuses.get(429, 0)
+            other = {
+                status: count for status, count in statuses.items() if status not in (200, 429)
+            }
+            print(
+                f"round {n}: {args.burst} simultaneous lookups -> {passed} passed, "
+                f"{refused} refused (429), other {other or 'none'}; "
+                f"{wall:.2f} s, latency median {statistics.median(latencies):.0f} ms, "
+                f"max {max(latencies):.0f} ms",
+                flush=True,
+            )
+            if passed > args.limit or other:
+                failures += 1
     print(
         f"the limit held in {args.rounds - failures} of {args.rounds} rounds "
         f"(gunicorn log: {log_path.relative_to(ROOT)})"

@@ -23,7 +23,6 @@ move committed (the run says which). Exit status 1 when any check fails.
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import signal
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 
 import psycopg
 
-from benchmarks.http_bench.server import database_recreate, redis_check, source_version
+from benchmarks import stack
 
 RATE = "1000000/s"  # never reached: the storm is about faults, not throttling
 
@@ -75,24 +74,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def environment(args: argparse.Namespace, run: str) -> dict[str, str]:
     """Settings for this process (seeding, checking) and the server: one database."""
-    admin = args.admin_url.rsplit("/", 1)[0]
-    os.environ.update(
-        DATABASE_URL=f"{admin}/{args.database}",
-        DATABASE_CONN_MAX_AGE=str(args.conn_max_age),
-        DJANGO_SETTINGS_MODULE="giftcards_project.settings",
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(40),
-        GIFTCARD_CODE_KEY=secrets.token_urlsafe(40),
-        # Plain HTTP on the loopback: in production TLS ends in front of the server.
-        DJANGO_SSL_REDIRECT="0",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        REDIS_URL=args.redis_url,
-        CACHE_KEY_PREFIX=f"chaos-{run}",
+    return stack.environment(
+        args.admin_url,
+        args.database,
+        conn_max_age=args.conn_max_age,
+        redis_url=args.redis_url,
+        cache_key_prefix=f"chaos-{run}",
         API_RATE=RATE,
         CODE_LOOKUP_RATE=RATE,
-        LOG_LEVEL="WARNING",
     )
-    return dict(os.environ)
 
 
 def say(text: str = "") -> None:
@@ -177,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     logs = args.logs or Path(tempfile.mkdtemp(prefix="giftcards-chaos-"))
     logs.mkdir(parents=True, exist_ok=True)
     access_log, server_log = logs / "access.log", logs / "server.log"
-    redis_check(args.redis_url)
-    database_recreate(args.admin_url, args.database)
+    stack.redis_check(args.redis_url)
+    stack.database_recreate(args.admin_url, args.database)
 
     import django
 
@@ -192,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
     call_command("migrate", verbosity=0)
     seeded = seed.seed(cards=args.cards, run=run)
-    say(f"source {source_version()}; seed {args.seed}")
+    say(f"source {stack.source_version()}; seed {args.seed}")
     health_checks = settings.DATABASES["default"].get("CONN_HEALTH_CHECKS", False)
     say(
         f"database {args.database}: migrated, {len(seeded.cards)} cards seeded "

@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
-import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -32,9 +29,9 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
+from benchmarks import stack
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = stack.ROOT
 RATE = "1000000/s"
 SCHEMATHESIS = "schemathesis"
 JSONAPI = "jsonapi-fuzz"
@@ -62,28 +59,14 @@ def say(text: str = "") -> None:
 
 
 def environment(args: argparse.Namespace) -> dict[str, str]:
-    admin = args.admin_url.rsplit("/", 1)[0]
-    os.environ.update(
-        DATABASE_URL=f"{admin}/{args.database}",
-        DJANGO_SETTINGS_MODULE="giftcards_project.settings",
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(40),
-        GIFTCARD_CODE_KEY=secrets.token_urlsafe(40),
-        # Plain HTTP on the loopback: in production TLS ends in front of the server.
-        DJANGO_SSL_REDIRECT="0",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+    # No redis_url: each worker's own cache, as the throttles are raised anyway.
+    return stack.environment(
+        args.admin_url,
+        args.database,
         API_RATE=RATE,
         CODE_LOOKUP_RATE=RATE,
-        LOG_LEVEL="ERROR",  # 4xx warnings would bury the errors this run looks for
+        log_level="ERROR",  # 4xx warnings would bury the errors this run looks for
     )
-    os.environ.pop("REDIS_URL", None)  # each worker's own cache: throttles are raised anyway
-    return dict(os.environ)
-
-
-def database_recreate(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def manage(env: dict[str, str], *command: str) -> str:
@@ -100,43 +83,10 @@ def manage(env: dict[str, str], *command: str) -> str:
     return done.stdout
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_healthy(port: int, process: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode} before it was ready")
-        with contextlib.suppress(OSError):
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not answer /healthz within {seconds:.0f} s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # the group this process leads: its workers
-        process.wait(timeout=10)
-
-
 @contextlib.contextmanager
 def gunicorn(env: dict[str, str], workers: int, out: Path) -> Iterator[int]:
     """Serve on a free port for the block; the access log holds status and user agent."""
-    port = free_port()
+    port = stack.free_port()
     command = [
         sys.executable,
         "-m",
@@ -151,15 +101,8 @@ def gunicorn(env: dict[str, str], workers: int, out: Path) -> Iterator[int]:
         "--access-logformat=%(s)s %(m)s %(a)s",
         f"--chdir={ROOT}",
     ]
-    with (out / "server.log").open("wb") as log:
-        process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            wait_healthy(port, process)
-            yield port
-        finally:
-            stop(process)
+    with stack.gunicorn(command, port=port, env=env, log_path=out / "server.log"):
+        yield port
 
 
 def schemathesis(args: argparse.Namespace, port: int, secret: str, out: Path) -> subprocess.Popen:
@@ -217,7 +160,7 @@ def main() -> int:
     env = environment(args)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds: gunicorn is stopped
     started = time.monotonic()
-    database_recreate(args.admin_url, args.database)
+    stack.database_recreate(args.admin_url, args.database)
     manage(env, "migrate", "--noinput", "-v0")
     keys = dict(KEY_LINE.findall(manage(env, "load_demo", "--force")))
     say(f"Database {args.database} migrated, demo data loaded ({time.monotonic() - started:.0f} s)")

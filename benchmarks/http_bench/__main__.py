@@ -27,13 +27,13 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import secrets
 import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import stack
 from benchmarks.http_bench import server
 
 RATE = "1000000/s"  # never reached; a 1 s window keeps the throttle's history short
@@ -56,24 +56,16 @@ def parse_args() -> argparse.Namespace:
 
 def environment(args: argparse.Namespace) -> dict[str, str]:
     """Settings for this process (seeding) and the server: the same database and keys."""
-    admin = args.admin_url.rsplit("/", 1)[0]
-    os.environ.update(
-        DATABASE_URL=f"{admin}/{args.database}",
-        DATABASE_CONN_MAX_AGE=str(args.conn_max_age),
-        DJANGO_SETTINGS_MODULE="benchmarks.http_bench.settings",
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(40),
-        GIFTCARD_CODE_KEY=secrets.token_urlsafe(40),
-        # Plain HTTP on the loopback: in production TLS ends in front of the server.
-        DJANGO_SSL_REDIRECT="0",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        REDIS_URL=args.redis_url,
-        CACHE_KEY_PREFIX=f"bench-http-{os.getpid()}-{time.time_ns()}",
+    return stack.environment(
+        args.admin_url,
+        args.database,
+        settings_module="benchmarks.http_bench.settings",
+        conn_max_age=args.conn_max_age,
+        redis_url=args.redis_url,
+        cache_key_prefix=f"bench-http-{os.getpid()}-{time.time_ns()}",
         API_RATE=RATE,
         CODE_LOOKUP_RATE=RATE,
-        LOG_LEVEL="WARNING",
     )
-    return dict(os.environ)
 
 
 def say(text: str = "") -> None:
@@ -189,8 +181,8 @@ def main() -> int:
     # `kill` (as from a CI timeout) unwinds like Ctrl-C, so gunicorn is still stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
-    server.redis_check(args.redis_url)
-    server.database_recreate(args.admin_url, args.database)
+    stack.redis_check(args.redis_url)
+    stack.database_recreate(args.admin_url, args.database)
 
     import django
 
@@ -208,7 +200,7 @@ def main() -> int:
         big_rows=10_000,
         hot_variants=list(scenarios.DEBIT_VARIANTS),
     )
-    say(f"source {server.source_version()}")
+    say(f"source {stack.source_version()}")
     say(
         f"database {args.database}: seeded in {sum(seeded.timings.values()):.1f} s "
         f"({', '.join(f'{name} {took:.1f} s' for name, took in seeded.timings.items())}); "
