@@ -18,7 +18,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from clients.tenancy import TenantModel, TenantQuerySet
-from giftcards import codes
+from giftcards import codes, dates
 
 
 def new_public_id() -> str:
@@ -237,6 +237,15 @@ class GiftCard(TenantModel):
             ),
             models.UniqueConstraint(
                 fields=["business", "code_hash"], name="giftcards_giftcard_code_unique"
+            ),
+            # Only moments every time zone can show (giftcards/dates.py).
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__isnull": True})
+                    | Q(**{f"{name}__range": (dates.EARLIEST, dates.LATEST)}),
+                    name=f"giftcards_giftcard_{name}_showable",
+                )
+                for name in ("purchase_date", "expires_at")
             ),
         ]
 

@@ -7,15 +7,18 @@ writes the nearest good row, so a refusal cannot come from a mistake in the test
 
 from __future__ import annotations
 
+import importlib
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.apps import apps
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from clients.models import ApiKey, Business, Client
 from clients.tenancy import Mode
-from giftcards import codes
+from giftcards import codes, dates
 from giftcards.models import (
     BalanceLog,
     GiftCard,
@@ -122,6 +125,48 @@ def test_balance_without_max_has_no_upper_bound(card):
     GiftCard.objects.filter(pk=card.pk).update(balance_max_cents=None, balance_cents=10**15)
     card.refresh_from_db()
     assert card.balance_cents == 10**15
+
+
+@pytest.mark.parametrize("name", ["purchase_date", "expires_at"])
+def test_moments_some_time_zone_cannot_show_are_refused(card, name):
+    GiftCard.objects.filter(pk=card.pk).update(**{name: dates.LATEST})
+    GiftCard.objects.filter(pk=card.pk).update(**{name: dates.EARLIEST})
+    with violates(f"giftcards_giftcard_{name}_showable"):
+        GiftCard.objects.filter(pk=card.pk).update(**{name: dates.LATEST + timedelta(seconds=1)})
+    with violates(f"giftcards_giftcard_{name}_showable"):
+        GiftCard.objects.filter(pk=card.pk).update(
+            **{name: dates.EARLIEST - timedelta(microseconds=1)}
+        )
+
+
+@pytest.mark.postgres_only
+def test_the_migration_moves_stored_unshowable_moments_to_the_nearest_accepted_one(business):
+    """Rows stored before the range was enforced. The constraints are lifted to write them,
+    inside the test's transaction (PostgreSQL's DDL is transactional: the rollback restores
+    them)."""
+    migration = importlib.import_module("giftcards.migrations.0004_showable_dates")
+    with connection.schema_editor() as editor:
+        for name in migration.FIELDS:
+            (constraint,) = [
+                c for c in GiftCard._meta.constraints if c.name.endswith(f"{name}_showable")
+            ]
+            editor.remove_constraint(GiftCard, constraint)
+    late = bare_card(business)
+    early = bare_card(business)
+    fine = bare_card(business, expires_at=timezone.now())
+    GiftCard.objects.filter(pk=late.pk).update(
+        expires_at=datetime(9999, 12, 31, 23, 0, tzinfo=UTC),
+        purchase_date=datetime(9999, 12, 31, 12, 0, tzinfo=UTC),
+    )
+    GiftCard.objects.filter(pk=early.pk).update(expires_at=datetime(1, 1, 1, 8, 0, tzinfo=UTC))
+
+    migration.clamp(apps, None)
+
+    moments = dict(GiftCard.objects.values_list("pk", "expires_at"))
+    assert moments[late.pk] == dates.LATEST
+    assert moments[early.pk] == dates.EARLIEST
+    assert moments[fine.pk] == fine.expires_at
+    assert GiftCard.objects.get(pk=late.pk).purchase_date == dates.LATEST
 
 
 def test_negative_initial_balance_is_refused(card):
