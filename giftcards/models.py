@@ -27,6 +27,8 @@ def new_public_id() -> str:
 
 
 PUBLIC_ID_PATTERN = r"^[A-Za-z0-9_-]{22}$"
+# A card's moments that only take values every time zone can show (giftcards/dates.py).
+SHOWABLE_MOMENTS = ("purchase_date", "expires_at")
 
 
 class CardHistory(HistoricalRecords):
@@ -245,12 +247,23 @@ class GiftCard(TenantModel):
                     | Q(**{f"{name}__range": (dates.EARLIEST, dates.LATEST)}),
                     name=f"giftcards_giftcard_{name}_showable",
                 )
-                for name in ("purchase_date", "expires_at")
+                for name in SHOWABLE_MOMENTS
             ),
         ]
 
     def __str__(self) -> str:
         return f"Gift card {self.masked_code}"
+
+    def validate_constraints(self, exclude=None):
+        """A moment outside the accepted range cannot even be compared in Python (converting
+        it overflows), so its range constraint is left to the services, which refuse it with
+        their own message, and to the database."""
+        unshowable = {
+            name
+            for name in SHOWABLE_MOMENTS
+            if getattr(self, name) is not None and not dates.in_range(getattr(self, name))
+        }
+        super().validate_constraints(exclude={*(exclude or ()), *unshowable})
 
     @property
     def masked_code(self) -> str:
