@@ -30,7 +30,7 @@ from giftcards.plain_api.errors import plain_exception_handler
 from giftcards.plain_api.fields import ID_MESSAGE, parse_id
 from giftcards.plain_api.schema import ClientShape, GiftCardShape, PaymentShape, document
 from giftcards.preconditions import card_etag, if_match
-from giftcards.throttling import ApiKeyRateThrottle
+from giftcards.throttling import ApiKeyRateThrottle, StopAtFirstRefusal
 
 _PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
 
@@ -41,7 +41,7 @@ def _one(queryset):
     return found[0] if found else None
 
 
-class PlainApiView(ApiKeyScopedView, APIView):
+class PlainApiView(StopAtFirstRefusal, ApiKeyScopedView, APIView):
     parser_classes = [DecimalJSONParser]
     renderer_classes = [JSONRenderer]
     throttle_classes = [ApiKeyRateThrottle]

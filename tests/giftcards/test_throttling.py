@@ -134,3 +134,24 @@ def test_with_a_redis_that_never_answers_a_debit_still_answers_quickly(
 
     assert debit.status_code == 200, debit.doc
     assert elapsed < 3 * settings.REDIS_CACHE_OPTIONS["socket_timeout"] + 2
+
+
+def test_a_request_the_per_key_throttle_refuses_spends_no_code_lookup(
+    api_key, mid_window, monkeypatch
+):
+    api = JsonApiClient(api_key[1])
+
+    def look(code: str):
+        return api.get("/api/gift_cards", {"filter[code]": code})
+
+    monkeypatch.setattr(
+        ApiKeyRateThrottle, "THROTTLE_RATES", {"code_lookup": "3/min", "api_key": "2/min"}
+    )
+    assert [look("K7QM-X2PD-9RTA").status_code for _ in range(3)] == [200, 200, 429]
+
+    # More requests per key now: the refused request above must not have spent a lookup.
+    monkeypatch.setattr(
+        ApiKeyRateThrottle, "THROTTLE_RATES", {"code_lookup": "3/min", "api_key": "100/min"}
+    )
+    assert look("K7QM-X2PD-9RTA").status_code == 200
+    assert look("K7QM-X2PD-9RTA").status_code == 429

@@ -30,13 +30,13 @@ from giftcards.jsonapi.negotiation import (
     content_type_is_jsonapi,
 )
 from giftcards.jsonapi.pagination import JsonApiPagination
-from giftcards.throttling import ApiKeyRateThrottle
+from giftcards.throttling import ApiKeyRateThrottle, StopAtFirstRefusal
 
 INTEGER_ID = re.compile(r"^[0-9]{1,18}$")
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT"})
 
 
-class JsonApiMixin:
+class JsonApiMixin(StopAtFirstRefusal):
     """Media types, errors, auth (the default API key authentication) and throttling."""
 
     parser_classes = [JsonApiParser]
