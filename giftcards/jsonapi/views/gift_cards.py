@@ -128,7 +128,7 @@ class GiftCardViewSet(ResourceViewSet):
         code = lookup_code(self.document())
         docs = self.documents()
         queryset = self.filter_queryset(self.get_queryset()).filter(
-            code_hash__in=[codes.lookup_hash(code)]
+            code_hash__in=codes.lookup_hashes(code)
         )
         page = self.page_of(self.cards_for(docs, queryset))
         return self.render_page(docs, self.card_resources(docs, page))
@@ -336,7 +336,8 @@ def lookup_code(document) -> str:
         raise DocumentError("`code` must be a non-empty string.", "/data/attributes/code")
     if len(code) > codes.MAX_LENGTH * 2:
         raise DocumentError(
-            f"`code` has at most {codes.MAX_LENGTH} characters.", "/data/attributes/code"
+            f"`code` has at most {codes.MAX_LENGTH * 2} characters, spaces and dashes included.",
+            "/data/attributes/code",
         )
     return code
 

@@ -98,3 +98,16 @@ def test_lookups_spend_code_lookups(api, card, monkeypatch):
 
     assert response.status_code == 429
     assert response.doc["errors"][0]["code"] == "throttled"
+
+
+def test_a_lookup_finds_a_card_written_under_an_old_code_key(api, card, settings):
+    """While a key rotation is under way (README: rotating the code key), lookups match a
+    code under every configured key, as the code filter does."""
+    settings.GIFTCARD_CODE_OLD_KEYS = [settings.GIFTCARD_CODE_KEY]
+    settings.GIFTCARD_CODE_KEY = "the next code key, at least thirty-two characters long"
+
+    posted = lookup(api, CODE)
+    filtered = api.get("/api/gift_cards", {"filter[q][code_eq]": CODE})
+
+    assert [item["id"] for item in posted.doc["data"]] == [card.pk]
+    assert posted.doc["data"] == filtered.doc["data"]
