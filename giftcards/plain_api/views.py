@@ -170,6 +170,11 @@ class GiftCardSaveView(PlainApiView):
                 actor=self.actor,
                 changes=serializer.change_set(None if created else card),
                 if_match=versions,
+                # An update's balance write carries the key into the ledger, so a retry that
+                # runs again (its first response was never stored) replays it instead of
+                # writing the balance over the payments made since. A create's key is on its
+                # issue row already.
+                idempotency_key=None if created else key,
             )
         return self.card_response(
             result.card, status.HTTP_201_CREATED if created else status.HTTP_200_OK

@@ -16,7 +16,7 @@ from clients.models import IdempotencyRecord
 from giftcards import codes
 from giftcards.idempotency import _fingerprint
 from giftcards.models import BalanceLog, GiftCard
-from tests.giftcards.plain_api.helpers import balance, card_body
+from tests.giftcards.plain_api.helpers import balance, card_body, ledger
 
 
 @pytest.fixture
@@ -157,3 +157,22 @@ def test_records_stored_in_clear_are_encrypted_by_the_migration_and_still_replay
     migration.decrypt(apps, None)
     record.refresh_from_db()
     assert (record.request_hash, record.response_body) == tuple(clear.values())
+
+
+def test_a_balance_update_whose_response_was_never_stored_does_not_undo_later_payments(api, card):
+    """The update committed, the process died before its response was stored, the card was
+    paid with since, and after the claim was abandoned the client retried the update."""
+    headers = {"HTTP_IDEMPOTENCY_KEY": "update-1"}
+    first = api.post("/giftcards", {**card, "balanceAmount": "80"}, format="json", **headers)
+    assert first.status_code == 200, first.content
+    assert pay(api, card["giftCardUUId"], key="sale-1", amount="30").status_code == 201
+    IdempotencyRecord.objects.filter(key="update-1").update(
+        status_code=0, response_body="", created_at=timezone.now() - timedelta(minutes=5)
+    )
+
+    retry = api.post("/giftcards", {**card, "balanceAmount": "80"}, format="json", **headers)
+
+    assert retry.status_code == 200, retry.content
+    assert balance(card["giftCardUUId"]) == 5_000  # 100 set to 80, then paid 30
+    kinds = [kind for kind, _ in ledger(card["giftCardUUId"])]
+    assert kinds == ["issue", "adjustment", "debit"]
