@@ -48,7 +48,7 @@ def redact_query(query: str, path: str = "") -> str:
 
 def redact_text(text: str) -> str:
     """Any text that may hold URLs (a request line, a referer, a header): each query after a
-    `?` is redacted up to the next whitespace, `#` or quote."""
+    `?` is redacted up to the next whitespace."""
     if "?" not in text:
         return text
     return _URL_QUERY.sub(
@@ -56,7 +56,9 @@ def redact_text(text: str) -> str:
     )
 
 
-_URL_QUERY = re.compile(r"(?P<path>[^\s?\"'#]*)\?(?P<query>[^\s\"'#]*)")
+# A query runs to the next whitespace: a quote or `#` inside it is still part of what the
+# server parses (`code_in='A','B'` looks two codes up), so it is redacted too.
+_URL_QUERY = re.compile(r"(?P<path>[^\s?]*)\?(?P<query>\S*)")
 
 
 def redact_atoms(atoms: dict) -> dict:

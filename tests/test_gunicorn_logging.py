@@ -77,7 +77,8 @@ def test_code_filters_are_redacted_in_the_request_line_and_query(uri, expected):
 def test_a_referer_with_a_code_filter_is_redacted():
     referer = f"https://shop.example/api/gift_cards?filter[q][code_eq]={CODE}#top"
     atoms = atoms_for("/api/gift_cards", referer=referer)
-    expected = "https://shop.example/api/gift_cards?filter[q][code_eq]=[redacted]#top"
+    # The value runs to the next `&` or whitespace: a `#` does not end it (see below).
+    expected = "https://shop.example/api/gift_cards?filter[q][code_eq]=[redacted]"
     assert atoms["f"] == atoms["{referer}i"] == atoms["{http_referer}e"] == expected
 
 
@@ -202,3 +203,15 @@ def test_the_development_servers_request_lines_carry_no_code():
         server.removeHandler(kept)
 
     assert kept.messages == ['"GET /api/gift_cards?filter[code]=[redacted]&sort=id HTTP/1.1" 200 9']
+
+
+def test_a_code_after_a_quote_or_a_hash_in_the_query_is_redacted_too():
+    """Django parses `code_in='x,CODE` and `code_in=CODE#x` as lookups of CODE."""
+    from giftcards_project.gunicorn_logging import redact_text
+
+    for line in (
+        "GET /api/gift_cards?filter[q][code_in]='x,K7QM-X2PD-9RTA-WF3H HTTP/1.1",
+        'GET /api/gift_cards?filter[q][code_in]="x",K7QM-X2PD-9RTA-WF3H HTTP/1.1',
+        "GET /api/gift_cards?sort=id#&filter[code]=K7QM-X2PD-9RTA-WF3H HTTP/1.1",
+    ):
+        assert "K7QM" not in redact_text(line), line
