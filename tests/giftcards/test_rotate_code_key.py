@@ -19,7 +19,7 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 
 from clients.models import User
-from giftcards import codes, services
+from giftcards import code_keys, codes, services
 from giftcards.models import GiftCard
 from tests.giftcards.jsonapi.conftest import JsonApiClient, resource
 
@@ -258,3 +258,30 @@ def test_a_debit_during_rotation_keeps_its_balance(settings, tenant, actor):
     assert under_current_key(card.pk)
     use_keys(settings, KEY_B)
     assert GiftCard.objects.get(pk=card.pk).code == CODES[0]
+
+
+def test_rotation_does_not_clear_old_keys_when_a_row_was_written_under_one_meanwhile(
+    settings, make_card, monkeypatch
+):
+    """A server still deployed with the old key as its current one issues a card while the
+    rotation runs: the run says to run again instead of saying the old keys can go."""
+    use_keys(settings, KEY_A)
+    make_card(code=CODES[0])
+    use_keys(settings, KEY_B, KEY_A)
+    rotate_for_real = code_keys.code_key_rotate
+
+    def rotation_with_a_stale_server(*args, **kwargs):
+        done = rotate_for_real(*args, **kwargs)
+        use_keys(settings, KEY_A)
+        make_card(code=CODES[1])  # the stale server's sale
+        use_keys(settings, KEY_B, KEY_A)
+        return done
+
+    monkeypatch.setattr(code_keys, "code_key_rotate", rotation_with_a_stale_server)
+
+    with pytest.raises(CommandError, match="Old keys are still in use"):
+        rotate("--no-progress")
+
+    monkeypatch.undo()  # the stale server is redeployed with the new key
+    out, _ = rotate("--no-progress")  # the run again: now everything is under the new key
+    assert "GIFTCARD_CODE_OLD_KEYS can be emptied" in out

@@ -69,6 +69,17 @@ class Command(BaseCommand):
                 f"{table.label}: {table.total} checked, {rewritten} re-encrypted, "
                 f"{table.current} already under the current key."
             )
+        # Rows written under an old key while the run went on (a server still deployed with
+        # the old key as its current one) would be left behind: count again before saying so.
+        cards, records = code_keys.survey()
+        left = cards.old + records.old
+        if left:
+            self.stderr.write(
+                f"{left} rows were written under an old key during the run (is every server "
+                "deployed with the new GIFTCARD_CODE_KEY?): run the command again before "
+                "removing the old keys."
+            )
+            raise CommandError("Old keys are still in use.")
         self.stdout.write(
             "Everything is under the current key: GIFTCARD_CODE_OLD_KEYS can be emptied."
         )
