@@ -36,7 +36,9 @@ def code_key(app_configs, **kwargs):
                 hint=(
                     "Set GIFTCARD_CODE_KEY to a long random secret (for example "
                     "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`) and keep "
-                    "it: stored codes are readable only with it (README: the code key)."
+                    "it: stored codes are readable only with it (README: the code key). "
+                    "Upgrading a database whose codes were keyed by DJANGO_SECRET_KEY: put that "
+                    "secret key in GIFTCARD_CODE_OLD_KEYS, then run `manage.py rotate_code_key`."
                 ),
                 id="giftcards.E001",
             )
