@@ -21,6 +21,7 @@ from django.db.models import ProtectedError
 from clients.models import Client
 from clients.tenancy import Actor, Tenant
 from giftcards import exceptions, money, text
+from giftcards.events import outbox, topics
 from giftcards.models import GiftCard, GiftCardRecipient, Market, Tag
 
 Row = TypeVar("Row", GiftCardRecipient, Market, Tag)
@@ -199,7 +200,9 @@ def recipient_create(
     with transaction.atomic():
         clean = recipient_validate(tenant=tenant, **fields)
         recipient = GiftCardRecipient(business=tenant.business, mode=tenant.mode, **clean)
-        return _save(recipient, lambda: recipient_validate(tenant=tenant, email=clean["email"]))
+        _save(recipient, lambda: recipient_validate(tenant=tenant, email=clean["email"]))
+        outbox.record(recipient, (topics.RECIPIENT_CREATE, {"email": recipient.email}))
+        return recipient
 
 
 def recipient_update(

@@ -161,3 +161,24 @@ class RecipientInUse(InUse):
 
 class MarketInUse(InUse):
     code = "market_in_use"
+
+
+# ---------------------------------------------------------------------------- webhooks
+
+
+class InvalidCallbackUrl(InvalidValue):
+    """A callback URL that is not https, or leads somewhere callbacks may not go."""
+
+    code = "invalid_callback_url"
+    subject = "callback_url"
+
+
+class UnknownTopic(InvalidValue):
+    code = "unknown_topic"
+    subject = "topic"
+
+
+class DeliveryBusy(GiftCardError):
+    """A worker holds the delivery (it is being sent)."""
+
+    code = "delivery_busy"

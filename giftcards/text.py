@@ -48,3 +48,9 @@ def find_in_json(value) -> tuple[tuple[str | int, ...], str] | None:
                 ((*path, index), child) for index, child in reversed(list(enumerate(item)))
             )
     return None
+
+
+def storable(text: str) -> str:
+    """`text` with what no store can hold replaced (U+FFFD): for text we record but did not
+    choose, such as a webhook receiver's answer."""
+    return _FORBIDDEN.sub("\ufffd", text)

@@ -221,6 +221,83 @@ BALANCE_CHECK_ATTEMPTS = int(os.environ.get("BALANCE_CHECK_ATTEMPTS", "10"))
 BALANCE_CHECK_WINDOW = int(os.environ.get("BALANCE_CHECK_WINDOW", "600"))
 BALANCE_CHECK_TRUSTED_PROXIES = int(os.environ.get("BALANCE_CHECK_TRUSTED_PROXIES", "0"))
 
+# ---------------------------------------------------------------------------- events
+# The outbox, webhooks and card e-mails (giftcards/events/), worked off by Celery
+# (giftcards_project/celery.py).
+
+# Where the service is reached from outside: the links in webhook payloads and e-mails.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Redis in production (`redis://127.0.0.1:6379/1`; RabbitMQ's `amqp://...` works too). Unset:
+# a folder on disk, which needs no service (`make run` starts a worker and beat beside the
+# development server).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or "filesystem://"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_folder = Path(os.environ.get("CELERY_BROKER_FOLDER", BASE_DIR / ".celery" / "broker"))
+    _broker_folder.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_folder),
+        "data_folder_out": str(_broker_folder),
+        "store_processed": False,
+        "polling_interval": 0.5,
+    }
+else:
+    # A broker that does not answer must not hold a request whose money has moved: queuing
+    # after a commit gives up within a second (the sweep delivers later) and is not retried.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT", "0.5")),
+        "socket_timeout": float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "5")),
+    }
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT", "0.5"))
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
+    "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".celery" / "beat-schedule")
+)
+# Seconds between sweeps: fan out what no kick announced, queue due retries and what a dead
+# worker left.
+EVENTS_SWEEP_SECONDS = float(os.environ.get("EVENTS_SWEEP_SECONDS", "5"))
+CELERY_BEAT_SCHEDULE = {
+    "events-sweep": {"task": "giftcards.events.tasks.sweep", "schedule": EVENTS_SWEEP_SECONDS},
+}
+
+# Webhook calls (giftcards/events/egress.py): https to public addresses only. Loopback http
+# (a receiver on this machine) is for development and tests; `check --deploy` refuses it.
+WEBHOOK_ALLOW_LOOPBACK_HTTP = env_bool("WEBHOOK_ALLOW_LOOPBACK_HTTP", DEBUG)
+WEBHOOK_DNS_TIMEOUT = float(os.environ.get("WEBHOOK_DNS_TIMEOUT", "2"))
+WEBHOOK_CONNECT_TIMEOUT = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT", "3"))
+# The whole call, from connecting to the last byte read: a slow receiver is cut off then.
+WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "10"))
+# Consecutive failed calls that open a webhook's circuit (no calls until `_reset_circuit`).
+WEBHOOK_CIRCUIT_THRESHOLD = int(os.environ.get("WEBHOOK_CIRCUIT_THRESHOLD", "30"))
+# Retries: exponential from the base, capped, with jitter, until this long after the first
+# failure.
+WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "30"))
+WEBHOOK_RETRY_CAP_SECONDS = float(os.environ.get("WEBHOOK_RETRY_CAP_SECONDS", "3600"))
+WEBHOOK_RETRY_FOR_HOURS = float(os.environ.get("WEBHOOK_RETRY_FOR_HOURS", "25"))
+
+# E-mail: cards sent to their recipients. The console in development; SMTP from the
+# environment in production.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "gift-cards@localhost")
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Gift card service: plain API",
     "DESCRIPTION": (

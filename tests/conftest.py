@@ -12,7 +12,10 @@ from clients.services import api_key_create, business_create
 from clients.tenancy import Actor, Mode, Tenant
 from giftcards import services
 from giftcards.models import Status
-from tests import caches
+from giftcards_project.celery import app as celery_app
+from tests import caches, network_guard
+
+network_guard.install()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -22,6 +25,24 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _stays_on_this_machine():
+    """Fails a test that tried to reach past loopback (tests/network_guard.py), even if the
+    code under test caught the refusal."""
+    network_guard.attempts.clear()
+    yield
+    tried, network_guard.attempts[:] = list(network_guard.attempts), []
+    assert not tried, f"Tried to leave this machine: {tried}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tasks_go_nowhere():
+    """Tasks queued by the code under test (a commit's kick) go to an in-memory broker; tests
+    work events off with `giftcards.events.work.drain()` or start real workers."""
+    celery_app.conf.broker_url = "memory://"
+    yield
 
 
 @pytest.fixture(scope="session")

@@ -83,20 +83,41 @@ def sparse_fields(query_params) -> dict[str, frozenset[str]]:
     return wanted
 
 
-class Documents:
-    """Builds the documents of one request: links under the request's host and the API's
-    mount point, its sparse fieldsets and its includes."""
+def api_root(base_url: str = "") -> str:
+    """Where the JSON:API is mounted, under `base_url` (the scheme and host), with a slash."""
+    return f"{base_url}{reverse('jsonapi-gift-card-list')[: -len('gift_cards')]}"
 
-    def __init__(self, request, *, business=None):
-        self.root = request.build_absolute_uri(reverse("jsonapi-gift-card-list"))[
-            : -len("gift_cards")
-        ]
-        self.fields = sparse_fields(request.query_params)
-        raw_include = request.query_params.get("include")
-        self.include = frozenset(raw_include.split(",")) if raw_include else frozenset()
+
+class Documents:
+    """Builds documents: links under `root` (the API's mount point), with sparse fieldsets
+    (`fields`: type -> wanted names) and includes. `for_request` takes them from a request."""
+
+    def __init__(
+        self,
+        *,
+        root: str,
+        fields: dict[str, frozenset[str]] | None = None,
+        include: frozenset[str] = frozenset(),
+        business=None,
+    ):
+        self.root = root
+        self.fields = fields or {}
+        self.include = include
         self.locale = business.locale if business is not None else "en_US"
         self.included: dict[tuple[str, str], dict] = {}
         self._wanted: dict[tuple, list[str]] = {}
+
+    @classmethod
+    def for_request(cls, request, *, business=None) -> Documents:
+        """The documents of one request: links under its host, its `fields[...]` and
+        `include` (validated before the view runs)."""
+        raw_include = request.query_params.get("include")
+        return cls(
+            root=request.build_absolute_uri(api_root()),
+            fields=sparse_fields(request.query_params),
+            include=frozenset(raw_include.split(",")) if raw_include else frozenset(),
+            business=business,
+        )
 
     def wanted(self, type_: str, names: tuple[str, ...]) -> list[str]:
         """`names` as far as `fields[type_]` wants them (worked out once per request)."""

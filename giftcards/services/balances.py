@@ -18,6 +18,7 @@ from django.db import transaction
 
 from clients.tenancy import Actor, Tenant
 from giftcards import exceptions
+from giftcards.events import outbox, topics
 from giftcards.models import BalanceLog, GiftCard, Status
 from giftcards.services import checks
 from giftcards.services.door import lock_card
@@ -76,12 +77,15 @@ def post(
     occurred_at: datetime | None = None,
     refund_of: BalanceLog | None = None,
 ) -> BalanceLog:
-    """Write one ledger row and change the locked card in memory (the caller saves it)."""
+    """Write one ledger row and change the locked card in memory (the caller saves it); its
+    events (`balance_change`, and `redeem` when the row uses the card up) go in the same
+    transaction."""
+    status_before = card.status
     card.balance_cents += amount_cents
     if new_status is not None:
         card.status = new_status
     checks.touch(card, actor)
-    return BalanceLog.objects.create(
+    entry = BalanceLog.objects.create(
         card=card,
         kind=kind,
         amount_cents=amount_cents,
@@ -96,6 +100,11 @@ def post(
         occurred_at=occurred_at,
         created_at=card.updated_at,
     )
+    happened = [(topics.CARD_BALANCE_CHANGE, outbox.card_facts(card, **outbox.ledger_entry(entry)))]
+    if card.status == Status.REDEEMED and status_before != Status.REDEEMED:
+        happened.append((topics.CARD_REDEEM, outbox.card_facts(card)))
+    outbox.record(card, *happened)
+    return entry
 
 
 def save(card: GiftCard, fields: Collection[str]) -> GiftCard:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from clients.tenancy import Actor, Tenant
 from giftcards import exceptions
+from giftcards.events import outbox, topics
 from giftcards.models import GiftCard, GiftCardRecipient, Status, Tag
 from giftcards.services import checks
 from giftcards.services.door import lock_card
@@ -64,11 +65,18 @@ def transition(card: GiftCard, trigger: str) -> list[str]:
         raise exceptions.CardDeleted(f"Gift card {card.masked_code} is deleted.")
     if card.status not in sources:
         raise exceptions.IllegalTransition(f"Cannot {trigger} a card that is {card.status}.")
+    status_before = card.status
     card.status = target
     fields = ["status"]
     if card.purchase_date is None:
         card.purchase_date = timezone.now()
         fields.append("purchase_date")
+    # A draft activated directly is purchased and activated: both are announced.
+    names = [topics.TRIGGER_TOPICS[trigger]]
+    if status_before == Status.DRAFT and trigger == "activate":
+        names.insert(0, topics.CARD_PURCHASE)
+    facts = outbox.card_facts(card, previous_status=status_before)
+    outbox.record(card, *((name, facts) for name in names))
     return fields
 
 
@@ -118,6 +126,7 @@ def soft_delete(card: GiftCard) -> list[str]:
     if card.is_deleted:
         return []
     card.deleted_at = timezone.now()
+    outbox.record(card, (topics.CARD_DESTROY, outbox.card_facts(card)))
     return ["deleted_at"]
 
 
@@ -250,9 +259,11 @@ def recipient_find_or_create(
         return found
     try:
         with transaction.atomic():
-            return GiftCardRecipient.objects.create(
+            recipient = GiftCardRecipient.objects.create(
                 business=tenant.business, mode=tenant.mode, email=email, **(defaults or {})
             )
+            outbox.record(recipient, (topics.RECIPIENT_CREATE, {"email": recipient.email}))
+            return recipient
     except IntegrityError:
         # Created concurrently by another request: the unique constraint kept one row.
         return recipients.get(email__iexact=email)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from clients.models import Client
 from clients.tenancy import Actor, Tenant
 from giftcards import codes, exceptions, money
+from giftcards.events import outbox, topics
 from giftcards.models import BalanceLog, GiftCard, GiftCardRecipient, Market, Status, Tag
 from giftcards.services import checks
 from giftcards.services.cards import recipient_find_or_create
@@ -34,6 +35,21 @@ def _resolve_currency(tenant: Tenant, currency_code: str | None, market: Market 
             f"The market uses {market.currency_code}, not {currency_code}."
         )
     return currency_code
+
+
+def _issue_events(card: GiftCard, issue: BalanceLog) -> list[tuple[str, dict]]:
+    """A new card is created, gets its first ledger row, and, issued inactive or active, was
+    purchased; issued active, activated too."""
+    facts = outbox.card_facts(card)
+    happened = [
+        (topics.CARD_CREATE, facts),
+        (topics.CARD_BALANCE_CHANGE, outbox.card_facts(card, **outbox.ledger_entry(issue))),
+    ]
+    if card.status in (Status.INACTIVE, Status.ACTIVE):
+        happened.append((topics.CARD_PURCHASE, facts))
+    if card.status == Status.ACTIVE:
+        happened.append((topics.CARD_ACTIVATE, facts))
+    return happened
 
 
 def card_issued_with(*, tenant: Tenant, idempotency_key: str | None) -> GiftCard | None:
@@ -178,7 +194,7 @@ def card_issue(
             try:
                 with transaction.atomic():
                     card.save(force_insert=True)
-                    BalanceLog.objects.create(
+                    issue = BalanceLog.objects.create(
                         card=card,
                         kind=Kind.ISSUE,
                         amount_cents=balance_cents,
@@ -191,6 +207,7 @@ def card_issue(
                     )
                     if tags:
                         card.tags.add(*tags)
+                    outbox.record(card, *_issue_events(card, issue))
                 return card
             except IntegrityError:
                 if not _code_taken(tenant, hashes):

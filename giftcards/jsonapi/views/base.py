@@ -132,7 +132,7 @@ class ResourceViewSet(ApiKeyScopedView, JsonApiMixin, viewsets.GenericViewSet):
         return self.request.data
 
     def documents(self) -> Documents:
-        return Documents(self.request, business=self.tenant.business)
+        return Documents.for_request(self.request, business=self.tenant.business)
 
     def validated(self, instance=None, *, current=None) -> dict:
         """The request document, validated; an update passes `current` (see

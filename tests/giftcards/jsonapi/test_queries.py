@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from giftcards import services
-from giftcards.models import GiftCardRecipient, Market, Tag
+from giftcards.models import GiftCardRecipient, Market, OutboxEvent, Tag
 from tests.giftcards.jsonapi.conftest import resource
 
 INCLUDES = "gift_card_recipient,market,tags"
@@ -89,6 +89,13 @@ def test_tags_model_rows(busy_cards, tenant):
 # SAVEPOINT and its RELEASE, where production has BEGIN and COMMIT.
 
 
+def outbox_inserts(captured) -> int:
+    return sum(
+        query["sql"].startswith('INSERT INTO "giftcards_outboxevent"')
+        for query in captured.captured_queries
+    )
+
+
 def card_locks(captured) -> int:
     """How often the card row was locked (PostgreSQL) or read as the main table (SQLite,
     which locks the whole database instead)."""
@@ -109,17 +116,18 @@ def card_to_debit(make_card, api):
 
 
 @pytest.mark.parametrize("params", [{}, {"fields[gift_cards]": "balance_cents"}])
-def test_patch_debit_is_at_most_eight_statements_and_locks_the_card_once(
+def test_patch_debit_is_at_most_nine_statements_and_locks_the_card_once(
     api, card_to_debit, params, django_assert_max_num_queries
 ):
     body = resource("gift_cards", {"_balance_change_cents": -100}, id_=card_to_debit.pk)
     # The key; the ledger (unless left out); then in one transaction the lock, the ledger
-    # row, the card, its version.
-    with django_assert_max_num_queries(8) as captured:
+    # row, its event (the outbox), the card, its version.
+    with django_assert_max_num_queries(9) as captured:
         response = api.patch(f"/api/gift_cards/{card_to_debit.pk}", body, params=params)
     assert response.status_code == 200, response.doc
     assert response.doc["data"]["attributes"]["balance_cents"] == 9_900
     assert card_locks(captured) == 1
+    assert outbox_inserts(captured) == 1
 
 
 def test_patch_response_needs_no_query_after_the_commit(api, card_to_debit):
@@ -142,10 +150,22 @@ def test_patch_debit_of_a_card_with_a_long_ledger_costs_the_same(
     for _ in range(30):
         services.card_debit(card=card_to_debit, amount_cents=1, actor=actor)
     body = resource("gift_cards", {"_balance_change_cents": -100}, id_=card_to_debit.pk)
-    with django_assert_max_num_queries(8) as captured:
+    with django_assert_max_num_queries(9) as captured:
         response = api.patch(f"/api/gift_cards/{card_to_debit.pk}", body)
     assert len(response.doc["data"]["attributes"]["balance_log"]) == 32
     assert card_locks(captured) == 1
+
+
+def test_a_debit_that_redeems_writes_both_events_in_one_statement(
+    api, card_to_debit, django_assert_max_num_queries
+):
+    body = resource("gift_cards", {"_balance_change_cents": -10_000}, id_=card_to_debit.pk)
+    with django_assert_max_num_queries(9) as captured:
+        response = api.patch(f"/api/gift_cards/{card_to_debit.pk}", body)
+    assert response.doc["data"]["attributes"]["status"] == "redeemed"
+    assert outbox_inserts(captured) == 1
+    names = OutboxEvent.objects.filter(resource_id=card_to_debit.pk).values_list("name", flat=True)
+    assert list(names)[-2:] == ["gift_cards.balance_change", "gift_cards.redeem"]
 
 
 def test_create_needs_no_query_after_the_commit(api):

@@ -1,0 +1,267 @@
+"""Calls to webhook receivers, and only to receivers on the public internet.
+
+A callback URL is `https` to a name or address that resolves only to public addresses: not
+private, loopback, link-local (cloud metadata at 169.254.169.254), shared, reserved or
+multicast, also when wrapped in IPv6 (mapped, NAT64, 6to4). It is checked when a webhook is
+saved and again at each call, after resolving the name, and the call connects to the very
+address that was checked (a name that resolves elsewhere a moment later, DNS rebinding,
+changes nothing). `WEBHOOK_ALLOW_LOOPBACK_HTTP` admits receivers on this machine (http or
+https to a loopback address) for development and tests.
+
+A call has a deadline for everything (resolving, connecting, sending, reading), enforced by
+closing the socket from a timer, so a receiver that trickles bytes cannot hold a worker. It
+follows no redirect and reads at most `MAX_RESPONSE_BYTES` of the answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+MAX_URL_LENGTH = 2000
+MAX_RESPONSE_BYTES = 64 * 1024
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
+
+
+class Refused(Exception):
+    """The URL may not be called (its form, or where it leads)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked callback URL: where to connect (`addresses`, all allowed) and what to ask."""
+
+    scheme: str
+    host: str  # as written (for the Host header and the certificate)
+    port: int
+    path: str  # path and query
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a call got: a status and the start of the body, or no response and why."""
+
+    status: int | None
+    body: bytes = b""
+    reason: str = ""
+    error: str = ""
+    duration_ms: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+# ---------------------------------------------------------------------------- addresses
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if any(ip in network for network in NAT64):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _loopback_allowed() -> bool:
+    return bool(getattr(settings, "WEBHOOK_ALLOW_LOOPBACK_HTTP", False))
+
+
+def address_problem(address: str) -> str | None:
+    """Why a call may not go to `address`, or None when it may."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(ip)
+        if inner is not None:
+            ip = inner
+    if ip.is_loopback:
+        return None if _loopback_allowed() else f"{address} is a loopback address"
+    if ip.is_multicast:
+        return f"{address} is a multicast address"
+    if ip.is_link_local:
+        return f"{address} is a link-local address (cloud metadata services live there)"
+    if ip.is_private:
+        return f"{address} is a private address"
+    if not ip.is_global:
+        return f"{address} is not a public address"
+    return None
+
+
+def resolve(host: str, port: int) -> tuple[str, ...]:
+    """The addresses `host` resolves to (through the system resolver, within the DNS
+    timeout). Raises Refused when it does not resolve."""
+    future = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    try:
+        found = future.result(timeout=settings.WEBHOOK_DNS_TIMEOUT)
+    except FutureTimeout:
+        raise Refused(f"{host} did not resolve within {settings.WEBHOOK_DNS_TIMEOUT:g} s") from None
+    except (OSError, UnicodeError) as exc:
+        raise Refused(f"{host} does not resolve ({exc})") from None
+    addresses = tuple(dict.fromkeys(info[4][0] for info in found))
+    if not addresses:
+        raise Refused(f"{host} does not resolve")
+    return addresses
+
+
+# ---------------------------------------------------------------------------- URLs
+
+
+def parse(url: str) -> tuple[str, str, int, str]:
+    """(scheme, host, port, path) of a callback URL, or Refused saying what is wrong."""
+    if not isinstance(url, str) or not url:
+        raise Refused("A callback URL is required.")
+    if len(url) > MAX_URL_LENGTH:
+        raise Refused(f"A callback URL has at most {MAX_URL_LENGTH} characters.")
+    if any(ord(char) < 33 or ord(char) == 127 for char in url):
+        raise Refused("A callback URL has no spaces or control characters.")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise Refused(f"Not a URL: {exc}.") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http"):
+        raise Refused("A callback URL starts with https://.")
+    if parts.username is not None or parts.password is not None:
+        raise Refused("A callback URL carries no user name or password.")
+    host = parts.hostname
+    if not host:
+        raise Refused("A callback URL names a host.")
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise Refused(f"{host!r} is not a valid host name.") from None
+    if parts.fragment:
+        raise Refused("A callback URL has no #fragment.")
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return scheme, host, port or (443 if scheme == "https" else 80), path
+
+
+def check(url: str) -> Target:
+    """The URL, checked and resolved: every address it resolves to must be allowed, and
+    `http` only to loopback addresses when WEBHOOK_ALLOW_LOOPBACK_HTTP is on. Raises
+    Refused."""
+    scheme, host, port, path = parse(url)
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    addresses = (str(literal),) if literal is not None else resolve(host, port)
+    for address in addresses:
+        problem = address_problem(address)
+        if problem:
+            raise Refused(f"{host} resolves to {problem}; callbacks go to public addresses.")
+    if scheme == "http":
+        loopback = all(
+            ipaddress.ip_address(address.split("%", 1)[0]).is_loopback for address in addresses
+        )
+        if not (loopback and _loopback_allowed()):
+            raise Refused("A callback URL starts with https://.")
+    return Target(scheme=scheme, host=host, port=port, path=path, addresses=addresses)
+
+
+# ---------------------------------------------------------------------------- calling
+
+
+class _Connection(http.client.HTTPConnection):
+    """HTTP, or HTTPS verifying the certificate for the URL's host name, to one checked
+    address. Connecting waits at most the connect timeout; every later read or write at
+    most what is left until the deadline."""
+
+    def __init__(self, address: str, target: Target, deadline: float):
+        timeout = min(settings.WEBHOOK_CONNECT_TIMEOUT, settings.WEBHOOK_TIMEOUT)
+        super().__init__(address, target.port, timeout=timeout)
+        self.target = target
+        self.deadline = deadline
+
+    def connect(self):
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        sock.settimeout(max(0.01, self.deadline - time.monotonic()))
+        if self.target.scheme == "https":
+            context = ssl.create_default_context()
+            sock = context.wrap_socket(sock, server_hostname=self.target.host)
+        self.sock = sock
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
+    """POST `body` to `url` if it may be called; never raises for the receiver's faults."""
+    started = time.monotonic()
+    deadline = started + settings.WEBHOOK_TIMEOUT
+
+    def elapsed_ms() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        target = check(url)
+    except Refused as exc:
+        return Answer(status=None, error=f"Refused: {exc}", duration_ms=elapsed_ms())
+    host_header = target.host if ":" not in target.host else f"[{target.host}]"
+    if target.port not in (80, 443):
+        host_header = f"{host_header}:{target.port}"
+    connection = _Connection(target.addresses[0], target, deadline)
+    cut = threading.Event()
+
+    def cut_off():
+        cut.set()
+        sock = connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), cut_off)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        connection.putrequest("POST", target.path, skip_host=True, skip_accept_encoding=True)
+        connection.putheader("Host", host_header)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        received = bytearray()
+        while len(received) < MAX_RESPONSE_BYTES:
+            chunk = response.read1(MAX_RESPONSE_BYTES - len(received))
+            if not chunk:
+                break
+            received += chunk
+        if cut.is_set():
+            raise TimeoutError
+        return Answer(
+            status=response.status,
+            body=bytes(received),
+            reason=response.reason or "",
+            duration_ms=elapsed_ms(),
+        )
+    except TimeoutError:
+        return Answer(
+            status=None,
+            error=f"No complete answer within {settings.WEBHOOK_TIMEOUT:g} s.",
+            duration_ms=elapsed_ms(),
+        )
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        if cut.is_set():
+            message = f"No complete answer within {settings.WEBHOOK_TIMEOUT:g} s."
+        else:
+            message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return Answer(status=None, error=message, duration_ms=elapsed_ms())
+    finally:
+        watchdog.cancel()
+        connection.close()

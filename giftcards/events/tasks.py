@@ -1,0 +1,43 @@
+"""Celery tasks: thin wrappers over giftcards.events.work, delivery and mail.
+
+Every task starts from rows in the database and is safe to run twice or late: a stale lease
+token makes a delivery or e-mail task do nothing, and dispatch and sweep only take rows no
+one else holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from celery import shared_task
+
+from giftcards.events import delivery, mail, work
+
+
+@shared_task(name="giftcards.events.tasks.dispatch")
+def dispatch() -> int:
+    """Fan out the outbox (queued by a commit's kick)."""
+    return work.fan_out()
+
+
+@shared_task(name="giftcards.events.tasks.deliver")
+def deliver(delivery_id: int, token: str) -> str:
+    return delivery.attempt(delivery_id, token)
+
+
+@shared_task(name="giftcards.events.tasks.send_card_email")
+def send_card_email(email_id: int, token: str) -> str:
+    return mail.send(email_id, token)
+
+
+@shared_task(name="giftcards.events.tasks.sweep")
+def sweep() -> tuple[int, int]:
+    return work.sweep()
+
+
+def celery_queue(kind: str, ids: Iterable[int], token: str) -> None:
+    """Queue one task per row. A row whose message is lost waits for its lease to run out and
+    the sweep to queue it again."""
+    task = deliver if kind == "delivery" else send_card_email
+    for pk in ids:
+        task.apply_async((pk, token))

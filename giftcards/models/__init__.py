@@ -1,0 +1,53 @@
+"""The gift card app's models: cards and their ledger (`cards`), what happened to them and who
+hears of it (`events`: the outbox, webhooks, deliveries, card e-mails), and attachments."""
+
+from giftcards.models.attachments import AttachableType, Attachment
+from giftcards.models.cards import (
+    PUBLIC_ID_PATTERN,
+    SHOWABLE_MOMENTS,
+    BalanceLog,
+    BalanceLogQuerySet,
+    CardHistory,
+    GiftCard,
+    GiftCardQuerySet,
+    GiftCardRecipient,
+    LedgerImmutable,
+    Market,
+    Status,
+    Tag,
+    history_user,
+    new_public_id,
+)
+from giftcards.models.events import (
+    CardEmail,
+    CircuitState,
+    Delivery,
+    EventCallback,
+    OutboxEvent,
+    Webhook,
+)
+
+__all__ = [
+    "PUBLIC_ID_PATTERN",
+    "SHOWABLE_MOMENTS",
+    "AttachableType",
+    "Attachment",
+    "BalanceLog",
+    "BalanceLogQuerySet",
+    "CardEmail",
+    "CardHistory",
+    "CircuitState",
+    "Delivery",
+    "EventCallback",
+    "GiftCard",
+    "GiftCardQuerySet",
+    "GiftCardRecipient",
+    "LedgerImmutable",
+    "Market",
+    "OutboxEvent",
+    "Status",
+    "Tag",
+    "Webhook",
+    "history_user",
+    "new_public_id",
+]

@@ -1,0 +1,188 @@
+"""Callbacks go to public https addresses only: refused when a webhook is saved and again at
+each call, after resolving the name. No test here connects anywhere but 127.0.0.1: the suite's
+network guard fails any test that tries, and names resolve from a stub table."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from giftcards import exceptions
+from giftcards.events import egress, webhooks, work
+from giftcards.models import Delivery, EventCallback
+from tests import network_guard
+
+PUBLIC = "93.184.216.34"
+
+
+@pytest.fixture
+def strict(settings):
+    """Production's rule: no loopback receivers."""
+    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = False
+    return settings
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://10.0.0.1/hooks",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://127.0.0.1/hooks",
+        "http://127.0.0.1:8080/hooks",
+        "https://[::1]/hooks",
+        "https://[::ffff:10.0.0.1]/hooks",
+        "https://[::ffff:127.0.0.1]/hooks",
+        "https://[fd00:ec2::254]/hooks",
+        "https://100.64.0.1/hooks",
+        "https://0.0.0.0/hooks",
+        "https://[64:ff9b::a00:1]/hooks",
+        "https://[2002:a00:1::]/hooks",
+        "https://224.0.0.1/hooks",
+    ],
+)
+def test_private_loopback_link_local_and_wrapped_addresses_are_refused_at_save(
+    tenant, actor, strict, url
+):
+    with pytest.raises(exceptions.InvalidCallbackUrl):
+        webhooks.webhook_create(
+            tenant=tenant, actor=actor, topic="gift_cards.create", callback_url=url
+        )
+
+
+def test_a_name_that_resolves_to_a_private_address_is_refused_at_save(tenant, actor, strict):
+    private = pytest.raises(exceptions.InvalidCallbackUrl, match=r"10\.1\.2\.3 is a private")
+    with network_guard.stub_resolver({"hooks.internal.example": ["10.1.2.3"]}) as asked, private:
+        webhooks.webhook_create(
+            tenant=tenant,
+            actor=actor,
+            topic="gift_cards.create",
+            callback_url="https://hooks.internal.example/in",
+        )
+    assert asked == ["hooks.internal.example"]
+
+
+def test_a_name_with_one_private_address_among_public_ones_is_refused(tenant, actor, strict):
+    table = {"mixed.example": [PUBLIC, "169.254.169.254"]}
+    with network_guard.stub_resolver(table), pytest.raises(exceptions.InvalidCallbackUrl):
+        webhooks.webhook_create(
+            tenant=tenant,
+            actor=actor,
+            topic="gift_cards.create",
+            callback_url="https://mixed.example/in",
+        )
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://hooks.example.com/in", "https://"),
+        ("ftp://hooks.example.com/in", "https://"),
+        ("https://user:pw@hooks.example.com/in", "user name or password"),
+        ("https:///in", "names a host"),
+        ("https://hooks.example.com/in#frag", "fragment"),
+        ("https://hooks.example.com/a b", "spaces"),
+        ("https://nowhere.example/in", "does not resolve"),
+        ("https://hooks.example.com:99999/in", "Not a URL"),
+    ],
+)
+def test_urls_of_the_wrong_form_are_refused_saying_why(tenant, actor, strict, url, says):
+    refused = pytest.raises(exceptions.InvalidCallbackUrl, match=re.escape(says))
+    with network_guard.stub_resolver({"hooks.example.com": [PUBLIC]}), refused:
+        webhooks.webhook_create(
+            tenant=tenant, actor=actor, topic="gift_cards.create", callback_url=url
+        )
+
+
+def test_a_public_https_name_is_accepted(tenant, actor, strict):
+    with network_guard.stub_resolver({"hooks.example.com": [PUBLIC, "2606:2800:220:1::1"]}):
+        hook = webhooks.webhook_create(
+            tenant=tenant,
+            actor=actor,
+            topic="gift_cards.create",
+            callback_url="https://hooks.example.com/in?shop=1",
+        )
+    assert hook.callback_url == "https://hooks.example.com/in?shop=1"
+
+
+def test_loopback_is_allowed_only_with_the_development_setting(tenant, actor, settings):
+    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
+    for url in ("http://127.0.0.1:9/x", "https://[::1]:9/x", "http://localhost:9/x"):
+        webhooks.webhook_create(
+            tenant=tenant, actor=actor, topic="gift_cards.create", callback_url=url
+        )
+    with pytest.raises(exceptions.InvalidCallbackUrl):  # still nothing private
+        webhooks.webhook_create(
+            tenant=tenant, actor=actor, topic="gift_cards.create", callback_url="http://10.0.0.1/x"
+        )
+
+
+def test_a_name_that_moves_to_a_private_address_is_refused_at_the_call(
+    tenant, actor, make_card, strict
+):
+    """Saved while it resolved publicly; at the call it resolves to the metadata service:
+    refused after resolving, without a connection (the guard would fail the test)."""
+    with network_guard.stub_resolver({"hooks.example.com": [PUBLIC]}):
+        webhooks.webhook_create(
+            tenant=tenant,
+            actor=actor,
+            topic="gift_cards.create",
+            callback_url="https://hooks.example.com/in",
+        )
+    make_card()
+    with network_guard.stub_resolver({"hooks.example.com": ["169.254.169.254"]}) as asked:
+        work.drain()
+    assert asked == ["hooks.example.com"]
+    callback = EventCallback.objects.get()
+    assert callback.response_code == ""
+    assert callback.response_message.startswith("Refused: hooks.example.com resolves to")
+    assert "169.254.169.254 is a link-local address" in callback.response_message
+    assert Delivery.objects.get().state == "pending"  # retried: DNS may be fixed
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_loopback_is_refused_at_the_call_once_the_setting_is_off(
+    tenant, actor, make_card, settings, address
+):
+    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
+    host = f"[{address}]" if ":" in address else address
+    webhooks.webhook_create(
+        tenant=tenant, actor=actor, topic="gift_cards.create", callback_url=f"http://{host}:9/x"
+    )
+    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = False
+    make_card()
+    work.drain()
+    assert "loopback address" in EventCallback.objects.get().response_message
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        (PUBLIC, True),
+        ("2606:2800:220:1::1", True),
+        ("::ffff:93.184.216.34", True),
+        ("10.0.0.1", False),
+        ("172.16.5.4", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("fe80::1%eth0", False),
+        ("::ffff:169.254.169.254", False),
+        ("64:ff9b::7f00:1", False),
+        ("192.0.2.10", False),
+    ],
+)
+def test_address_rules(address, allowed, strict):
+    assert (egress.address_problem(address) is None) is allowed
+
+
+def test_the_guard_itself_refuses_and_records_a_public_connection():
+    import socket
+
+    sock = socket.socket()
+    try:
+        with pytest.raises(network_guard.OffMachine):
+            sock.connect((PUBLIC, 443))
+    finally:
+        sock.close()
+    assert network_guard.attempts == [f"connect to {PUBLIC}"]
+    network_guard.attempts.clear()  # expected here; any other test with an attempt fails
