@@ -259,9 +259,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".celery" / "beat-schedule")
 )
+# The queue the tasks go to: deployments (or test runs) sharing one broker keep apart by it.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "giftcards")
 # Seconds between sweeps: fan out what no kick announced, queue due retries and what a dead
 # worker left.
 EVENTS_SWEEP_SECONDS = float(os.environ.get("EVENTS_SWEEP_SECONDS", "5"))
+# How long a queued delivery or e-mail waits for its task before the sweep queues it again,
+# and how long a worker may work on one (longer than a call can last: the webhook timeouts).
+EVENTS_QUEUE_LEASE_SECONDS = float(os.environ.get("EVENTS_QUEUE_LEASE_SECONDS", "300"))
+EVENTS_WORK_LEASE_SECONDS = float(os.environ.get("EVENTS_WORK_LEASE_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE = {
     "events-sweep": {"task": "giftcards.events.tasks.sweep", "schedule": EVENTS_SWEEP_SECONDS},
 }

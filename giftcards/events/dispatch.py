@@ -67,7 +67,7 @@ def dispatch_batch(limit: int = BATCH_SIZE) -> Batch | None:
     """Fan out up to `limit` undispatched events, oldest first; None when none was free."""
     now = timezone.now()
     batch = Batch(token=new_public_id())
-    lease = {"lease_token": batch.token, "leased_until": now + leases.QUEUE_LEASE}
+    lease = {"lease_token": batch.token, "leased_until": now + leases.queue_lease()}
     with transaction.atomic():
         events = list(
             OutboxEvent.objects.filter(dispatched_at__isnull=True)

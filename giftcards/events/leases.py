@@ -2,9 +2,9 @@
 
 A pending row is due at `next_attempt_at`. Whoever queues it (the dispatch that created it,
 or the sweep) first takes a lease for the whole batch it queues: a fresh token and an expiry
-(`QUEUE_LEASE`), written under `SELECT ... FOR UPDATE SKIP LOCKED`, so two sweeps never
+(EVENTS_QUEUE_LEASE_SECONDS), written under `SELECT ... FOR UPDATE SKIP LOCKED`, so two sweeps never
 queue the same row. The task carries the token; before its call it renews the lease for
-`WORK_LEASE` (longer than a call can last) only if the token is still the row's. A task
+EVENTS_WORK_LEASE_SECONDS (longer than a call can last) only if the token is still the row's. A task
 whose message was lost, or whose worker died, leaves a lease that runs out: the next sweep
 takes a new one and queues the row again, and the stale task, should it run after all, finds
 another token and does nothing. At most one worker works on a row at any moment.
@@ -14,14 +14,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F, Q
 
 from giftcards.models import new_public_id
 
-QUEUE_LEASE = timedelta(minutes=5)
-WORK_LEASE = timedelta(seconds=60)
 PENDING = "pending"
+
+
+def queue_lease() -> timedelta:
+    return timedelta(seconds=settings.EVENTS_QUEUE_LEASE_SECONDS)
+
+
+def work_lease() -> timedelta:
+    return timedelta(seconds=settings.EVENTS_WORK_LEASE_SECONDS)
 
 
 def free(now: datetime) -> Q:
@@ -45,7 +52,7 @@ def claim_due(
         ids = [row.pk for row in rows]
         if ids:
             model.objects.filter(pk__in=ids).update(
-                lease_token=token, leased_until=now + QUEUE_LEASE
+                lease_token=token, leased_until=now + queue_lease()
             )
     return token, ids
 
@@ -54,7 +61,7 @@ def take(model: type[models.Model], pk: int, token: str, now: datetime) -> bool:
     """Renew the lease for a call, counting the attempt, if `token` still holds it."""
     return bool(
         model.objects.filter(pk=pk, lease_token=token, state=PENDING).update(
-            leased_until=now + WORK_LEASE, attempts=F("attempts") + 1
+            leased_until=now + work_lease(), attempts=F("attempts") + 1
         )
     )
 
