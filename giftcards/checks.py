@@ -62,3 +62,47 @@ def code_key(app_configs, **kwargs):
             )
         )
     return found
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def webhook_loopback(app_configs, **kwargs):
+    """Loopback callbacks are for a developer's receiver: in production a webhook could make
+    the service call its own machine's private services."""
+    if getattr(settings, "WEBHOOK_ALLOW_LOOPBACK_HTTP", False) and not settings.DEBUG:
+        return [
+            checks.Error(
+                "WEBHOOK_ALLOW_LOOPBACK_HTTP is on: webhooks may call services on this machine "
+                "(loopback addresses, over plain http).",
+                hint="Unset WEBHOOK_ALLOW_LOOPBACK_HTTP in production: callbacks go to public "
+                "https addresses only.",
+                id="giftcards.E003",
+            )
+        ]
+    return []
+
+
+@checks.register(checks.Tags.compatibility, deploy=True)
+def events_plumbing(app_configs, **kwargs):
+    """Webhooks and card e-mails need a broker every worker shares and a public address for
+    the links they carry."""
+    found = []
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        found.append(
+            checks.Warning(
+                "The task broker is a folder on this machine (CELERY_BROKER_URL is unset): only "
+                "workers on this machine see the tasks.",
+                hint="Set CELERY_BROKER_URL to Redis (redis://host:6379/1) and run workers and "
+                "one beat against it (README: events and webhooks).",
+                id="giftcards.W003",
+            )
+        )
+    if settings.SITE_URL.startswith(("http://127.0.0.1", "http://localhost")):
+        found.append(
+            checks.Warning(
+                f"SITE_URL is {settings.SITE_URL}: links in webhook payloads and card e-mails "
+                "point at this machine's loopback address.",
+                hint="Set SITE_URL to the service's public address (https://giftcards.example.com).",
+                id="giftcards.W004",
+            )
+        )
+    return found

@@ -226,12 +226,12 @@ BALANCE_CHECK_TRUSTED_PROXIES = int(os.environ.get("BALANCE_CHECK_TRUSTED_PROXIE
 # (giftcards_project/celery.py).
 
 # Where the service is reached from outside: the links in webhook payloads and e-mails.
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_URL = (os.environ.get("SITE_URL", "") or "http://127.0.0.1:8000").rstrip("/")
 
 # Redis in production (`redis://127.0.0.1:6379/1`; RabbitMQ's `amqp://...` works too). Unset:
 # a folder on disk, which needs no service (`make run` starts a worker and beat beside the
 # development server).
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or "filesystem://"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or "filesystem://localhost//"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_folder = Path(os.environ.get("CELERY_BROKER_FOLDER", BASE_DIR / ".celery" / "broker"))
     _broker_folder.mkdir(parents=True, exist_ok=True)

@@ -199,6 +199,8 @@ PRODUCTION = {
     "DJANGO_ALLOWED_HOSTS": "giftcards.example.com",
     "GIFTCARD_CODE_KEY": "Mq7rT2vX9kLp4sWz8nBc3hJd6fGy1aQe5uRo0iVtNyXjKbZw",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/1",
+    "SITE_URL": "https://giftcards.example.com",
 }
 
 
@@ -238,3 +240,25 @@ def test_https_redirect_and_hsts_are_on_in_production_and_set_from_the_environme
     assert chosen.stdout.splitlines()[-1] == "False 3600 False False", chosen.stderr
     # Load balancer probes speak plain HTTP to the health checks; nothing else is exempt.
     assert exempt.stdout.splitlines()[-1] == "[True, True, False, False]", exempt.stderr
+
+
+def test_deploy_check_refuses_loopback_webhooks_in_production(tmp_path):
+    refused = manage(tmp_path, "check", "--deploy", WEBHOOK_ALLOW_LOOPBACK_HTTP="1", **PRODUCTION)
+    default = manage(tmp_path, "shell", "-c", LOOPBACK, **PRODUCTION)
+    development = manage(tmp_path, "shell", "-c", LOOPBACK, DJANGO_DEBUG="1")
+
+    assert refused.returncode != 0
+    assert "giftcards.E003" in refused.stderr
+    assert default.stdout.split()[-1] == "False", default.stderr
+    assert development.stdout.split()[-1] == "True", development.stderr
+
+
+LOOPBACK = "from django.conf import settings as s; print(s.WEBHOOK_ALLOW_LOOPBACK_HTTP)"
+
+
+def test_deploy_check_warns_of_a_local_broker_and_a_loopback_site_url(tmp_path):
+    production = {**PRODUCTION, "CELERY_BROKER_URL": "", "SITE_URL": ""}
+    result = manage(tmp_path, "check", "--deploy", **production)
+
+    assert "giftcards.W003" in result.stderr + result.stdout
+    assert "giftcards.W004" in result.stderr + result.stdout
