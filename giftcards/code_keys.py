@@ -1,13 +1,15 @@
 """Moving everything encrypted or hashed with an old code key to the current one
 (`manage.py rotate_code_key`).
 
-Two tables hold such values: gift cards (code_encrypted, code_hash) and idempotency records
-(request_hash, response_body). A survey reads every row first and decides for each whether
-it is under the current key, under an old one, or under none (then nothing is written). The
-rotation then walks each table in primary-key order, one transaction per batch, and writes
-only the rows still under an old key and only their key-bound columns: a card being debited
-at the same time keeps its balance (a lock held by the debit makes the batch wait), and a
-run that stops half-way leaves whole batches done, which the next run skips.
+Tables holding such values: gift cards (code_encrypted, code_hash), idempotency records
+(request_hash, response_body), and one encrypted column each in webhooks (the shared
+secret) and event callbacks (the payload sent, which may hold a code). A survey reads every
+row first and decides for each whether it is under the current key, under an old one, or
+under none (then nothing is written). The rotation then walks each table in primary-key
+order, one transaction per batch, and writes only the rows still under an old key and only
+their key-bound columns: a card being debited at the same time keeps its balance (a lock
+held by the debit makes the batch wait), and a run that stops half-way leaves whole batches
+done, which the next run skips.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from django.db import IntegrityError, connection, transaction
 
 from clients.models import IdempotencyRecord
 from giftcards import codes
-from giftcards.models import GiftCard
+from giftcards.models import EventCallback, GiftCard, Webhook
 
 BATCH_SIZE = 500
 
@@ -81,6 +83,25 @@ def _record_rows(after: int = 0):
     )
 
 
+@dataclass(frozen=True)
+class Sealed:
+    """A table with one column that is only encrypted (no hash): `what` names a row."""
+
+    label: str
+    model: type
+    column: str
+    what: str
+
+    def rows(self, after: int = 0):
+        return self.model.objects.filter(pk__gt=after).order_by("pk").values_list("pk", self.column)
+
+
+SEALED = (
+    Sealed("Webhook secrets", Webhook, "shared_secret_encrypted", "webhook"),
+    Sealed("Event callback payloads", EventCallback, "payload_encrypted", "event callback"),
+)
+
+
 def _card_name(pk: str, business_id: int, last4: str) -> str:
     return f"gift card {pk} ({codes.mask(last4)}, business {business_id})"
 
@@ -122,8 +143,9 @@ def _in_batches(
 # ---------------------------------------------------------------------------- survey
 
 
-def survey(progress: Progress = silent) -> tuple[TableCount, TableCount]:
-    """Count, per table, the rows under the current key, under an old key, and under none."""
+def survey(progress: Progress = silent) -> list[TableCount]:
+    """Count, per table (cards, idempotency records, then SEALED's), the rows under the
+    current key, under an old key, and under none."""
     cards = TableCount("Gift cards", total=GiftCard.objects.count())
     with progress(cards.total, "checking cards") as bar:
         for pk, business_id, last4, code_hash, token in _card_rows().iterator(chunk_size=2000):
@@ -147,7 +169,22 @@ def survey(progress: Progress = silent) -> tuple[TableCount, TableCount]:
                 continue
             records.current += current
             records.old += not current
-    return cards, records
+    return [cards, records, *(_survey_sealed(sealed, progress) for sealed in SEALED)]
+
+
+def _survey_sealed(sealed: Sealed, progress: Progress) -> TableCount:
+    table = TableCount(sealed.label, total=sealed.model.objects.count())
+    with progress(table.total, f"checking {sealed.label.lower()}") as bar:
+        for pk, token in sealed.rows().iterator(chunk_size=2000):
+            bar.update()
+            try:
+                _text, current = codes.decrypt_noting_key(token)
+            except codes.InvalidCode:
+                table.unreadable.append(f"{sealed.what} {pk}")
+                continue
+            table.current += current
+            table.old += not current
+    return table
 
 
 def refuse_unreadable(*tables: TableCount) -> None:
@@ -241,27 +278,54 @@ def _rotate_records(batch: list[tuple]) -> int:
     return done
 
 
+def _rotate_sealed(sealed: Sealed) -> Callable[[list[tuple]], int]:
+    def rotate(batch: list[tuple]) -> int:
+        done = 0
+        for pk, token in batch:
+            try:
+                text, current = codes.decrypt_noting_key(token)
+            except codes.InvalidCode:
+                raise RotationRefused(
+                    f"A {sealed.what} cannot be decrypted with any configured key; nothing of "
+                    "its batch was written.",
+                    [f"{sealed.what} {pk}"],
+                ) from None
+            if not current:
+                # Only if unchanged since read.
+                done += sealed.model.objects.filter(pk=pk, **{sealed.column: token}).update(
+                    **{sealed.column: codes.encrypt(text)}
+                )
+        return done
+
+    return rotate
+
+
 @dataclass
 class Rotation:
-    cards: TableCount
-    records: TableCount
-    cards_rewritten: int = 0
-    records_rewritten: int = 0
+    """Each table's survey and how many of its rows were re-encrypted, in `survey`'s order."""
+
+    tables: list[TableCount]
+    rewritten: list[int] = field(default_factory=list)
 
 
 def code_key_rotate(progress: Progress = silent, batch_size: int = BATCH_SIZE) -> Rotation:
-    """Re-encrypt and re-hash, with the current key, every card and idempotency record still
-    under an old key.
+    """Re-encrypt and re-hash, with the current key, every card, idempotency record, webhook
+    secret and callback payload still under an old key.
 
     Raises RotationRefused, writing nothing, when a row opens with no configured key; and
     when re-hashed codes would collide with another card's (that batch is not written,
     earlier ones stay done).
     """
-    cards, records = survey(progress)
-    refuse_unreadable(cards, records)
-    rotation = Rotation(cards, records)
+    tables = survey(progress)
+    refuse_unreadable(*tables)
+    rotation = Rotation(tables)
+    cards, records, *sealed_tables = tables
     with progress(cards.total, "re-encrypting cards") as bar:
-        rotation.cards_rewritten = _in_batches(_card_rows, "", _rotate_cards, bar, batch_size)
+        rotation.rewritten.append(_in_batches(_card_rows, "", _rotate_cards, bar, batch_size))
     with progress(records.total, "re-encrypting idempotency records") as bar:
-        rotation.records_rewritten = _in_batches(_record_rows, 0, _rotate_records, bar, batch_size)
+        rotation.rewritten.append(_in_batches(_record_rows, 0, _rotate_records, bar, batch_size))
+    for sealed, table in zip(SEALED, sealed_tables, strict=True):
+        with progress(table.total, f"re-encrypting {sealed.label.lower()}") as bar:
+            rotate = _rotate_sealed(sealed)
+            rotation.rewritten.append(_in_batches(sealed.rows, 0, rotate, bar, batch_size))
     return rotation

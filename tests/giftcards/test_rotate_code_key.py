@@ -20,7 +20,8 @@ from django.urls import reverse
 
 from clients.models import User
 from giftcards import code_keys, codes, services
-from giftcards.models import GiftCard
+from giftcards.events import webhooks, work
+from giftcards.models import EventCallback, GiftCard, Webhook
 from tests.giftcards.jsonapi.conftest import JsonApiClient, resource
 
 KEY_A = "code-key-a-" + "a" * 40
@@ -285,3 +286,47 @@ def test_rotation_does_not_clear_old_keys_when_a_row_was_written_under_one_meanw
     monkeypatch.undo()  # the stale server is redeployed with the new key
     out, _ = rotate("--no-progress")  # the run again: now everything is under the new key
     assert "GIFTCARD_CODE_OLD_KEYS can be emptied" in out
+
+
+def test_webhook_secrets_and_callback_payloads_move_to_the_new_key_unchanged(
+    settings, tenant, actor, make_card
+):
+    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
+    use_keys(settings, KEY_A)
+    hook = webhooks.webhook_create(
+        tenant=tenant, actor=actor, topic="gift_cards.create", callback_url="http://127.0.0.1:9/x"
+    )
+    secret = hook.shared_secret
+    card = make_card(code=CODES[0])
+    work.drain()  # nothing listens on port 9: a failed call, recorded with its payload
+    callback = EventCallback.objects.get()
+    payload = codes.decrypt(callback.payload_encrypted)
+    assert CODES[0] in payload
+
+    use_keys(settings, KEY_B, KEY_A)
+    out, _ = rotate("--dry-run", "--no-progress")
+    assert "Webhook secrets: 1 checked, 1 to re-encrypt, 0 already" in out
+    assert "Event callback payloads: 1 checked, 1 to re-encrypt, 0 already" in out
+    out, _ = rotate("--no-progress")
+    assert "Webhook secrets: 1 checked, 1 re-encrypted" in out
+    assert "Event callback payloads: 1 checked, 1 re-encrypted" in out
+
+    use_keys(settings, KEY_B)
+    hook.refresh_from_db()
+    callback.refresh_from_db()
+    assert hook.shared_secret == secret  # receivers keep verifying with what they have
+    assert codes.decrypt(callback.payload_encrypted) == payload
+    assert card.pk in payload
+
+
+def test_rotation_refuses_a_webhook_secret_no_key_opens(settings, tenant, actor):
+    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
+    use_keys(settings, KEY_Z)
+    hook = webhooks.webhook_create(
+        tenant=tenant, actor=actor, topic="gift_cards.create", callback_url="http://127.0.0.1:9/x"
+    )
+    use_keys(settings, KEY_B, KEY_A)
+    with pytest.raises(CommandError, match="cannot be decrypted"):
+        rotate("--no-progress")
+    stored = Webhook.objects.get(pk=hook.pk).shared_secret_encrypted
+    assert stored == hook.shared_secret_encrypted

@@ -1,5 +1,6 @@
-"""Re-encrypt and re-hash every stored code (and idempotency record) with the current code
-key, so that the old keys can be dropped from GIFTCARD_CODE_OLD_KEYS."""
+"""Re-encrypt and re-hash every stored code (and idempotency record, webhook secret and
+callback payload) with the current code key, so that the old keys can be dropped from
+GIFTCARD_CODE_OLD_KEYS."""
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -9,7 +10,8 @@ from giftcards import code_keys, codes
 
 class Command(BaseCommand):
     help = (
-        "Move every gift card code and idempotency record still under an old code key "
+        "Move every gift card code, idempotency record, webhook secret and callback payload "
+        "still under an old code key "
         "(GIFTCARD_CODE_OLD_KEYS) to the current one (GIFTCARD_CODE_KEY). Safe to stop and "
         "run again: finished batches are committed, rows under the current key are skipped."
     )
@@ -48,10 +50,10 @@ class Command(BaseCommand):
 
         try:
             if dry_run:
-                cards, records = code_keys.survey(progress)
-                code_keys.refuse_unreadable(cards, records)
+                tables = code_keys.survey(progress)
+                code_keys.refuse_unreadable(*tables)
                 self.stdout.write("Dry run: nothing was written.")
-                for table in (cards, records):
+                for table in tables:
                     self.stdout.write(
                         f"{table.label}: {table.total} checked, {table.old} to re-encrypt, "
                         f"{table.current} already under the current key."
@@ -61,18 +63,14 @@ class Command(BaseCommand):
         except code_keys.RotationRefused as exc:
             self._refuse(str(exc), exc.problems)
 
-        for table, rewritten in (
-            (rotation.cards, rotation.cards_rewritten),
-            (rotation.records, rotation.records_rewritten),
-        ):
+        for table, rewritten in zip(rotation.tables, rotation.rewritten, strict=True):
             self.stdout.write(
                 f"{table.label}: {table.total} checked, {rewritten} re-encrypted, "
                 f"{table.current} already under the current key."
             )
         # Rows written under an old key while the run went on (a server still deployed with
         # the old key as its current one) would be left behind: count again before saying so.
-        cards, records = code_keys.survey()
-        left = cards.old + records.old
+        left = sum(table.old for table in code_keys.survey())
         if left:
             self.stderr.write(
                 f"{left} rows were written under an old key during the run (is every server "
