@@ -21,8 +21,9 @@ from django.db.models import ProtectedError
 from clients.models import Client
 from clients.tenancy import Actor, Tenant
 from giftcards import exceptions, money, text
+from giftcards.attachments import attachments_delete_of
 from giftcards.events import outbox, topics
-from giftcards.models import GiftCard, GiftCardRecipient, Market, Tag
+from giftcards.models import AttachableType, GiftCard, GiftCardRecipient, Market, Tag
 
 Row = TypeVar("Row", GiftCardRecipient, Market, Tag)
 
@@ -231,10 +232,12 @@ def recipient_validate_delete(*, recipient: GiftCardRecipient) -> None:
 
 
 def recipient_delete(*, recipient: GiftCardRecipient, actor: Actor) -> None:
-    """Raises RecipientInUse. The row lock makes a card issued to it meanwhile wait, then fail."""
+    """Raises RecipientInUse. The row lock makes a card issued to it meanwhile wait, then fail.
+    Its attachments go with it."""
     with transaction.atomic():
         locked = _lock(recipient)
         recipient_validate_delete(recipient=locked)
+        attachments_delete_of(locked, AttachableType.GIFT_CARD_RECIPIENTS)
         locked.delete()
 
 
@@ -290,10 +293,11 @@ def market_validate_delete(*, market: Market) -> None:
 
 
 def market_delete(*, market: Market, actor: Actor) -> None:
-    """Raises MarketInUse."""
+    """Raises MarketInUse. Its attachments go with it."""
     with transaction.atomic():
         locked = _lock(market)
         market_validate_delete(market=locked)
+        attachments_delete_of(locked, AttachableType.MARKETS)
         try:
             locked.delete()
         except ProtectedError:  # the foreign key's PROTECT, should a check above ever miss

@@ -182,3 +182,14 @@ class DeliveryBusy(GiftCardError):
     """A worker holds the delivery (it is being sent)."""
 
     code = "delivery_busy"
+
+
+# ---------------------------------------------------------------------------- attachments
+
+
+class AttachableNotFound(GiftCardError):
+    """What an attachment is for (a card, a recipient, a market) is not in the caller's
+    business and mode, or is a deleted card (never says whether another business has it)."""
+
+    code = "related_not_found"
+    subject = "attachable"
