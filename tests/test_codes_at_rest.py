@@ -1,7 +1,8 @@
 """No issued code can be read from the database at rest: cards are issued and used through
-both APIs (with and without Idempotency-Key), the admin and the balance page, then the
-whole database is dumped (pg_dump on PostgreSQL, iterdump on SQLite) and searched for every
-code, as issued and normalised."""
+both APIs (with and without Idempotency-Key), the admin and the balance page, their events
+delivered to webhooks and a card e-mailed to its recipient, then the whole database is
+dumped (pg_dump on PostgreSQL, iterdump on SQLite) and searched for every code, as issued
+and normalised."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from django.apps import apps
 from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Group
+from django.core import mail
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client as HttpClient
@@ -21,9 +23,11 @@ from django.urls import reverse
 
 from clients.models import Client, IdempotencyRecord, User
 from clients.services import api_key_create, business_create
-from clients.tenancy import Mode
+from clients.tenancy import Actor, Mode, Tenant
 from giftcards import codes
-from giftcards.models import BalanceLog, GiftCard
+from giftcards.events import topics, webhooks, work
+from giftcards.models import BalanceLog, CardEmail, EventCallback, GiftCard
+from tests.giftcards.events.receiver import Receiver
 from tests.giftcards.jsonapi.conftest import JsonApiClient, resource
 from tests.giftcards.plain_api.helpers import api_client
 
@@ -51,6 +55,13 @@ def dump_database() -> str:
 
 
 @pytest.fixture
+def receiver():
+    running = Receiver().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
 def staff(db):
     roles_migration.create_roles(apps)
     business = business_create(name="Dump Books", currency_code="USD")
@@ -62,8 +73,18 @@ def staff(db):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_database_dump_holds_no_issued_code(staff):
+def test_a_database_dump_holds_no_issued_code(staff, settings, receiver):
     business, admin = staff
+    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
+    # Every card event is delivered (its payload holds the code) and recorded as a callback.
+    for topic in topics.of_resource("gift_cards"):
+        webhooks.webhook_create(
+            tenant=Tenant(business=business, mode=Mode.LIVE),
+            actor=Actor.system("dump"),
+            topic=topic,
+            callback_url=receiver.url,
+            include_resources=["gift_card_recipient"],
+        )
     secret = api_key_create(business=business, name="pos-dump", mode=Mode.LIVE)[1]
     jsonapi, plain = JsonApiClient(secret), api_client(secret)
     customer = Client.objects.create(business=business, mode=Mode.LIVE, first_name="Ada")
@@ -77,7 +98,14 @@ def test_a_database_dump_holds_no_issued_code(staff):
         issued.append(response.doc["data"]["attributes"]["code"])
         return response.doc["data"]["id"]
 
-    plain_create = create({"balance_cents": 5_000, "status": "active", "code": "JSON-PLAIN-7QXW"})
+    plain_create = create(
+        {
+            "balance_cents": 5_000,
+            "status": "active",
+            "code": "JSON-PLAIN-7QXW",
+            "recipient_email": "dump@example.com",  # e-mailed its card on activation
+        }
+    )
     keyed = create(
         {"balance_cents": 5_000, "status": "active", "code": "JSON-KEYED-4MZP"}, **{KEY: "create-1"}
     )
@@ -166,6 +194,13 @@ def test_a_database_dump_holds_no_issued_code(staff):
     assert len(issued) == len(set(issued)) == GiftCard.objects.count() == 7
     assert IdempotencyRecord.objects.filter(status_code__gt=0).count() >= 10
     assert BalanceLog.objects.filter(note="dump test").count() == 7
+
+    work.drain()
+    sent = b"".join(call.body for call in receiver.received).upper()
+    assert all(code.upper().encode() in sent for code in issued)  # the payloads held them
+    assert EventCallback.objects.count() == len(receiver.received) > 7 * 3
+    assert "JSON-PLAIN-7QXW" in mail.outbox[0].body
+    assert CardEmail.objects.filter(state="sent").count() == 1
 
     dump = dump_database().upper()
 
