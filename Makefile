@@ -29,9 +29,16 @@ install: $(STAMP)
 migrate: install
 	$(PY) manage.py migrate --noinput
 
+# Beside the development server, one Celery worker with its scheduler delivers webhooks and
+# card e-mails; with CELERY_BROKER_URL unset its broker is the folder .celery/ (no service to
+# install). Both stop together.
 run: migrate
 	$(PY) manage.py load_demo
 	@echo "Serving on http://$(HOST):$(PORT)/  (staff admin: http://$(HOST):$(PORT)/admin/)"
+	@echo "Webhooks and card e-mails: a Celery worker and its scheduler run beside the server."
+	@$(VENV)/bin/celery -A giftcards_project worker --beat --pool threads --concurrency 4 \
+		--loglevel warning & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 lint: install
