@@ -268,8 +268,11 @@ EVENTS_SWEEP_SECONDS = float(os.environ.get("EVENTS_SWEEP_SECONDS", "5"))
 # and how long a worker may work on one (longer than a call can last: the webhook timeouts).
 EVENTS_QUEUE_LEASE_SECONDS = float(os.environ.get("EVENTS_QUEUE_LEASE_SECONDS", "300"))
 EVENTS_WORK_LEASE_SECONDS = float(os.environ.get("EVENTS_WORK_LEASE_SECONDS", "60"))
+# Days that delivered webhook calls and their events are kept (giftcards/events/retention.py).
+EVENTS_RETENTION_DAYS = int(os.environ.get("EVENTS_RETENTION_DAYS", "30"))
 CELERY_BEAT_SCHEDULE = {
     "events-sweep": {"task": "giftcards.events.tasks.sweep", "schedule": EVENTS_SWEEP_SECONDS},
+    "events-purge": {"task": "giftcards.events.tasks.purge", "schedule": 24 * 3600},
 }
 
 # Webhook calls (giftcards/events/egress.py): https to public addresses only. Loopback http

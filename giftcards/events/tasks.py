@@ -8,10 +8,12 @@ one else holds.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 
-from giftcards.events import delivery, mail, work
+from giftcards.events import delivery, mail, retention, work
 
 
 @shared_task(name="giftcards.events.tasks.dispatch")
@@ -33,6 +35,13 @@ def send_card_email(email_id: int, token: str) -> str:
 @shared_task(name="giftcards.events.tasks.sweep")
 def sweep() -> tuple[int, int]:
     return work.sweep()
+
+
+@shared_task(name="giftcards.events.tasks.purge")
+def purge() -> tuple[int, int, int]:
+    """Forget settled work older than EVENTS_RETENTION_DAYS (daily, by beat)."""
+    purged = retention.purge(timedelta(days=settings.EVENTS_RETENTION_DAYS))
+    return purged.callbacks, purged.deliveries, purged.events
 
 
 def celery_queue(kind: str, ids: Iterable[int], token: str) -> None:

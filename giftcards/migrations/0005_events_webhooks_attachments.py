@@ -67,7 +67,7 @@ class Migration(migrations.Migration):
                 ('sent_at', models.DateTimeField(blank=True, null=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
                 ('card', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='emails', to='giftcards.giftcard')),
-                ('event', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='card_email', to='giftcards.outboxevent')),
+                ('event', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='card_email', to='giftcards.outboxevent')),
             ],
             options={
                 'ordering': ('id',),

@@ -196,8 +196,9 @@ class CardEmail(models.Model):
         FAILED = "failed", "Failed (gave up)"
 
     card = models.ForeignKey(GiftCard, on_delete=models.PROTECT, related_name="emails")
+    # The activation that asked for it (kept when old events are purged: SET_NULL).
     event = models.OneToOneField(
-        OutboxEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="card_email"
+        OutboxEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="card_email"
     )
     email = models.EmailField()
     state = models.CharField(max_length=7, choices=State.choices, default=State.PENDING)
