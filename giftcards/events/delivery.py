@@ -65,7 +65,8 @@ def attempt(delivery_id: int, token: str) -> str:
         leases.release(Delivery, delivery.pk, token)
         return "held"
     now = timezone.now()
-    if not leases.take(Delivery, delivery.pk, token, now):
+    token = leases.take(Delivery, delivery.pk, token, now)
+    if token is None:
         return "stale"
     attempts = delivery.attempts + 1
     try:

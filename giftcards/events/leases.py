@@ -2,9 +2,10 @@
 
 A pending row is due at `next_attempt_at`. Whoever queues it (the dispatch that created it,
 or the sweep) first takes a lease for the whole batch it queues: a fresh token and an expiry
-(EVENTS_QUEUE_LEASE_SECONDS), written under `SELECT ... FOR UPDATE SKIP LOCKED`, so two sweeps never
-queue the same row. The task carries the token; before its call it renews the lease for
-EVENTS_WORK_LEASE_SECONDS (longer than a call can last) only if the token is still the row's. A task
+(EVENTS_QUEUE_LEASE_SECONDS), written under `SELECT ... FOR UPDATE SKIP LOCKED`, so two
+sweeps never queue the same row. The task carries the token; before its call it swaps it for
+a token of its own with a lease of EVENTS_WORK_LEASE_SECONDS (longer than a call can last),
+only if the token is still the row's: of two tasks with the same message, one calls. A task
 whose message was lost, or whose worker died, leaves a lease that runs out: the next sweep
 takes a new one and queues the row again, and the stale task, should it run after all, finds
 another token and does nothing. At most one worker works on a row at any moment.
@@ -57,13 +58,16 @@ def claim_due(
     return token, ids
 
 
-def take(model: type[models.Model], pk: int, token: str, now: datetime) -> bool:
-    """Renew the lease for a call, counting the attempt, if `token` still holds it."""
-    return bool(
-        model.objects.filter(pk=pk, lease_token=token, state=PENDING).update(
-            leased_until=now + work_lease(), attempts=F("attempts") + 1
-        )
+def take(model: type[models.Model], pk: int, token: str, now: datetime) -> str | None:
+    """Take the lease from the queue for a call, counting the attempt, if `token` still
+    holds it; returns the call's own new token (None: someone else has it). The token
+    changes hands, so a second task carrying the same message (a broker may deliver one
+    twice) finds it gone."""
+    taken = new_public_id()
+    changed = model.objects.filter(pk=pk, lease_token=token, state=PENDING).update(
+        lease_token=taken, leased_until=now + work_lease(), attempts=F("attempts") + 1
     )
+    return taken if changed else None
 
 
 def release(model: type[models.Model], pk: int, token: str, **fields) -> bool:

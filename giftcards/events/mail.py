@@ -67,7 +67,8 @@ def send(email_id: int, token: str) -> str:
     if card_email is None:
         return "stale"
     now = timezone.now()
-    if not leases.take(CardEmail, card_email.pk, token, now):
+    token = leases.take(CardEmail, card_email.pk, token, now)
+    if token is None:
         return "stale"
     card = card_email.card
     if card.is_deleted or card.status != Status.ACTIVE:
