@@ -4,7 +4,8 @@ always has them, a refused or rolled-back one never does, whatever the entry poi
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from clients.tenancy import Tenant
 from giftcards import catalogue, exceptions, services
@@ -163,3 +164,33 @@ def test_an_event_must_be_about_its_topics_resource(make_card):
 
 def card_tenant(card):
     return Tenant(business=card.business, mode=card.mode)
+
+
+MOVES = {
+    "debit": lambda card, actor: services.card_debit(card=card, amount_cents=100, actor=actor),
+    "debit to zero (redeems)": lambda card, actor: services.card_debit(
+        card=card, amount_cents=1_000, actor=actor
+    ),
+    "recharge": lambda card, actor: services.card_recharge(
+        card=card, amount_cents=100, actor=actor
+    ),
+    "adjustment": lambda card, actor: services.card_adjust(
+        card=card, new_balance_cents=5, actor=actor, note="count"
+    ),
+    "refund": None,  # of a debit made first (below)
+}
+
+
+@pytest.mark.parametrize("move", MOVES)
+def test_every_money_move_records_its_events_in_one_statement(make_card, actor, move):
+    card = make_card(balance_cents=1_000)
+    if move == "refund":
+        payment = services.card_debit(card=card, amount_cents=1_000, actor=actor).entry
+        run = lambda: services.card_refund(payment=payment, actor=actor)  # noqa: E731
+    else:
+        run = lambda: MOVES[move](card, actor)  # noqa: E731
+    with CaptureQueriesContext(connection) as captured:
+        run()
+    inserts = [q["sql"] for q in captured.captured_queries if "giftcards_outboxevent" in q["sql"]]
+    assert len(inserts) == 1
+    assert inserts[0].startswith('INSERT INTO "giftcards_outboxevent"')
