@@ -15,7 +15,7 @@ CHROMIUM ?= /usr/bin/chromium
 # Each worker has its own test database (pytest-django adds _gw0, _gw1, ... to its name).
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test test-sqlite test-postgres lint install migrate bench chromium bench-csv bench-http bench-throttle chaos fuzz clean
+.PHONY: run test test-sqlite test-postgres lint install migrate bench chromium sdk bench-csv bench-http bench-throttle chaos fuzz clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,10 +62,24 @@ chromium:
 		echo "!! $(CHROMIUM) is missing and cannot be installed here: the browser tests will be SKIPPED." >&2; \
 	fi
 
-test-sqlite: install chromium
+# The Commerce Layer JS SDK check (tests/test_commerce_layer_sdk.py) needs Node.js 20 and the
+# SDK pinned in tests/sdk/package-lock.json, installed from the npm registry. Without node it
+# skips loudly, or fails when CI is set.
+SDK_DIR := tests/sdk
+sdk:
+	@if ! command -v npm >/dev/null 2>&1; then \
+		if [ -n "$$CI" ]; then echo "npm is missing and CI is set: failing." >&2; exit 1; fi; \
+		echo "!! npm is missing: the Commerce Layer SDK check will be SKIPPED." >&2; \
+	elif [ ! -f $(SDK_DIR)/node_modules/.package-lock.json ] || \
+		[ $(SDK_DIR)/package-lock.json -nt $(SDK_DIR)/node_modules/.package-lock.json ]; then \
+		echo "== Installing the Commerce Layer SDK (tests/sdk) =="; \
+		cd $(SDK_DIR) && npm ci --no-audit --no-fund --silent; \
+	fi
+
+test-sqlite: install chromium sdk
 	env -u DATABASE_URL $(PY) -m pytest -n $(PYTEST_WORKERS)
 
-test-postgres: install chromium
+test-postgres: install chromium sdk
 	@if $(PY) -c "import psycopg; psycopg.connect('$(PG_ADMIN_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== PostgreSQL run ($(PG_URL)) =="; \
 		DATABASE_URL=$(PG_URL) $(PY) -m pytest -n $(PYTEST_WORKERS); \
