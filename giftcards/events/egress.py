@@ -16,6 +16,7 @@ follows no redirect and reads at most `MAX_RESPONSE_BYTES` of the answer.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import ipaddress
 import socket
@@ -180,23 +181,40 @@ def check(url: str) -> Target:
 # ---------------------------------------------------------------------------- calling
 
 
-class _Connection(http.client.HTTPConnection):
-    """HTTP, or HTTPS verifying the certificate for the URL's host name, to one checked
-    address. Connecting waits at most the connect timeout; every later read or write at
-    most what is left until the deadline."""
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The system's trusted certificates, loaded once (a context is safe to share)."""
+    return ssl.create_default_context()
 
-    def __init__(self, address: str, target: Target, deadline: float):
+
+class _Connection(http.client.HTTPConnection):
+    """HTTP, or HTTPS verifying the certificate for the URL's host name, to the checked
+    addresses in turn until one answers (a name with an IPv6 address first on a machine
+    without IPv6 still works). Each connect waits at most the connect timeout; every later
+    read or write at most what is left until the deadline."""
+
+    def __init__(self, target: Target, deadline: float):
         timeout = min(settings.WEBHOOK_CONNECT_TIMEOUT, settings.WEBHOOK_TIMEOUT)
-        super().__init__(address, target.port, timeout=timeout)
+        super().__init__(target.addresses[0], target.port, timeout=timeout)
         self.target = target
         self.deadline = deadline
 
     def connect(self):
-        sock = socket.create_connection((self.host, self.port), self.timeout)
+        sock, failure = None, None
+        for address in self.target.addresses:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                sock = socket.create_connection((address, self.port), min(self.timeout, left))
+                break
+            except OSError as exc:
+                failure = exc
+        if sock is None:
+            raise failure or TimeoutError()
         sock.settimeout(max(0.01, self.deadline - time.monotonic()))
         if self.target.scheme == "https":
-            context = ssl.create_default_context()
-            sock = context.wrap_socket(sock, server_hostname=self.target.host)
+            sock = _tls().wrap_socket(sock, server_hostname=self.target.host)
         self.sock = sock
 
 
@@ -215,7 +233,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     host_header = target.host if ":" not in target.host else f"[{target.host}]"
     if target.port not in (80, 443):
         host_header = f"{host_header}:{target.port}"
-    connection = _Connection(target.addresses[0], target, deadline)
+    connection = _Connection(target, deadline)
     cut = threading.Event()
 
     def cut_off():

@@ -186,3 +186,22 @@ def test_the_guard_itself_refuses_and_records_a_public_connection():
         sock.close()
     assert network_guard.attempts == [f"connect to {PUBLIC}"]
     network_guard.attempts.clear()  # expected here; any other test with an attempt fails
+
+
+def test_a_call_tries_the_next_address_when_one_does_not_answer(
+    tenant, actor, make_card, receiver, loopback_http
+):
+    """A name whose first address refuses (IPv6 first on a machine without IPv6, a dead
+    server behind round-robin DNS) is reached at the next one."""
+    table = {"receiver.test": ["127.0.0.2", "127.0.0.1"]}
+    with network_guard.stub_resolver(table):
+        webhooks.webhook_create(
+            tenant=tenant,
+            actor=actor,
+            topic="gift_cards.create",
+            callback_url=f"http://receiver.test:{receiver.port}/hooks",
+        )
+        make_card()
+        work.drain()
+    assert EventCallback.objects.get().response_code == "200"
+    assert receiver.received[0].headers["Host"] == f"receiver.test:{receiver.port}"
