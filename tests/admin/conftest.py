@@ -17,6 +17,9 @@ from giftcards import services
 from giftcards.models import Status
 
 roles_migration = importlib.import_module("clients.migrations.0003_staff_roles")
+events_roles_migration = importlib.import_module(
+    "clients.migrations.0006_manager_event_permissions"
+)
 ROLES = ("viewer", "cashier", "manager")
 PASSWORD = "correct horse battery staple"
 
@@ -24,8 +27,10 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(autouse=True)
 def roles(db):
     """The role groups. A transactional test elsewhere in the run flushes the tables the
-    migration filled, so they are made again (idempotently) for each test."""
+    migration filled, so they are made again (idempotently) for each test; the webhook and
+    e-mail permissions after them, since `create_roles` sets each group's whole list."""
     roles_migration.create_roles(apps)
+    events_roles_migration.grant_manager_events(apps)
     return {group.name: group for group in Group.objects.filter(name__in=ROLES)}
 
 

@@ -6,11 +6,18 @@ card); the tests in test_card_actions.py check what the allowed ones write.
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
+from django.apps import apps
 from django.contrib.admin.utils import quote
 from django.urls import reverse
 
 from giftcards.models import BalanceLog, Status
+
+events_roles_migration = importlib.import_module(
+    "clients.migrations.0006_manager_event_permissions"
+)
 
 ALLOWED, DENIED = "allowed", 403
 NOBODY = {"none": DENIED, "viewer": DENIED, "cashier": DENIED, "manager": DENIED}
@@ -236,3 +243,31 @@ def test_roles_hold_the_documented_permissions(roles):
         "clients.add_apikey",
     } <= manager
     assert not any(name.startswith("auth.") or "_user" in name for name in manager)
+
+
+EVENT_PERMISSIONS = {
+    "giftcards.view_webhook",
+    "giftcards.add_webhook",
+    "giftcards.change_webhook",
+    "giftcards.delete_webhook",
+    "giftcards.view_eventcallback",
+    "giftcards.view_delivery",
+    "giftcards.redeliver_delivery",
+    "giftcards.view_cardemail",
+    "giftcards.resend_email_giftcard",
+}
+
+
+def test_only_managers_hold_the_webhook_and_card_email_permissions(roles):
+    events_roles_migration.grant_manager_events(apps)  # again: nothing changes
+
+    def perms(role):
+        return {
+            f"{p.content_type.app_label}.{p.codename}"
+            for p in roles[role].permissions.select_related("content_type")
+        }
+
+    assert perms("manager") >= EVENT_PERMISSIONS
+    assert not perms("viewer") & EVENT_PERMISSIONS
+    assert not perms("cashier") & EVENT_PERMISSIONS
+    assert "giftcards.change_delivery" not in perms("manager")  # deliveries are read-only
