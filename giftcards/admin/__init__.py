@@ -1,11 +1,11 @@
-"""Staff admin for gift cards, their ledger, recipients, markets and tags.
+"""Staff admin for gift cards, their ledger, recipients, markets, tags and webhooks.
 
 Registration happens on import (Django's admin autodiscovery imports this package).
 """
 
 from django.contrib import admin
 
-from giftcards.admin import cards, catalogue, ledger  # noqa: F401
+from giftcards.admin import cards, catalogue, ledger, webhook_calls, webhooks  # noqa: F401
 
 admin.site.site_header = "Gift cards"
 admin.site.site_title = "Gift cards staff"
