@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clients.tenancy import Actor
+from clients.tenancy import Actor, Tenant
 from giftcards import money, services
 from giftcards.admin.forms import AdjustForm, ConfirmForm, DebitForm, RechargeForm
+from giftcards.events import mail
 from giftcards.models import GiftCard, Status
 
 
@@ -93,6 +94,13 @@ def _run_soft_delete(card, data, actor):
 def _run_restore(card, data, actor):
     services.card_restore(card=card, actor=actor)
     return "The card is restored."
+
+
+def _run_resend_email(card, data, actor):
+    queued = mail.card_email_resend(
+        card=card, actor=actor, tenant=Tenant(business=card.business, mode=card.mode)
+    )
+    return f"The card will be e-mailed to {queued.email} again within moments."
 
 
 @dataclass(frozen=True)
@@ -187,6 +195,18 @@ CARD_ACTIONS = {
             _run_restore,
             lambda card: card.is_deleted,
             "Undo the deletion.",
+        ),
+        CardAction(
+            "resend_email",
+            "Send the card to its recipient again",
+            "giftcards.resend_email_giftcard",
+            ConfirmForm,
+            _run_resend_email,
+            # Only an active card is e-mailed: elsewhere the button could only be refused.
+            lambda card: (
+                _live(card) and card.recipient_id is not None and card.status == Status.ACTIVE
+            ),
+            "E-mail the card (its code, balance and expiry) to the recipient's address.",
         ),
     ]
 }

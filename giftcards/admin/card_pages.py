@@ -27,7 +27,7 @@ from giftcards.admin.actions import CARD_ACTIONS, amount_text
 from giftcards.admin.forms import SellForm
 from giftcards.admin.ledger import LEDGER_ROWS_ON_CARD_PAGE
 from giftcards.exceptions import GiftCardError
-from giftcards.models import GiftCard
+from giftcards.models import CardEmail, GiftCard
 
 REVEAL_MESSAGE = "Revealed the full code."
 NO_BUSINESS = (
@@ -36,6 +36,7 @@ NO_BUSINESS = (
 )
 SALES_SESSION_KEY = "giftcards.admin.sales"
 SALES_KEPT = 20  # recent sale tokens remembered per session
+EMAILS_ON_CARD_PAGE = 10
 ALREADY_SOLD = (
     "This sale was already recorded (the form was sent twice): gift card {card} was sold "
     "once, no second card was sold."
@@ -114,9 +115,19 @@ class CardPagesMixin:
                 .select_related("user")
                 .order_by("-action_time")[:5]
             )
+        can_see_emails = request.user.has_perm("giftcards.view_cardemail")
+        emails = []
+        if can_see_emails:
+            emails = list(
+                CardEmail.objects.filter(card=card).order_by("-created_at", "-id")[
+                    :EMAILS_ON_CARD_PAGE
+                ]
+            )
         return {
             "card": card,
             "card_actions": actions,
+            "can_see_emails": can_see_emails,
+            "card_emails": emails,
             "card_expired": card.is_expired(),
             "time_zone": timezone.get_current_timezone_name(),
             "formatted_balance": amount_text(card.balance_cents, card),
