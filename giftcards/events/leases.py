@@ -7,8 +7,10 @@ sweeps never queue the same row. The task carries the token; before its call it 
 a token of its own with a lease of EVENTS_WORK_LEASE_SECONDS (longer than a call can last),
 only if the token is still the row's: of two tasks with the same message, one calls. A task
 whose message was lost, or whose worker died, leaves a lease that runs out: the next sweep
-takes a new one and queues the row again, and the stale task, should it run after all, finds
-another token and does nothing. At most one worker works on a row at any moment.
+leases the row again and queues it again, with the token the row holds. A message that ran
+out of lease may only be late (a queue longer than the lease), not lost: it stays as good as
+the new one, and whichever comes first swaps the token and calls; the other finds it gone
+and does nothing. At most one worker works on a row at any moment.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 
 from giftcards.models import new_public_id
 
@@ -38,9 +40,13 @@ def free(now: datetime) -> Q:
 
 def claim_due(
     model: type[models.Model], *, now: datetime, limit: int, where: Q | None = None
-) -> tuple[str, list[int]]:
-    """Lease up to `limit` due, unleased rows (oldest due first) for queuing: (token, ids)."""
-    token = new_public_id()
+) -> dict[str, list[int]]:
+    """Lease up to `limit` due, unleased rows (oldest due first) for queuing: {token: ids}.
+
+    A row whose lease ran out keeps its token (its earlier message may still come: a fresh
+    token would void it, and in a queue longer than the lease every message would come too
+    late, forever); a row without one gets a fresh one."""
+    fresh = new_public_id()
     with transaction.atomic():
         rows = (
             model.objects.filter(state=PENDING, next_attempt_at__lte=now)
@@ -48,14 +54,17 @@ def claim_due(
             .filter(where or Q())
             .order_by("next_attempt_at", "id")
             .select_for_update(skip_locked=True, of=("self",))
-            .only("pk")[:limit]
+            .values_list("pk", "lease_token")[:limit]
         )
-        ids = [row.pk for row in rows]
-        if ids:
-            model.objects.filter(pk__in=ids).update(
-                lease_token=token, leased_until=now + queue_lease()
+        claimed: dict[str, list[int]] = {}
+        for pk, token in rows:
+            claimed.setdefault(token or fresh, []).append(pk)
+        if claimed:
+            model.objects.filter(pk__in=[pk for ids in claimed.values() for pk in ids]).update(
+                lease_token=Case(When(lease_token="", then=Value(fresh)), default=F("lease_token")),
+                leased_until=now + queue_lease(),
             )
-    return token, ids
+    return claimed
 
 
 def take(model: type[models.Model], pk: int, token: str, now: datetime) -> str | None:

@@ -61,11 +61,12 @@ def queue_due(queue: Queue | None = None, *, limit: int = SWEEP_BATCH) -> int:
     queued = 0
     for kind, model, where in (("delivery", Delivery, CALLABLE), ("email", CardEmail, None)):
         while True:
-            token, ids = leases.claim_due(model, now=now, limit=limit, where=where)
-            if ids:
+            claimed = leases.claim_due(model, now=now, limit=limit, where=where)
+            for token, ids in claimed.items():
                 queue(kind, ids, token)
-                queued += len(ids)
-            if len(ids) < limit:
+            count = sum(len(ids) for ids in claimed.values())
+            queued += count
+            if count < limit:
                 break
     return queued
 
