@@ -82,6 +82,11 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
 
+    def calls(self) -> list[Received]:
+        """The requests received so far (a copy: the server goes on appending)."""
+        with self._lock:
+            return list(self.received)
+
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
