@@ -238,6 +238,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_folder),
         "data_folder_out": str(_broker_folder),
+        "control_folder": str(_broker_folder.parent / "control"),
         "store_processed": False,
         "polling_interval": 0.5,
     }
