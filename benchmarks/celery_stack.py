@@ -21,7 +21,7 @@ import redis
 
 from benchmarks import stack
 
-KEY_PREFIX = "CELERY_KEY_PREFIX"
+KEY_PREFIX = "CELERY_KEY_PREFIX"  # read by tests/celery_guarded.py
 READY = {"worker": re.compile(r" ready\.$", re.M), "beat": re.compile(r"beat: Starting\.\.\.")}
 
 
