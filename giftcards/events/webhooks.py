@@ -123,8 +123,10 @@ def webhook_create(
     reference: str = "",
     reference_origin: str = "",
     metadata: dict | None = None,
+    disabled: bool = False,
 ) -> Webhook:
-    """Raises what `webhook_validate` raises."""
+    """A new webhook, enabled unless `disabled` (Commerce Layer's `_disable` on create).
+    Raises what `webhook_validate` raises."""
     clean = webhook_validate(
         tenant=tenant,
         name=name,
@@ -139,6 +141,7 @@ def webhook_create(
         business=tenant.business,
         mode=tenant.mode,
         shared_secret_encrypted=codes.encrypt(signing.new_secret()),
+        disabled_at=timezone.now() if disabled else None,
         **clean,
     )
 
@@ -198,6 +201,31 @@ def webhook_reset_circuit(*, webhook: Webhook, actor: Actor) -> Webhook:
         )
         transaction.on_commit(engine.kick_sweep, robust=True)
     return locked
+
+
+def webhook_change(
+    *,
+    webhook: Webhook,
+    actor: Actor,
+    disable: bool = False,
+    enable: bool = False,
+    reset_circuit: bool = False,
+    **changes: Any,
+) -> Webhook:
+    """One update as an API sends it: any of FIELDS and the triggers, all or nothing, in one
+    transaction. Returns the saved row. Raises what `webhook_validate` raises, and
+    InvalidValue for `disable` with `enable` (which one would win is anyone's guess)."""
+    if disable and enable:
+        raise exceptions.InvalidValue("Disable or enable, not both at once.", field="_enable")
+    with transaction.atomic():
+        webhook = webhook_update(webhook=webhook, actor=actor, **changes)
+        if disable:
+            webhook = webhook_disable(webhook=webhook, actor=actor)
+        if enable:
+            webhook = webhook_enable(webhook=webhook, actor=actor)
+        if reset_circuit:
+            webhook = webhook_reset_circuit(webhook=webhook, actor=actor)
+    return webhook
 
 
 def webhook_delete(*, webhook: Webhook, actor: Actor) -> None:
