@@ -42,7 +42,7 @@ MOVERS = 4  # threads of the test process making the moves
 MOVE_RATE = 100  # moves a second at most: worker A is killed half-way through them
 WORKER_SETTINGS = {
     "EVENTS_SWEEP_SECONDS": "0.5",
-    "EVENTS_QUEUE_LEASE_SECONDS": "10",
+    "EVENTS_QUEUE_LEASE_SECONDS": "5",
     "EVENTS_WORK_LEASE_SECONDS": "4",  # longer than a call can last
     "DATABASE_CONN_MAX_AGE": "60",
     "WEBHOOK_TIMEOUT": "2",
