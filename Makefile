@@ -15,7 +15,7 @@ CHROMIUM ?= /usr/bin/chromium
 # Each worker has its own test database (pytest-django adds _gw0, _gw1, ... to its name).
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test test-sqlite test-postgres lint install migrate bench chromium sdk bench-csv bench-http bench-throttle chaos fuzz clean
+.PHONY: run test test-sqlite test-postgres lint install migrate bench chromium sdk bench-csv bench-http bench-events bench-throttle chaos fuzz clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -113,6 +113,13 @@ bench-csv: install
 # the same gunicorn; re-creates the giftcards_bench_http database. Figures, not assertions.
 bench-http: install
 	$(PY) -m benchmarks.http_bench --admin-url $(PG_ADMIN_URL)
+
+# Webhook deliveries a second by real Celery workers (PostgreSQL, Redis, a receiver on
+# 127.0.0.1) beside a plain loop posting the same signed bodies; re-creates the
+# giftcards_bench_events database. BENCH_EVENTS_ARGS="--events 500 --rounds 1" for a short run.
+BENCH_EVENTS_ARGS ?=
+bench-events: install
+	$(PY) -m benchmarks.events_throughput --admin-url $(PG_ADMIN_URL) $(BENCH_EVENTS_ARGS)
 
 # Simultaneous code lookups against the 30/min throttle through gunicorn (4 workers x 4
 # threads), PostgreSQL and Redis; re-creates the giftcards_bench_throttle database.
