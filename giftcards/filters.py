@@ -15,11 +15,13 @@ into those names. Predicates:
   no JSON containment) and PostgreSQL.
 
 Codes are stored encrypted, so `code` only supports `eq` and `in`, through the lookup hash
-(case-insensitive, spaces and dashes ignored).
+(case-insensitive, spaces and dashes ignored). The topics (`events`) have no table: a
+`ValueFilterSet` applies the same predicates to rows held in memory.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -30,7 +32,18 @@ from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTransform
 
 from giftcards import codes, dates, text
-from giftcards.models import GiftCard, GiftCardRecipient, Market, Status, Tag
+from giftcards.models import (
+    AttachableType,
+    Attachment,
+    CircuitState,
+    EventCallback,
+    GiftCard,
+    GiftCardRecipient,
+    Market,
+    Status,
+    Tag,
+    Webhook,
+)
 
 MAX_LIST_ITEMS = 100
 MAX_JCONT_LEAVES = 20
@@ -283,6 +296,30 @@ class PredicateFilter(django_filters.Filter):
         wants_blank = value if predicate == "blank" else not value
         return blank if wants_blank else ~blank
 
+    def matches(self, row, value) -> bool:
+        """`condition` for one row held in memory; text and id attributes only (the topics').
+        Case is ignored where `condition` ignores it."""
+        if value is None or value == "":
+            return True
+        actual, predicate = getattr(row, self.attribute.lookup), self.predicate
+        if self.attribute.kind not in ("string", "choice", "id"):
+            raise NotImplementedError(f"{self.attribute.kind} attributes of rows in memory")
+        if predicate in ("eq", "not_eq"):
+            return (actual == value) == (predicate == "eq")
+        if predicate in ("in", "not_in"):
+            return (actual in value) == (predicate == "in")
+        if predicate in TEXT:
+            if actual is None:
+                return False
+            folded, wanted = actual.lower(), value.lower()
+            if predicate == "cont":
+                return wanted in folded
+            return folded.startswith(wanted) if predicate == "start" else folded.endswith(wanted)
+        if predicate == "null":
+            return (actual is None) == value
+        blank = actual is None or actual == ""
+        return blank == (value if predicate == "blank" else not value)
+
 
 class PredicateFilterSet(django_filters.FilterSet):
     """A FilterSet whose filters are generated from `attributes`."""
@@ -327,6 +364,34 @@ class PredicateFilterSet(django_filters.FilterSet):
         return (
             f"{name!r} is not <attribute>_<predicate>; predicates: {', '.join(sorted(PREDICATES))}."
         )
+
+
+class ValueFilterSet(PredicateFilterSet):
+    """A PredicateFilterSet over rows held in memory (a list, not a queryset), for resources
+    without a table: the same parameters, values and refusals, the predicates applied by
+    `PredicateFilter.matches`."""
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        self.is_bound = data is not None
+        self.data = data or {}
+        self.queryset = list(queryset or ())
+        self.request = request
+        self.form_prefix = prefix
+        self.filters = copy.deepcopy(self.base_filters)
+        for filter_ in self.filters.values():
+            filter_.parent = self
+
+    def filter_queryset(self, rows: list) -> list:
+        for name, value in self.form.cleaned_data.items():
+            rows = [row for row in rows if self.filters[name].matches(row, value)]
+        return rows
+
+    @property
+    def qs(self) -> list:
+        if not hasattr(self, "_qs"):
+            rows = list(self.queryset)
+            self._qs = self.filter_queryset(rows) if self.is_bound and self.is_valid() else rows
+        return self._qs
 
 
 def _attributes(*specs: tuple) -> tuple[Attribute, ...]:
@@ -399,4 +464,61 @@ class TagFilterSet(PredicateFilterSet):
 
     class Meta:
         model = Tag
+        fields: list[str] = []
+
+
+class EventFilterSet(ValueFilterSet):
+    """The topics (`GET /api/events`), by name; an event's id is its name."""
+
+    attributes = _attributes(("id", "id", "name"), ("name", "string"))
+
+
+class WebhookFilterSet(PredicateFilterSet):
+    attributes = _attributes(
+        ("id", "integer"),
+        ("name", "string"),
+        ("topic", "string"),
+        ("callback_url", "string"),
+        ("circuit_state", "choice", "", tuple(CircuitState.values)),
+        ("disabled_at", "datetime"),
+        ("created_at", "datetime"),
+        ("updated_at", "datetime"),
+        ("reference", "string"),
+        ("reference_origin", "string"),
+        ("metadata", "json"),
+    )
+
+    class Meta:
+        model = Webhook
+        fields: list[str] = []
+
+
+class EventCallbackFilterSet(PredicateFilterSet):
+    attributes = _attributes(
+        ("id", "integer"),
+        ("response_code", "string"),
+        ("webhook_id", "integer"),
+        ("created_at", "datetime"),
+    )
+
+    class Meta:
+        model = EventCallback
+        fields: list[str] = []
+
+
+class AttachmentFilterSet(PredicateFilterSet):
+    attributes = _attributes(
+        ("id", "integer"),
+        ("name", "string"),
+        ("attachable_type", "choice", "", tuple(AttachableType.values)),
+        ("attachable_id", "string"),
+        ("created_at", "datetime"),
+        ("updated_at", "datetime"),
+        ("reference", "string"),
+        ("reference_origin", "string"),
+        ("metadata", "json"),
+    )
+
+    class Meta:
+        model = Attachment
         fields: list[str] = []

@@ -15,7 +15,7 @@ from django.utils import timezone
 from clients.models import Business
 from clients.tenancy import Mode, Tenant
 from giftcards import codes
-from giftcards.models import BalanceLog, GiftCard, Status
+from giftcards.models import Attachment, BalanceLog, GiftCard, Status
 
 
 def card_get_by_code(*, tenant: Tenant, code: str) -> GiftCard | None:
@@ -167,6 +167,29 @@ def card_ledger_rows(card_ids) -> dict[str, list[tuple]]:
     for *row, card_id in _ledger_values(rows, "card_id"):
         ledgers[card_id].append(tuple(row))
     return ledgers
+
+
+def attachments_of(*, tenant: Tenant, attachable_type: str, attachable_id) -> QuerySet:
+    """What is attached to one card, recipient or market of `tenant`, oldest first."""
+    return Attachment.objects.for_tenant(tenant).filter(
+        attachable_type=attachable_type, attachable_id=str(attachable_id)
+    )
+
+
+def attachments_by_owner(
+    *, tenant: Tenant, attachable_type: str, attachable_ids
+) -> dict[str, list[Attachment]]:
+    """The attachments of several rows of one type (a page), in one query: id -> oldest
+    first, every id present."""
+    found: dict[str, list[Attachment]] = {str(pk): [] for pk in attachable_ids}
+    if not found:
+        return found
+    rows = Attachment.objects.for_tenant(tenant).filter(
+        attachable_type=attachable_type, attachable_id__in=list(found)
+    )
+    for row in rows.order_by("id"):
+        found[row.attachable_id].append(row)
+    return found
 
 
 # ---------------------------------------------------------------------------- staff pages

@@ -9,6 +9,7 @@ from __future__ import annotations
 import orjson
 from django.conf import settings
 
+from clients.tenancy import Tenant
 from giftcards import selectors
 from giftcards.events import topics
 from giftcards.jsonapi.documents import INCLUDABLE, Documents, api_root
@@ -22,7 +23,8 @@ def includable(topic: str) -> frozenset[str]:
     return INCLUDES.get(topics.TOPICS.get(topic, ""), frozenset())
 
 
-def _card(docs: Documents, card_id: str) -> dict | None:
+def _card(docs: Documents, event: OutboxEvent) -> dict | None:
+    card_id = event.resource_id
     card = (
         selectors.with_tag_pairs(GiftCard.objects.filter(pk=card_id))
         .select_related("recipient", "market")
@@ -34,6 +36,14 @@ def _card(docs: Documents, card_id: str) -> dict | None:
     tags = pairs
     if "tags" in docs.include:
         tags = list(Tag.objects.filter(pk__in=[pk for pk, _ in pairs]).order_by("name", "id"))
+    if "attachments" in docs.include:
+        tenant = Tenant(business=event.business, mode=event.mode)
+        docs.attach(
+            topics.GIFT_CARDS,
+            selectors.attachments_by_owner(
+                tenant=tenant, attachable_type=topics.GIFT_CARDS, attachable_ids=[card.pk]
+            ),
+        )
     ledger = selectors.card_ledger_rows([card.pk])[card.pk]
     return docs.gift_card(card, ledger, tags)
 
@@ -51,7 +61,7 @@ def document(event: OutboxEvent, include=()) -> dict:
         business=event.business,
     )
     if event.resource_type == topics.GIFT_CARDS:
-        resource = _card(docs, event.resource_id)
+        resource = _card(docs, event)
     elif event.resource_id.isdigit():
         resource = _recipient(docs, event.resource_id)
     else:

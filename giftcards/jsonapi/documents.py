@@ -7,10 +7,16 @@ the serializers rendered (pinned by tests/giftcards/jsonapi/test_documents.py). 
 still validate writes; they no longer render.
 
 Included resources are sorted by type, then id, as djangorestframework-jsonapi sorted them.
+
+To-many relationships that can grow without bound (attachments, webhooks, callbacks) and the
+card's events are links to their own paginated routes; attachments carry linkage `data` only
+when the request includes them, and then for the primary data alone (`attached`, loaded by the
+view in one query for the page).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -49,25 +55,62 @@ GIFT_CARD_RELATIONSHIPS = (
     "attachments",
     "events",
 )
-# Relationships whose linkage a client can include: name -> resource type.
-INCLUDABLE = {"gift_card_recipient": "gift_card_recipients", "market": "markets", "tags": "tags"}
+# Relationships of a card whose linkage a client can include: name -> resource type.
+INCLUDABLE = {
+    "gift_card_recipient": "gift_card_recipients",
+    "market": "markets",
+    "tags": "tags",
+    "attachments": "attachments",
+}
 RECIPIENT_ATTRIBUTES = names(
     """
     email first_name last_name reference reference_origin metadata created_at updated_at
     """
 )
 MARKET_ATTRIBUTES = ("name", "currency_code", "created_at", "updated_at")
+# Recipients and markets (cards have it among theirs).
+ATTACHABLE_RELATIONSHIPS = ("attachments",)
 TAG_ATTRIBUTES = ("name", "created_at", "updated_at")
 EVENTS = {"+": "created", "~": "updated", "-": "deleted"}
 VERSION_ATTRIBUTES = ("event", "changes", "changed_by", "created_at")
 VERSION_RELATIONSHIPS = ("gift_card",)
-RELATIONSHIPS = {"gift_cards": GIFT_CARD_RELATIONSHIPS, "versions": VERSION_RELATIONSHIPS}
+EVENT_ATTRIBUTES = ("name",)
+EVENT_RELATIONSHIPS = ("webhooks", "last_event_callbacks")
+WEBHOOK_ATTRIBUTES = names(
+    """
+    name topic callback_url include_resources disabled_at circuit_state circuit_failure_count
+    shared_secret created_at updated_at reference reference_origin metadata
+    """
+)
+WEBHOOK_RELATIONSHIPS = ("last_event_callbacks",)
+EVENT_CALLBACK_ATTRIBUTES = names(
+    "callback_url payload response_code response_message created_at updated_at"
+)
+EVENT_CALLBACK_RELATIONSHIPS = ("webhook",)
+ATTACHMENT_ATTRIBUTES = names(
+    "name description url created_at updated_at reference reference_origin metadata"
+)
+ATTACHMENT_RELATIONSHIPS = ("attachable",)
+RELATIONSHIPS = {
+    "gift_cards": GIFT_CARD_RELATIONSHIPS,
+    "gift_card_recipients": ATTACHABLE_RELATIONSHIPS,
+    "markets": ATTACHABLE_RELATIONSHIPS,
+    "versions": VERSION_RELATIONSHIPS,
+    "events": EVENT_RELATIONSHIPS,
+    "webhooks": WEBHOOK_RELATIONSHIPS,
+    "event_callbacks": EVENT_CALLBACK_RELATIONSHIPS,
+    "attachments": ATTACHMENT_RELATIONSHIPS,
+}
 FIELDS = {
     "gift_cards": GIFT_CARD_ATTRIBUTES + GIFT_CARD_RELATIONSHIPS,
-    "gift_card_recipients": RECIPIENT_ATTRIBUTES,
-    "markets": MARKET_ATTRIBUTES,
+    "gift_card_recipients": RECIPIENT_ATTRIBUTES + ATTACHABLE_RELATIONSHIPS,
+    "markets": MARKET_ATTRIBUTES + ATTACHABLE_RELATIONSHIPS,
     "tags": TAG_ATTRIBUTES,
     "versions": VERSION_ATTRIBUTES + VERSION_RELATIONSHIPS,
+    "events": EVENT_ATTRIBUTES + EVENT_RELATIONSHIPS,
+    "webhooks": WEBHOOK_ATTRIBUTES + WEBHOOK_RELATIONSHIPS,
+    "event_callbacks": EVENT_CALLBACK_ATTRIBUTES + EVENT_CALLBACK_RELATIONSHIPS,
+    "attachments": ATTACHMENT_ATTRIBUTES + ATTACHMENT_RELATIONSHIPS,
 }
 
 
@@ -105,6 +148,8 @@ class Documents:
         self.include = include
         self.locale = business.locale if business is not None else "en_US"
         self.included: dict[tuple[str, str], dict] = {}
+        # (type, id) of a primary resource -> its attachments, when the request includes them.
+        self.attached: dict[tuple[str, str], list] = {}
         self._wanted: dict[tuple, list[str]] = {}
 
     @classmethod
@@ -129,6 +174,15 @@ class Documents:
 
     def link(self, type_: str, pk) -> str:
         return f"{self.root}{type_}/{pk}"
+
+    def links(self, type_: str, pk, name: str) -> dict[str, str]:
+        """A relationship's `self` (its linkage) and `related` (the resources) links."""
+        base = self.link(type_, pk)
+        return {"self": f"{base}/relationships/{name}", "related": f"{base}/{name}"}
+
+    def attach(self, type_: str, found: dict[str, list]) -> None:
+        """Attachments of primary resources (id -> rows), to render as linkage and include."""
+        self.attached.update(((type_, pk), rows) for pk, rows in found.items())
 
     def _resource(self, type_: str, row, attributes: dict, relationships=None) -> dict:
         pk = row.history_id if type_ == "versions" else row.pk
@@ -166,10 +220,88 @@ class Documents:
     # ------------------------------------------------------------------------ small resources
 
     def recipient(self, recipient) -> dict:
-        return self._simple("gift_card_recipients", RECIPIENT_ATTRIBUTES, recipient)
+        return self._attachable("gift_card_recipients", RECIPIENT_ATTRIBUTES, recipient)
 
     def market(self, market) -> dict:
-        return self._simple("markets", MARKET_ATTRIBUTES, market)
+        return self._attachable("markets", MARKET_ATTRIBUTES, market)
+
+    def _attachable(self, type_: str, names: tuple[str, ...], row) -> dict:
+        relationships = {}
+        if self.wanted(type_, ATTACHABLE_RELATIONSHIPS):
+            relationships["attachments"] = self.attachments(type_, row.pk)
+        return self._resource(type_, row, self._attributes(type_, names, row), relationships)
+
+    def attachments(self, type_: str, pk) -> dict:
+        """The `attachments` relationship of a card, recipient or market: links, and linkage
+        when they were loaded for it (`attach`), in which case they are included too."""
+        relationship: dict[str, Any] = {"links": self.links(type_, pk, "attachments")}
+        rows = self.attached.get((type_, str(pk)))
+        if rows is not None:
+            relationship["data"] = [{"type": "attachments", "id": str(row.pk)} for row in rows]
+            for row in rows:
+                self._include("attachments", row, self.attachment)
+        return relationship
+
+    def attachment(self, attachment) -> dict:
+        attributes = self._attributes("attachments", ATTACHMENT_ATTRIBUTES, attachment)
+        relationships = {}
+        if self.wanted("attachments", ATTACHMENT_RELATIONSHIPS):
+            relationships["attachable"] = {
+                "links": self.links("attachments", attachment.pk, "attachable"),
+                "data": {"type": attachment.attachable_type, "id": attachment.attachable_id},
+            }
+        return self._resource("attachments", attachment, attributes, relationships)
+
+    def event(self, topic) -> dict:
+        """A topic as an `events` resource (`topic` has `pk` and `name`, its topic, and the
+        key's `mode`)."""
+        attributes = self._attributes("events", EVENT_ATTRIBUTES, topic)
+        relationships = {
+            name: {"links": self.links("events", topic.pk, name)}
+            for name in self.wanted("events", EVENT_RELATIONSHIPS)
+        }
+        return self._resource("events", topic, attributes, relationships)
+
+    def webhook(self, webhook) -> dict:
+        computed = {"shared_secret": lambda: readable(webhook.shared_secret_encrypted)}
+        attributes = self._attributes("webhooks", WEBHOOK_ATTRIBUTES, webhook, computed)
+        relationships = {
+            name: {"links": self.links("webhooks", webhook.pk, name)}
+            for name in self.wanted("webhooks", WEBHOOK_RELATIONSHIPS)
+        }
+        return self._resource("webhooks", webhook, attributes, relationships)
+
+    def event_callback(self, callback) -> dict:
+        computed = {
+            "payload": lambda: payload(callback.payload_encrypted),
+            # Empty when no answer came (refused, timed out): then response_message says why.
+            "response_code": lambda: callback.response_code or None,
+        }
+        attributes = self._attributes(
+            "event_callbacks", EVENT_CALLBACK_ATTRIBUTES, callback, computed
+        )
+        relationships = {}
+        if self.wanted("event_callbacks", EVENT_CALLBACK_RELATIONSHIPS):
+            relationships["webhook"] = {
+                "links": self.links("event_callbacks", callback.pk, "webhook"),
+                "data": {"type": "webhooks", "id": str(callback.webhook_id)},
+            }
+            if "webhook" in self.include:
+                self._include("webhooks", callback.webhook, self.webhook)
+        return self._resource("event_callbacks", callback, attributes, relationships)
+
+    def builder(self, type_: str) -> Callable[[Any], dict]:
+        """The method that renders a resource of `type_` from its row (cards excepted: they
+        need their ledger and tags, see `gift_card`)."""
+        return {
+            "gift_card_recipients": self.recipient,
+            "markets": self.market,
+            "tags": self.tag,
+            "attachments": self.attachment,
+            "events": self.event,
+            "webhooks": self.webhook,
+            "event_callbacks": self.event_callback,
+        }[type_]
 
     def tag(self, tag) -> dict:
         return self._simple("tags", TAG_ATTRIBUTES, tag)
@@ -224,10 +356,11 @@ class Documents:
         return self._resource("gift_cards", card, attributes, relationships)
 
     def relationship(self, card: GiftCard, name: str, tags) -> dict:
-        if name in ("attachments", "events"):
-            return {"meta": {"count": 0}, "data": []}
-        base = self.link("gift_cards", card.pk)
-        links = {"self": f"{base}/relationships/{name}", "related": f"{base}/{name}"}
+        if name == "attachments":
+            return self.attachments("gift_cards", card.pk)
+        links = self.links("gift_cards", card.pk, name)
+        if name == "events":
+            return {"links": links}
         if name == "versions":
             return {"links": {"related": links["related"]}}
         included = name in self.include
@@ -298,6 +431,27 @@ def usage_log(ledger: list[tuple] | None) -> dict[str, list[dict]]:
             }
         )
     return usage
+
+
+def readable(token: str) -> str | None:
+    """A secret encrypted with the code key, or None when no configured key reads it (a key
+    removed too early): shown as missing rather than failing the whole document."""
+    try:
+        return codes.decrypt(token)
+    except ValueError:
+        return None
+
+
+def payload(token: str) -> dict | None:
+    """An event callback's payload: the JSON document that was sent, or None when it cannot
+    be read back (see `readable`)."""
+    text = readable(token)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def card_tags(card: GiftCard) -> list:

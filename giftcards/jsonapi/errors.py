@@ -55,6 +55,8 @@ DOMAIN_STATUS = {
     # Deleted cards are invisible here; only a race with a DELETE can get this far.
     domain.CardDeleted: status.HTTP_404_NOT_FOUND,
     domain.CardNotFound: status.HTTP_404_NOT_FOUND,
+    # An attachment for a row the key cannot see, as RelatedNotFound for typed relationships.
+    domain.AttachableNotFound: status.HTTP_404_NOT_FOUND,
     domain.PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
 }
 # Subjects that are request headers, not members of the document.

@@ -1,6 +1,6 @@
 """The JSON:API's own fields (the strict ones both APIs use are in giftcards/fields.py):
-typed integers, tag name lists, and relationships that resolve only within the key's
-business and mode."""
+typed integers, tag name lists, relationships that resolve only within the key's business and
+mode, the polymorphic `attachable`, and callback URLs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rest_framework_json_api.relations import ResourceRelatedField
 
 from giftcards.fields import StrictCharField, StrictEmailField
 from giftcards.jsonapi.errors import Conflict, RelatedNotFound
+from giftcards.models import AttachableType
 
 MAX_CENTS = 10**13  # far above any real card, far below a 64-bit overflow
 
@@ -79,3 +80,37 @@ class TypedRelatedField(ResourceRelatedField):
 
 class RecipientEmailField(StrictEmailField):
     """Writing finds or creates the recipient by email (services.card_issue, card_change)."""
+
+
+class CallbackUrlField(StrictCharField):
+    """A webhook's callback URL: text here; where it may lead is the service's rule
+    (giftcards.events.egress, which resolves its host)."""
+
+
+class AttachableField(serializers.Field):
+    """The polymorphic `attachable` relationship: linkage to a card, a recipient or a market,
+    validated as `attachable_type` and `attachable_id` (whether the key can see that row is
+    giftcards.attachments' rule: a 404 when it cannot). Another type is a 409, as a typed
+    relationship's is."""
+
+    default_error_messages = {
+        "invalid": 'Must be resource linkage: {{"type": ..., "id": "..."}}.',
+        "id": "The id must be a non-empty string.",
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str) or "id" not in data:
+            self.fail("invalid")
+        if data["type"] not in AttachableType.values:
+            raise Conflict(
+                f"Incorrect relation type {data['type']!r}: attachments are for "
+                f"{', '.join(AttachableType.values)}.",
+                code="type_mismatch",
+                pointer="/data/relationships/attachable/data/type",
+            )
+        if not isinstance(data["id"], str) or not data["id"]:
+            self.fail("id")
+        return {"attachable_type": data["type"], "attachable_id": data["id"]}
+
+    def to_representation(self, value):  # documents.py renders; never called
+        raise NotImplementedError

@@ -152,13 +152,16 @@ class SortFilter(BaseFilterBackend):
 
     A view's `computed_sort_fields` (name -> (stored field, function)) are values the database
     cannot order by, such as encrypted codes: a sort using one is left to the view's list,
-    which orders the matching rows in Python (see `sorted_pks`)."""
+    which orders the matching rows in Python (see `sorted_pks`). Rows held in memory (a list:
+    the topics) are sorted here, the same way; an empty `default_sort` keeps their order."""
 
     def filter_queryset(self, request, queryset, view):
         sortable = getattr(view, "sort_fields", {})
         computed = getattr(view, "computed_sort_fields", {})
         raw = request.query_params.get("sort")
         if raw is None:
+            if isinstance(queryset, list):
+                return sorted_rows(queryset, [(name, False) for name in view.default_sort], view)
             return queryset.order_by(*view.default_sort)
         terms = []
         for term in raw.split(","):
@@ -168,6 +171,8 @@ class SortFilter(BaseFilterBackend):
                 offer = ", ".join([*sortable, *computed]) or "nothing"
                 raise InvalidQueryParameter("sort", f"Cannot sort by {term!r}; sortable: {offer}.")
             terms.append((name, descending))
+        if isinstance(queryset, list):
+            return sorted_rows(queryset, terms, view)
         if any(name in computed for name, _ in terms):
             view.computed_sort = terms
             return queryset.order_by()
@@ -187,6 +192,19 @@ COMPUTED_SORT_LIMIT = 10_000
 def _null_aware(value):
     # Nulls after every value ascending (and so before them descending), as in SQL above.
     return (1,) if value is None else (0, value)
+
+
+def sorted_rows(rows: list, terms: list[tuple[str, bool]], view) -> list:
+    """Rows held in memory in the order of `terms` ((name, descending)), pk tie-breaker; in
+    their own order when there are no terms."""
+    if not terms:
+        return list(rows)
+    sortable = getattr(view, "sort_fields", {})
+    ordered = sorted(rows, key=lambda row: row.pk)
+    for name, descending in reversed(terms):  # stable: last key first
+        path = sortable[name]
+        ordered.sort(key=lambda row, path=path: _null_aware(getattr(row, path)), reverse=descending)
+    return ordered
 
 
 def sorted_pks(queryset, view) -> list:

@@ -2,7 +2,9 @@
 
 from django.urls import re_path
 
+from giftcards.jsonapi.views.attachments import AttachmentViewSet
 from giftcards.jsonapi.views.base import NotFoundView
+from giftcards.jsonapi.views.events import EventCallbackViewSet, EventViewSet, WebhookViewSet
 from giftcards.jsonapi.views.gift_cards import GiftCardViewSet
 from giftcards.jsonapi.views.resources import (
     GiftCardRecipientViewSet,
@@ -13,14 +15,40 @@ from giftcards.jsonapi.views.resources import (
 
 COLLECTION = {"get": "list", "post": "create"}
 MEMBER = {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+LINKAGE = {
+    "get": "relationship",
+    "patch": "relationship_write",
+    "post": "relationship_write",
+    "delete": "relationship_write",
+}
 PK = r"(?P<pk>[^/]+)"
+RELATED = r"(?P<related_field>[^/]+)"
 
 
-def resource_routes(prefix: str, viewset, name: str) -> list:
-    return [
-        re_path(rf"^{prefix}/?$", viewset.as_view(COLLECTION), name=f"jsonapi-{name}-list"),
-        re_path(rf"^{prefix}/{PK}/?$", viewset.as_view(MEMBER), name=f"jsonapi-{name}-detail"),
+def resource_routes(prefix: str, viewset, name: str, *, read_only: bool = False) -> list:
+    """The collection and its members (other methods are 405s when `read_only`), and the
+    relationships the viewset serves (`relations`)."""
+    collection, member = (
+        ({"get": "list"}, {"get": "retrieve"}) if read_only else (COLLECTION, MEMBER)
+    )
+    routes = [
+        re_path(rf"^{prefix}/?$", viewset.as_view(collection), name=f"jsonapi-{name}-list"),
+        re_path(rf"^{prefix}/{PK}/?$", viewset.as_view(member), name=f"jsonapi-{name}-detail"),
     ]
+    if viewset.relations:
+        routes += [
+            re_path(
+                rf"^{prefix}/{PK}/relationships/{RELATED}/?$",
+                viewset.as_view(LINKAGE),
+                name=f"jsonapi-{name}-relationships",
+            ),
+            re_path(
+                rf"^{prefix}/{PK}/{RELATED}/?$",
+                viewset.as_view({"get": "related"}),
+                name=f"jsonapi-{name}-related",
+            ),
+        ]
+    return routes
 
 
 urlpatterns = [
@@ -31,26 +59,13 @@ urlpatterns = [
         name="jsonapi-gift-card-lookup",
     ),
     *resource_routes("gift_cards", GiftCardViewSet, "gift-card"),
-    re_path(
-        rf"^gift_cards/{PK}/relationships/(?P<related_field>[^/]+)/?$",
-        GiftCardViewSet.as_view(
-            {
-                "get": "relationship",
-                "patch": "relationship_write",
-                "post": "relationship_write",
-                "delete": "relationship_write",
-            }
-        ),
-        name="jsonapi-gift-card-relationships",
-    ),
-    re_path(
-        rf"^gift_cards/{PK}/(?P<related_field>[^/]+)/?$",
-        GiftCardViewSet.as_view({"get": "related"}),
-        name="jsonapi-gift-card-related",
-    ),
     *resource_routes("gift_card_recipients", GiftCardRecipientViewSet, "gift-card-recipient"),
     *resource_routes("markets", MarketViewSet, "market"),
     *resource_routes("tags", TagViewSet, "tag"),
+    *resource_routes("attachments", AttachmentViewSet, "attachment"),
+    *resource_routes("webhooks", WebhookViewSet, "webhook"),
+    *resource_routes("events", EventViewSet, "event", read_only=True),
+    *resource_routes("event_callbacks", EventCallbackViewSet, "event-callback", read_only=True),
     re_path(
         rf"^versions/{PK}/?$",
         VersionViewSet.as_view({"get": "retrieve"}),

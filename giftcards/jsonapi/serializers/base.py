@@ -14,7 +14,8 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from giftcards.jsonapi import documents
 
-# Not attributes: the resource's link and its meta.
+# Not attributes (the resource's link and its meta), unless a resource declares one as its
+# own (an attachment's `url`).
 ALWAYS_RENDERED = frozenset({"url", "mode"})
 
 
@@ -63,7 +64,9 @@ class ResourceSerializer(serializers.Serializer):
             if name in read_only:
                 if not self._echoes_current_value(name, data[name]):
                     errors[name] = [ErrorDetail(f"{name} is read-only.", code="read_only")]
-            elif name not in self.fields or name in ALWAYS_RENDERED:
+            elif name not in self.fields or (
+                name in ALWAYS_RENDERED and name not in self._declared_fields
+            ):
                 kind = "relationship" if name in sent_as_relationship else "attribute"
                 errors[name] = [ErrorDetail(f"Unknown {kind} {name!r}.", code="unknown")]
             elif name in relationships and name in sent_as_attribute:

@@ -4,16 +4,19 @@ validation, tenant-scoped querysets, pagination, and the CRUD actions."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
+from django.db.models import QuerySet
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, UnsupportedMediaType
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clients.auth import ApiKeyScopedView
+from giftcards import selectors
 from giftcards.idempotency import ledger_key
 from giftcards.jsonapi.documents import Documents
-from giftcards.jsonapi.errors import DocumentError, jsonapi_exception_handler
+from giftcards.jsonapi.errors import DocumentError, Forbidden, jsonapi_exception_handler
 from giftcards.jsonapi.filters import (
     DOCUMENT_FAMILIES,
     LIST_FAMILIES,
@@ -75,12 +78,23 @@ class NotFoundView(JsonApiMixin, APIView):
         raise NotFound("No such resource or route.")
 
 
+@dataclass(frozen=True)
+class Relation:
+    """A relationship served by `related` and `relationship` routes: the related resources'
+    type (None when each row says its own) and whether it is to-many (then paginated)."""
+
+    type: str | None
+    many: bool = True
+
+
 class ResourceViewSet(ApiKeyScopedView, JsonApiMixin, viewsets.GenericViewSet):
     """CRUD of one resource type, scoped to the key's business and mode.
 
     Views validate with the resource's serializer, call the resource's service
     (`create_resource`, `update_resource`), and render with `Documents` (documents.py);
-    `build` names the Documents method of the type."""
+    `build` names the Documents method of the type. `relations` are served at
+    `/{type}/{id}/{name}` and `/{type}/{id}/relationships/{name}` by `related_rows` (to-many:
+    a queryset or list, in order), or `related_row` and `related_linkage` (to-one)."""
 
     model = None
     resource_name: str | None = None
@@ -92,6 +106,7 @@ class ResourceViewSet(ApiKeyScopedView, JsonApiMixin, viewsets.GenericViewSet):
     computed_sort_fields: dict = {}
     domain_fields: dict[str, str] = {}
     includable: dict[str, str] = {}
+    relations: dict[str, Relation] = {}
     id_pattern = INTEGER_ID
 
     def query_families(self) -> frozenset[str]:
@@ -99,6 +114,11 @@ class ResourceViewSet(ApiKeyScopedView, JsonApiMixin, viewsets.GenericViewSet):
             return LIST_FAMILIES
         if self.action == "destroy":
             return frozenset()
+        if self.action in ("related", "relationship", "relationship_write"):
+            many = self.relation()[1].many  # an unknown relationship is a 404 first
+            if self.action == "related":
+                return frozenset({"include", "fields", "page"}) if many else DOCUMENT_FAMILIES
+            return frozenset({"page"}) if self.action == "relationship" and many else frozenset()
         return DOCUMENT_FAMILIES
 
     def relationship_names(self) -> frozenset[str]:
@@ -149,8 +169,17 @@ class ResourceViewSet(ApiKeyScopedView, JsonApiMixin, viewsets.GenericViewSet):
         return serializer.validated_data
 
     def resources(self, docs: Documents, rows) -> list[dict]:
+        if "attachments" in docs.include and "attachments" in self.includable:
+            self.attach(docs, [row.pk for row in rows])
         build = getattr(docs, self.build)
         return [build(row) for row in rows]
+
+    def attach(self, docs: Documents, pks: list) -> None:
+        """Load the attachments of a page of primary resources, in one query."""
+        found = selectors.attachments_by_owner(
+            tenant=self.tenant, attachable_type=self.resource_name, attachable_ids=pks
+        )
+        docs.attach(self.resource_name, found)
 
     def render_one(self, row, status_code=status.HTTP_200_OK, **kwargs) -> Response:
         docs = self.documents()
@@ -198,3 +227,69 @@ class ResourceViewSet(ApiKeyScopedView, JsonApiMixin, viewsets.GenericViewSet):
 
     def perform_destroy(self, instance):
         instance.delete()
+
+    # ------------------------------------------------------------------------ relations
+
+    def relation(self) -> tuple[str, Relation]:
+        name = self.kwargs.get("related_field")
+        if name not in self.relations:
+            raise NotFound(f"{self.resource_name} have no relationship {name!r}.")
+        return name, self.relations[name]
+
+    def related_rows(self, row, name: str):
+        raise NotImplementedError
+
+    def related_row(self, row, name: str):
+        raise NotImplementedError
+
+    def related_linkage(self, row, name: str) -> dict | None:
+        raise NotImplementedError
+
+    def render_related(self, docs: Documents, type_: str | None, rows: list) -> list[dict]:
+        build = docs.builder(type_)
+        return [build(row) for row in rows]
+
+    def related(self, request, *args, **kwargs):
+        """GET /{type}/{id}/{name}: the related resources (a page of them when to-many)."""
+        row = self.get_object()
+        name, relation = self.relation()
+        docs = self.documents()
+        if not relation.many:
+            found = self.related_row(row, name)
+            if found is None:
+                return Response(docs.one(None))
+            return Response(docs.one(self.render_related(docs, relation.type, [found])[0]))
+        page = self.paginate_queryset(self.related_rows(row, name))
+        return self.render_page(docs, self.render_related(docs, relation.type, page))
+
+    def relationship(self, request, *args, **kwargs):
+        """GET /{type}/{id}/relationships/{name}: linkage (a page of it when to-many)."""
+        row = self.get_object()
+        name, relation = self.relation()
+        links = self.documents().links(self.resource_name, row.pk, name)
+        if not relation.many:
+            return Response({"links": links, "data": self.related_linkage(row, name)})
+        rows = self.related_rows(row, name)
+        if isinstance(rows, QuerySet):
+            rows = rows.only("pk")
+        page = self.paginate_queryset(rows)
+        paginator = self.paginator
+        return Response(
+            {
+                "links": {**links, **paginator.get_links()},
+                "data": [{"type": relation.type, "id": str(found.pk)} for found in page],
+                "meta": paginator.get_meta(),
+            }
+        )
+
+    def relationship_write(self, request, *args, **kwargs):
+        """PATCH/POST/DELETE /{type}/{id}/relationships/{name}: not supported."""
+        self.get_object()
+        name, _ = self.relation()
+        raise Forbidden(
+            f"The {name} relationship is not changed through its link"
+            + (": PATCH the resource." if self.relation_writable(name) else ".")
+        )
+
+    def relation_writable(self, name: str) -> bool:
+        return name in self.get_serializer_class()._declared_fields

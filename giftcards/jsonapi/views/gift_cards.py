@@ -18,12 +18,15 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from giftcards import codes, exceptions, selectors, services
+from giftcards.events import topics
 from giftcards.filters import GiftCardFilterSet
 from giftcards.idempotency import idempotent
 from giftcards.jsonapi.documents import GIFT_CARD_RELATIONSHIPS as RELATIONSHIPS
 from giftcards.jsonapi.documents import INCLUDABLE, Documents, card_tags, names
 from giftcards.jsonapi.errors import DocumentError, Forbidden
 from giftcards.jsonapi.filters import DOCUMENT_FAMILIES, LIST_FAMILIES
+from giftcards.jsonapi.serializers.attachments import AttachmentSerializer
+from giftcards.jsonapi.serializers.events import EventSerializer
 from giftcards.jsonapi.serializers.gift_card_writes import (
     change_set,
     issue_arguments,
@@ -40,7 +43,8 @@ from giftcards.jsonapi.serializers.versions import (
     ordered_versions,
     page_changes,
 )
-from giftcards.jsonapi.views.base import ResourceViewSet
+from giftcards.jsonapi.views.base import Relation, ResourceViewSet
+from giftcards.jsonapi.views.events import topic_rows
 from giftcards.models import PUBLIC_ID_PATTERN, BalanceLog, GiftCard, Tag
 from giftcards.preconditions import card_etag, if_match
 from giftcards.throttling import ApiKeyRateThrottle, CodeLookupThrottle
@@ -77,8 +81,12 @@ class GiftCardViewSet(ResourceViewSet):
         "gift_card_recipient": (GiftCardRecipientSerializer, False),
         "tags": (TagSerializer, True),
         "versions": (VersionSerializer, True),
+        "attachments": (AttachmentSerializer, True),
+        "events": (EventSerializer, True),
     }
-    linkage = ("market", "gift_card_recipient", "tags")
+    linkage = ("market", "gift_card_recipient", "tags", "attachments", "events")
+    # Served by ResourceViewSet's related and relationship routes (paginated).
+    relations = {"attachments": Relation("attachments"), "events": Relation("events")}
 
     def get_queryset(self):
         return GiftCard.objects.for_tenant(self.tenant).not_deleted()
@@ -96,14 +104,9 @@ class GiftCardViewSet(ResourceViewSet):
         return queryset
 
     def card_resources(self, docs: Documents, cards: list[GiftCard]) -> list[dict]:
-        wanted = cards and docs.needs("balance_log", "usage_log")
-        ledgers = selectors.card_ledger_rows([card.pk for card in cards]) if wanted else {}
-        return [
-            docs.gift_card(
-                card, ledgers.get(card.pk), card_tags(card) if docs.needs("tags") else ()
-            )
-            for card in cards
-        ]
+        if "attachments" in docs.include:
+            self.attach(docs, [card.pk for card in cards])
+        return card_documents(docs, cards)
 
     def list(self, request, *args, **kwargs):
         docs = self.documents()
@@ -156,6 +159,8 @@ class GiftCardViewSet(ResourceViewSet):
         # A new card's ledger is its issue row; its tags are none.
         issue = (None, BalanceLog.Kind.ISSUE, card.balance_cents, card.balance_cents, "")
         ledger = [(*issue, selectors.iso_utc(card.created_at))]
+        if "attachments" in docs.include:
+            docs.attach(self.resource_name, {card.pk: []})  # and no attachments
         resource = docs.gift_card(card, ledger, (), code)
         response = self.card_response(docs, resource, card_etag(card), status_code=201)
         response["Location"] = response.data["data"]["links"]["self"]
@@ -175,6 +180,8 @@ class GiftCardViewSet(ResourceViewSet):
             if docs.needs("balance_log", "usage_log")
             else None
         )
+        if "attachments" in docs.include:
+            self.attach(docs, [pk])  # a card's change leaves its attachments as they are
         try:
             result = services.card_change(
                 card=pk,
@@ -199,8 +206,9 @@ class GiftCardViewSet(ResourceViewSet):
         return self.card_response(docs, resource, card_etag(card))
 
     def _current_reader(self, docs: Documents, pk: str):
-        """The card's attributes as the client last read them, read only if validation
-        needs them (a read-only member sent back unchanged, a tags linkage)."""
+        """The card's attributes as the client last read them, and a to-many linkage by name,
+        read only if validation needs them (a read-only member sent back unchanged, a tags or
+        attachments linkage)."""
         cache = {}
 
         def current() -> dict:
@@ -210,18 +218,27 @@ class GiftCardViewSet(ResourceViewSet):
                 cache["tags"] = {("tags", str(pk)) for pk in card.tags.values_list("pk", flat=True)}
             return cache
 
-        return lambda: current()["resource"], lambda: current()["tags"]
+        def linkage(name: str) -> set:
+            if name == "attachments":
+                rows = selectors.attachments_of(
+                    tenant=self.tenant, attachable_type=self.resource_name, attachable_id=pk
+                )
+                return {("attachments", str(found)) for found in rows.values_list("pk", flat=True)}
+            return current()[name]
 
-    def _refuse_tag_replacement(self, current_tags):
+        return lambda: current()["resource"], linkage
+
+    def _refuse_tag_replacement(self, current_linkage):
         """JSON:API 1.0: a server that does not allow full replacement of a to-many
         relationship rejects the whole request with a 403. Linkage identical to the current
         one (a client sending back what it read, or `[]` on create) changes nothing and is
-        accepted. `current_tags` reads the card's tags linkage (None on create)."""
+        accepted. `current_linkage(name)` reads the card's tags or attachments linkage (None
+        on create)."""
         document = self.document()
         for name in READ_ONLY_TO_MANY:
             if name not in document.relationship_names:
                 continue
-            if self._same_linkage(name, document[name], current_tags):
+            if self._same_linkage(name, document[name], current_linkage):
                 del document[name]
                 document.relationship_names = document.relationship_names - {name}
                 continue
@@ -236,7 +253,7 @@ class GiftCardViewSet(ResourceViewSet):
             )
 
     @staticmethod
-    def _same_linkage(name: str, linkage, current_tags) -> bool:
+    def _same_linkage(name: str, linkage, current_linkage) -> bool:
         if name == "versions" or not isinstance(linkage, list):
             return False
         try:
@@ -245,9 +262,11 @@ class GiftCardViewSet(ResourceViewSet):
             return False
         if len(sent) != len(linkage):
             return False
-        if name != "tags" or current_tags is None:
+        if name == "events":  # the same topics for every card
+            return sent == {("events", topic) for topic in topics.of_resource("gift_cards")}
+        if current_linkage is None:  # a new card has no tags and no attachments
             return not sent
-        return sent == current_tags()
+        return sent == current_linkage(name)
 
     def relationship_write(self, request, pk, related_field):
         """PATCH/POST/DELETE /api/gift_cards/{id}/relationships/{name}: not supported."""
@@ -280,6 +299,8 @@ class GiftCardViewSet(ResourceViewSet):
     def query_families(self) -> frozenset[str]:
         if self.action == "lookup":
             return LIST_FAMILIES
+        if self.action in ("related", "relationship") and self._related_field() in self.relations:
+            return super().query_families()
         if self.action == "related":
             many = self.related_resources[self._related_field()][1]
             return frozenset({"include", "fields", "page"}) if many else DOCUMENT_FAMILIES
@@ -289,7 +310,10 @@ class GiftCardViewSet(ResourceViewSet):
         return super().query_families()
 
     def related(self, request, pk, related_field):
-        """GET /api/gift_cards/{id}/{market|gift_card_recipient|tags|versions}."""
+        """GET /api/gift_cards/{id}/{name}: market, gift_card_recipient, tags, versions,
+        attachments or events."""
+        if related_field in self.relations:
+            return super().related(request, pk=pk, related_field=related_field)
         card = self.get_object(self.get_queryset().select_related("recipient", "market"))
         many = self.related_resources[related_field][1]
         docs = self.documents()
@@ -309,13 +333,34 @@ class GiftCardViewSet(ResourceViewSet):
             docs, [docs.version(*pair) for pair in zip(page, changes, strict=True)]
         )
 
+    def related_rows(self, card, name):
+        if name == "events":
+            return topic_rows(self.tenant.mode, topics.of_resource(self.resource_name))
+        return selectors.attachments_of(
+            tenant=self.tenant, attachable_type=self.resource_name, attachable_id=card.pk
+        )
+
     def relationship(self, request, pk, related_field):
-        """GET /api/gift_cards/{id}/relationships/{market|gift_card_recipient|tags}: linkage."""
+        """GET /api/gift_cards/{id}/relationships/{name}: linkage (attachments and events a
+        page at a time)."""
+        if related_field in self.relations:
+            return super().relationship(request, pk=pk, related_field=related_field)
         card = self.get_object()
         tags = list(card.tags.all()) if related_field == "tags" else ()
         document = self.documents().relationship(card, related_field, tags)
         document.pop("meta", None)  # a linkage document: data and links
         return Response(document)
+
+
+def card_documents(docs: Documents, cards: list[GiftCard]) -> list[dict]:
+    """Cards read with `GiftCardViewSet.cards_for` (or recipients, markets and tag pairs in
+    hand), rendered with their ledgers (one query for all) when shown."""
+    wanted = cards and docs.needs("balance_log", "usage_log")
+    ledgers = selectors.card_ledger_rows([card.pk for card in cards]) if wanted else {}
+    return [
+        docs.gift_card(card, ledgers.get(card.pk), card_tags(card) if docs.needs("tags") else ())
+        for card in cards
+    ]
 
 
 def lookup_code(document) -> str:

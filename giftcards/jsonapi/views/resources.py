@@ -1,10 +1,11 @@
-"""Recipients, markets, tags, and single card versions."""
+"""Recipients, markets, tags, and single card versions. Recipients and markets have
+attachments (a relationship with its own routes; `include=attachments`)."""
 
 from __future__ import annotations
 
 from rest_framework.response import Response
 
-from giftcards import catalogue
+from giftcards import catalogue, selectors
 from giftcards.filters import GiftCardRecipientFilterSet, MarketFilterSet, TagFilterSet
 from giftcards.jsonapi.serializers.resources import (
     GiftCardRecipientSerializer,
@@ -17,11 +18,23 @@ from giftcards.jsonapi.serializers.versions import (
     ordered_versions,
     page_changes,
 )
-from giftcards.jsonapi.views.base import ResourceViewSet
+from giftcards.jsonapi.views.base import Relation, ResourceViewSet
 from giftcards.models import GiftCardRecipient, Market, Tag
 
 
-class GiftCardRecipientViewSet(ResourceViewSet):
+class AttachableViewSet(ResourceViewSet):
+    """A resource things can be attached to."""
+
+    includable = {"attachments": "attachments"}
+    relations = {"attachments": Relation("attachments")}
+
+    def related_rows(self, row, name):
+        return selectors.attachments_of(
+            tenant=self.tenant, attachable_type=self.resource_name, attachable_id=row.pk
+        )
+
+
+class GiftCardRecipientViewSet(AttachableViewSet):
     model = GiftCardRecipient
     resource_name = "gift_card_recipients"
     serializer_class = GiftCardRecipientSerializer
@@ -42,7 +55,7 @@ class GiftCardRecipientViewSet(ResourceViewSet):
         catalogue.recipient_delete(recipient=recipient, actor=self.actor)
 
 
-class MarketViewSet(ResourceViewSet):
+class MarketViewSet(AttachableViewSet):
     model = Market
     resource_name = "markets"
     serializer_class = MarketSerializer

@@ -570,7 +570,8 @@ def test_sending_back_the_tags_linkage_unchanged_is_accepted(api, create_card):
     card = create_card()
     tagged = patch_card(api, card["id"], {"_add_tags": "vip"}).doc["data"]
     linkage = tagged["relationships"]["tags"]["data"]
-    same = {"tags": linkage, "attachments": [], "events": []}
+    events = api.get(f"{card_url(card['id'])}/relationships/events").doc["data"]
+    same = {"tags": linkage, "attachments": [], "events": events}
     response = patch_card(api, card["id"], {"reference": "round trip"}, same)
     assert response.status_code == 200, response.doc
     assert response.doc["data"]["relationships"]["tags"]["data"] == linkage
@@ -627,11 +628,16 @@ def test_unknown_relationship_points_at_relationships(api, create_card):
     assert pointers(response) == {"/data/relationships/colours"}
 
 
-def test_seed_relationships_this_service_keeps_nothing_for_are_empty(api, create_card):
+def test_attachments_and_events_are_links_to_their_own_routes(api, create_card):
+    """No linkage is claimed without reading it: both relationships are links (attachments
+    carry linkage when included, see test_attachments.py)."""
     card = create_card()
     relationships = api.get(card_url(card["id"])).doc["data"]["relationships"]
-    assert relationships["attachments"]["data"] == []
-    assert relationships["events"]["data"] == []
+    base = f"http://testserver{card_url(card['id'])}"
+    for name in ("attachments", "events"):
+        assert relationships[name] == {
+            "links": {"self": f"{base}/relationships/{name}", "related": f"{base}/{name}"}
+        }
     sparse = api.get("/api/gift_cards", {"fields[gift_cards]": "events"}).doc["data"][0]
     assert list(sparse["relationships"]) == ["events"]
     for name in ("attachments", "events"):

@@ -183,7 +183,7 @@ def test_unknown_paths_and_ids_are_jsonapi_404s(api, path):
 
 def test_unknown_related_field_is_a_404(api, create_card):
     card = create_card()
-    assert error(api.get(f"{card_url(card['id'])}/attachments"), 404)
+    assert error(api.get(f"{card_url(card['id'])}/colours"), 404)
     assert error(api.get(f"{card_url(card['id'])}/relationships/versions"), 404)
 
 
