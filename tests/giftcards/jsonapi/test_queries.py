@@ -6,8 +6,16 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from giftcards import services
-from giftcards.models import GiftCardRecipient, Market, OutboxEvent, Tag
+from giftcards import attachments, codes, services
+from giftcards.events import webhooks
+from giftcards.models import (
+    EventCallback,
+    GiftCard,
+    GiftCardRecipient,
+    Market,
+    OutboxEvent,
+    Tag,
+)
 from tests.giftcards.jsonapi.conftest import resource
 
 INCLUDES = "gift_card_recipient,market,tags"
@@ -78,6 +86,109 @@ def test_versions_list_is_constant(api, busy_cards):
     assert count_queries(api, path, {"page[size]": 1}) == count_queries(
         api, path, {"page[size]": 25}
     )
+
+
+@pytest.fixture
+def busy_events(busy_cards, tenant, actor, settings):
+    """25 webhooks on card creation, a callback of each for every card (625), and an
+    attachment on every card, recipient and market."""
+    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
+    hooks = [
+        webhooks.webhook_create(
+            tenant=tenant,
+            actor=actor,
+            topic="gift_cards.create",
+            callback_url=f"http://127.0.0.1:9/h{n}",
+        )
+        for n in range(25)
+    ]
+    payload = codes.encrypt('{"data": null}')
+    EventCallback.objects.bulk_create(
+        EventCallback(
+            business=tenant.business,
+            mode=tenant.mode,
+            webhook=hook,
+            event=event,
+            callback_url=hook.callback_url,
+            payload_encrypted=payload,
+            response_code="200",
+        )
+        for hook in hooks
+        for event in OutboxEvent.objects.filter(name="gift_cards.create")
+    )
+    owners = [
+        *(("gift_cards", card.pk) for card in GiftCard.objects.all()),
+        *(
+            ("gift_card_recipients", str(pk))
+            for pk in GiftCardRecipient.objects.values_list("pk", flat=True)
+        ),
+        *(("markets", str(pk)) for pk in Market.objects.values_list("pk", flat=True)),
+    ]
+    for type_, pk in owners:
+        for n in range(2):
+            attachments.attachment_create(
+                tenant=tenant,
+                actor=actor,
+                name=f"a{n}",
+                attachable_type=type_,
+                attachable_id=pk,
+            )
+    return hooks
+
+
+def first_id(api, path) -> str:
+    return api.get(path, {"page[size]": 1}).doc["data"][0]["id"]
+
+
+def test_page_of_25_cards_including_attachments_is_constant(
+    api, busy_events, django_assert_max_num_queries
+):
+    includes = f"{INCLUDES},attachments"
+    one = count_queries(api, "/api/gift_cards", {"page[size]": 1, "include": includes})
+    with django_assert_max_num_queries(one) as captured:
+        response = api.get("/api/gift_cards", {"page[size]": 25, "include": includes})
+    assert len(captured) == one
+    assert sum(item["type"] == "attachments" for item in response.doc["included"]) == 50
+    # The five of a page without attachments, and one for all of them.
+    assert one == 6, [query["sql"] for query in captured.captured_queries]
+
+
+@pytest.mark.parametrize(
+    "path,params",
+    [
+        ("/api/webhooks", {}),
+        ("/api/events", {}),
+        ("/api/event_callbacks", {}),
+        ("/api/event_callbacks", {"include": "webhook"}),
+        ("/api/attachments", {}),
+        ("/api/gift_card_recipients", {"include": "attachments"}),
+        ("/api/markets", {"include": "attachments"}),
+    ],
+)
+def test_new_lists_are_constant(api, busy_events, path, params):
+    one = count_queries(api, path, {**params, "page[size]": 1})
+    assert count_queries(api, path, {**params, "page[size]": 25}) == one
+
+
+@pytest.mark.parametrize(
+    "owner,related",
+    [
+        ("/api/gift_cards", "attachments"),
+        ("/api/gift_cards", "events"),
+        ("/api/gift_cards", "relationships/attachments"),
+        ("/api/gift_card_recipients", "attachments"),
+        ("/api/markets", "relationships/attachments"),
+        ("/api/webhooks", "last_event_callbacks"),
+        ("/api/webhooks", "relationships/last_event_callbacks"),
+        ("/api/events", "webhooks"),
+        ("/api/events", "last_event_callbacks"),
+        ("/api/events", "relationships/last_event_callbacks"),
+    ],
+)
+def test_related_lists_are_constant(api, busy_events, owner, related):
+    path = f"{owner}/{first_id(api, owner)}/{related}"
+    one = count_queries(api, path, {"page[size]": 1})
+    assert count_queries(api, path, {"page[size]": 25}) == one
 
 
 def test_tags_model_rows(busy_cards, tenant):
