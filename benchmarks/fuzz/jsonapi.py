@@ -29,11 +29,48 @@ from benchmarks.fuzz.transports import Call, Transport
 
 MEDIA_TYPE = "application/vnd.api+json"
 USER_AGENT = "giftcards-jsonapi-fuzz"  # how the server's access log tells its requests apart
-TYPES = ("gift_cards", "gift_card_recipients", "markets", "tags")
+TYPES = (
+    "gift_cards",
+    "gift_card_recipients",
+    "markets",
+    "tags",
+    "attachments",
+    "webhooks",
+    "events",
+    "event_callbacks",
+)
 # Seed 003's gift card triggers and relationships; the serializers add `_order_reference`,
 # `_add_tags` and `_remove_tags`.
 TRIGGERS = ("_purchase", "_activate", "_deactivate")
+WEBHOOK_TRIGGERS = ("_disable", "_enable", "_reset_circuit")
 RELATED = ("market", "gift_card_recipient", "tags", "versions", "attachments", "events")
+# Callback URLs that never make the server connect off this machine, whatever its settings:
+# loopback (refused unless WEBHOOK_ALLOW_LOOPBACK_HTTP, and then to a closed port) and
+# literals the egress check refuses before any call. A name is resolved when a webhook is
+# saved, so no other name may appear (`_safe_callback` defuses drawn text that looks like one).
+CALLBACK_URLS = (
+    "http://127.0.0.1:9/fuzz",
+    "https://127.0.0.1:9/fuzz?x=1",
+    "http://localhost:9/fuzz",
+    "https://[::1]:9/fuzz",
+)
+REFUSED_CALLBACK_URLS = (
+    "https://10.0.0.1/x",
+    "https://192.0.2.1/x",
+    "https://169.254.169.254/latest/meta-data",
+    "https://[::ffff:10.0.0.1]/x",
+    "https://[64:ff9b::a00:1]/x",
+    "http://0.0.0.0:9/x",
+    "https://224.0.0.1/x",
+    "ftp://127.0.0.1/x",
+    "https://user:pw@127.0.0.1/x",
+    "https://127.0.0.1/#frag",
+    "https://127.0.0.1:99999/x",
+    "https://127.0.0.1/" + "x" * 2000,
+    "http://[::1",
+    "",
+)
+INCLUDE_NAMES = ("market", "gift_card_recipient", "tags", "attachments", "versions", "nope")
 NASTY_CHARS = ("\x00", "\ud800", "\udfff", "\ud83d", "\ufeff", "\u202e", "\u0301", "\n", "\\")
 NASTY_TEXT = (
     "",
@@ -130,11 +167,12 @@ class Resource:
 
     type: str
     attributes: dict[str, tuple]
-    relationships: dict[str, str]
+    relationships: dict[str, tuple[str, ...]]  # name -> the types it may link to
     filters: dict[str, tuple[str, ...]]
     sorts: tuple[str, ...]
     includes: tuple[str, ...]
     shown: tuple[str, ...]
+    related: tuple[str, ...] = ()  # relationships with routes of their own
 
 
 def _kind(field) -> tuple:
@@ -145,6 +183,10 @@ def _kind(field) -> tuple:
 
     if isinstance(field, jsonapi_fields.NameListField):
         return ("tags",)
+    if isinstance(field, jsonapi_fields.CallbackUrlField):
+        return ("callback_url",)
+    if isinstance(field, serializers.ListField):
+        return ("names",)
     if isinstance(field, shared.StrictBooleanField):
         return ("bool",)
     if isinstance(field, serializers.IntegerField):
@@ -163,25 +205,43 @@ def _kind(field) -> tuple:
 
 
 def resources() -> dict[str, Resource]:
-    """The four writable resource types, read from the views and serializers (Django must be
-    set up)."""
+    """The resource types of TYPES, read from the views and serializers (Django must be set
+    up); events and event callbacks take no writes (405s)."""
     from giftcards.filters import KIND_PREDICATES
     from giftcards.jsonapi import documents
-    from giftcards.jsonapi.fields import TypedRelatedField
+    from giftcards.jsonapi.fields import AttachableField, TypedRelatedField
+    from giftcards.jsonapi.views.attachments import AttachmentViewSet
+    from giftcards.jsonapi.views.events import (
+        EventCallbackViewSet,
+        EventViewSet,
+        WebhookViewSet,
+    )
     from giftcards.jsonapi.views.gift_cards import GiftCardViewSet
     from giftcards.jsonapi.views.resources import (
         GiftCardRecipientViewSet,
         MarketViewSet,
         TagViewSet,
     )
+    from giftcards.models import AttachableType
 
     found = {}
-    for view in (GiftCardViewSet, GiftCardRecipientViewSet, MarketViewSet, TagViewSet):
+    for view in (
+        GiftCardViewSet,
+        GiftCardRecipientViewSet,
+        MarketViewSet,
+        TagViewSet,
+        AttachmentViewSet,
+        WebhookViewSet,
+        EventViewSet,
+        EventCallbackViewSet,
+    ):
         declared = view.serializer_class._declared_fields
         attributes, relationships = {}, {}
         for name, serializer_field in declared.items():
             if isinstance(serializer_field, TypedRelatedField):
-                relationships[name] = serializer_field.resource_type
+                relationships[name] = (serializer_field.resource_type,)
+            elif isinstance(serializer_field, AttachableField):
+                relationships[name] = tuple(AttachableType.values)
             else:
                 attributes[name] = _kind(serializer_field)
         filterset = view.filterset_class
@@ -193,6 +253,7 @@ def resources() -> dict[str, Resource]:
             sorts=tuple(view.sort_fields) + tuple(view.computed_sort_fields),
             includes=tuple(view.includable),
             shown=documents.FIELDS[view.resource_name],
+            related=RELATED if view is GiftCardViewSet else tuple(view.relations),
         )
     return found
 
@@ -315,6 +376,12 @@ def _value(kind: tuple, rnd, palette: Palette, *, wild: bool):
     if name == "url":
         wild_urls = ["ftp://x", "javascript:x", "http://[::1"] if wild else []
         return rnd.choice(["https://example.com/a.png", "", None, *wild_urls])
+    if name == "callback_url":
+        return rnd.choice([*CALLBACK_URLS, *(REFUSED_CALLBACK_URLS if wild else [None])])
+    if name == "names":
+        if wild and rnd.random() < 0.5:
+            return rnd.choice([palette.text(rnd), [palette.text(rnd)], [1], {}])
+        return _some(rnd, list(INCLUDE_NAMES), 0, 3)
     if name == "choice":
         return rnd.choice(kind[1])
     if name == "tags":
@@ -322,6 +389,9 @@ def _value(kind: tuple, rnd, palette: Palette, *, wild: bool):
         return ", ".join(_some(rnd, names, 0, 3))
     if kind[1] == 3:  # currency codes
         return rnd.choice(["USD", "USD", "USD", "EUR", "JPY", *(["usd", "XXX"] if wild else [])])
+    if kind[1] == 64:  # webhook topics
+        topics = ["gift_cards.activate", "gift_cards.balance_change", "gift_card_recipients.create"]
+        return rnd.choice([*topics, *(["orders.place", ""] if wild else [])])
     if kind[1] == 40:  # codes
         return f"FUZZ-{unique:010d}"
     return f"fuzz {unique}" if not wild or rnd.random() < 0.5 else palette.text(rnd)
@@ -333,7 +403,32 @@ REQUIRED = {
     "gift_card_recipients": ("email",),
     "markets": ("name", "currency_code"),
     "tags": ("name",),
+    "attachments": ("name",),
+    "webhooks": ("topic", "callback_url"),
+    "events": (),
+    "event_callbacks": (),
 }
+REQUIRED_RELATIONSHIPS = {"attachments": ("attachable",)}
+
+
+def _safe_callback(value):
+    """Drawn text that could pass for an http(s) URL naming a host, made into one the egress
+    check refuses before resolving anything (its scheme)."""
+    if not isinstance(value, str) or value in CALLBACK_URLS or value in REFUSED_CALLBACK_URLS:
+        return value
+    if value.strip().lower().startswith(("http:", "https:")):
+        return f"fuzz-{value.strip()}"
+    return value
+
+
+def _defused(document):
+    """`document` with any callback URL in it made safe (see `_safe_callback`)."""
+    data = document.get("data") if isinstance(document, dict) else None
+    for item in data if isinstance(data, list) else [data]:
+        attributes = item.get("attributes") if isinstance(item, dict) else None
+        if isinstance(attributes, dict) and "callback_url" in attributes:
+            attributes["callback_url"] = _safe_callback(attributes["callback_url"])
+    return document
 
 
 def _document(rnd, palette: Palette, resource: Resource, pool: Pool, resource_id, creating: bool):
@@ -364,8 +459,10 @@ def _document(rnd, palette: Palette, resource: Resource, pool: Pool, resource_id
     if wild and rnd.random() < 0.2:
         attributes[rnd.choice([*resource.shown, palette.text(rnd)])] = palette.value(rnd)
     relationships = {}
-    for name, target in resource.relationships.items():
-        if rnd.random() < 0.25:
+    needed = REQUIRED_RELATIONSHIPS.get(resource.type, ()) if creating and not wild else ()
+    for name, targets in resource.relationships.items():
+        if name in needed or rnd.random() < 0.25:
+            target = rnd.choice(targets)
             linkage = {"type": target, "id": _pick(rnd, pool.ids.get(target, []), "1")}
             if wild:
                 linkage = rnd.choice(
@@ -394,10 +491,10 @@ def _document(rnd, palette: Palette, resource: Resource, pool: Pool, resource_id
     elif mangle == 2:
         data["attributes"] = palette.value(rnd)
     elif mangle == 3:
-        return {"data": [data]}
+        return _defused({"data": [data]})
     elif mangle == 4:
-        return palette.value(rnd)
-    return {"data": data}
+        return _defused(palette.value(rnd))
+    return _defused({"data": data})
 
 
 MALFORMED = (
@@ -452,9 +549,10 @@ def compose(
     elif operation in ("read", "update", "delete"):
         path = f"{base}/{resource_id}"
     elif operation == "related":
-        card = _pick(rnd, pool.ids["gift_cards"], "x")
-        related = rnd.choice([*RELATED, junk])
-        path = f"/api/gift_cards/{card}/{rnd.choice(['relationships/', ''])}{related}"
+        owner = resource if resource.related else shapes["gift_cards"]
+        owner_id = _pick(rnd, pool.ids[owner.type], "x")
+        related = rnd.choice([*owner.related, junk])
+        path = f"/api/{owner.type}/{owner_id}/{rnd.choice(['relationships/', ''])}{related}"
     elif operation == "version":
         path = f"/api/versions/{rnd.choice([_pick(rnd, pool.ids['versions'], '1'), junk])}"
     else:
@@ -542,6 +640,12 @@ def compose(
                 trigger = rnd.choice([*TRIGGERS, "_balance_change_cents", "_add_tags"])
                 values = [True, -100, 100, -(10**13), 0, "1", "vip", palette.text(rnd)]
                 attributes[trigger] = rnd.choice(values)
+            # The triggers are attributes of the webhook serializer: drawn with the rest, and
+            # more often here (several at once too).
+            writing_webhook = resource.type == "webhooks" and method in ("PATCH", "POST")
+            if writing_webhook and isinstance(attributes, dict) and rnd.random() < 0.5:
+                for trigger in _some(rnd, list(WEBHOOK_TRIGGERS), 1, 2):
+                    attributes[trigger] = rnd.choice([True, True, False, None, 1])
             body = _encode(document, ascii_only=rnd.random() < 0.8)
         elif kind == 8:
             body = rnd.choice(MALFORMED)
@@ -576,11 +680,24 @@ def prime(transport: Transport, pool: Pool, secret: str) -> None:
         "markets": {"name": "Fuzz market", "currency_code": "USD"},
         "tags": {"name": f"fuzz-{uuid.uuid4().hex[:8]}"},
         "gift_cards": {"balance_cents": 100_000, "status": "active"},
+        # Refused (a 400) where loopback receivers are not allowed.
+        "webhooks": {"topic": "gift_cards.activate", "callback_url": CALLBACK_URLS[0]},
     }
     for resource_type, attributes in seeds.items():
         for _ in range(3 if resource_type == "gift_cards" else 1):
             body = json.dumps({"data": {"type": resource_type, "attributes": attributes}})
             call = Call("POST", f"/api/{resource_type}", "", write, body.encode())
+            pool.learn(*transport.send(call))
+    for resource_type in ("gift_cards", "markets"):
+        for owner in pool.ids[resource_type][:1]:
+            document = {
+                "data": {
+                    "type": "attachments",
+                    "attributes": {"name": "Fuzz terms", "url": "https://example.com/t.pdf"},
+                    "relationships": {"attachable": {"data": {"type": resource_type, "id": owner}}},
+                }
+            }
+            call = Call("POST", "/api/attachments", "", write, json.dumps(document).encode())
             pool.learn(*transport.send(call))
     for resource_type in TYPES:
         call = Call("GET", f"/api/{resource_type}", "page%5Bsize%5D=25", headers, None)

@@ -20,8 +20,17 @@ def test_mode_secret(business):
     return api_key_create(business=business, name="fuzz-test", mode=Mode.TEST)[1]
 
 
+@pytest.fixture
+def loopback_receivers(settings):
+    """Webhooks the fuzzer draws to 127.0.0.1 and localhost are accepted (as in development),
+    so updates, triggers and deletes reach real webhooks; nothing is delivered in-process."""
+    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
+
+
 @pytest.mark.parametrize("seed", [1, 2])
-def test_no_request_the_fuzzer_draws_is_a_server_error(api_key, test_mode_secret, seed):
+def test_no_request_the_fuzzer_draws_is_a_server_error(
+    api_key, test_mode_secret, loopback_receivers, seed
+):
     result = jsonapi.run(
         DjangoTransport(),
         secret=api_key[1],
