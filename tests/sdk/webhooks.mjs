@@ -1,10 +1,12 @@
 // The Commerce Layer JS SDK, unmodified, run against this service: only the URL is ours (a
 // fetch that sends the SDK's https://<organization>.commercelayer.io/api/... requests to
-// API_URL). Prints one JSON object of what each step got back; exits 1 on the first error.
+// API_URL). Its `bundle` entry point is the client with every resource on it (version 7's
+// main entry point exports the resources one by one). Prints one JSON object of what each
+// step got back; exits 1 on the first error.
 //
 //   API_URL=http://127.0.0.1:8000/api API_KEY=<key> CARD_ID=<id> CALLBACK_URL=<url> \
 //     node webhooks.mjs
-import CommerceLayer from "@commercelayer/sdk";
+import { CommerceLayer } from "@commercelayer/sdk/bundle";
 
 const { API_URL, API_KEY, CARD_ID, CALLBACK_URL } = process.env;
 const SDK_ROOT = "https://giftcards.commercelayer.io/api";
