@@ -160,6 +160,8 @@ def check(url: str) -> Target:
     `http` only to loopback addresses when WEBHOOK_ALLOW_LOOPBACK_HTTP is on. Raises
     Refused."""
     scheme, host, port, path = parse(url)
+    if scheme == "http" and not _loopback_allowed():
+        raise Refused("A callback URL starts with https://.")  # nothing to resolve for that
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:

@@ -205,3 +205,14 @@ def test_a_call_tries_the_next_address_when_one_does_not_answer(
         work.drain()
     assert EventCallback.objects.get().response_code == "200"
     assert receiver.received[0].headers["Host"] == f"receiver.test:{receiver.port}"
+
+
+def test_plain_http_is_refused_before_anything_is_resolved(tenant, actor, strict):
+    with network_guard.stub_resolver({}) as asked, pytest.raises(exceptions.InvalidCallbackUrl):
+        webhooks.webhook_create(
+            tenant=tenant,
+            actor=actor,
+            topic="gift_cards.create",
+            callback_url="http://hooks.example.com/in",
+        )
+    assert asked == []
