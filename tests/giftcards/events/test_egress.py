@@ -146,13 +146,23 @@ def test_loopback_is_refused_at_the_call_once_the_setting_is_off(
 ):
     settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
     host = f"[{address}]" if ":" in address else address
-    webhooks.webhook_create(
-        tenant=tenant, actor=actor, topic="gift_cards.create", callback_url=f"http://{host}:9/x"
-    )
+    for scheme in ("https", "http"):
+        webhooks.webhook_create(
+            tenant=tenant,
+            actor=actor,
+            topic="gift_cards.create",
+            callback_url=f"{scheme}://{host}:9/x",
+        )
     settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = False
     make_card()
     work.drain()
-    assert "loopback address" in EventCallback.objects.get().response_message
+    messages = EventCallback.objects.order_by("webhook_id").values_list(
+        "response_message", flat=True
+    )
+    assert [message.split(":")[0] for message in messages] == ["Refused", "Refused"]
+    https, http = messages
+    assert "is a loopback address" in https
+    assert "starts with https://" in http
 
 
 @pytest.mark.parametrize(
