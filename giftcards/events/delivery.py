@@ -48,32 +48,80 @@ def message(answer: egress.Answer) -> str:
     return text.storable(said)[:MAX_MESSAGE_LENGTH]
 
 
-def attempt(delivery_id: int, token: str) -> str:
-    """Call the webhook for one delivery leased under `token`. Returns what happened:
-    `stale` (another lease holds it, or it is settled), `held` (webhook disabled or circuit
-    open: it waits), `delivered`, `retry`, `failed` (gave up), `error` (the payload could
-    not be made; retried later, not the receiver's failure)."""
-    delivery = (
+def _held(webhook: Webhook) -> bool:
+    return webhook.is_disabled or webhook.circuit_state == CircuitState.OPEN
+
+
+def attempt_batch(delivery_ids: list[int], token: str) -> dict[int, str]:
+    """Call the webhooks of the deliveries leased under `token` (one task's message), one
+    after another. Returns each one's outcome: `stale` (another lease holds it, or it is
+    settled), `held` (webhook disabled or circuit open: it waits), `delivered`, `retry`,
+    `failed` (gave up), `error` (its payload could not be made; retried later, not counted
+    against the receiver).
+
+    The batch's payloads are made together (one read of each kind of row); each call takes
+    its own lease just before it goes, so the rows behind a slow call keep their queue lease.
+    A circuit that opens during the batch holds the rest of its webhook's deliveries."""
+    outcomes = {pk: "stale" for pk in delivery_ids}
+    rows = list(
         Delivery.objects.select_related("webhook", "event", "event__business")
-        .filter(pk=delivery_id, lease_token=token, state=State.PENDING)
-        .first()
+        .filter(pk__in=delivery_ids, lease_token=token, state=State.PENDING)
+        .order_by("id")
     )
-    if delivery is None:
-        return "stale"
+    for row in rows:
+        if _held(row.webhook):
+            leases.release(Delivery, row.pk, token)
+            outcomes[row.pk] = "held"
+    rows = [row for row in rows if outcomes[row.pk] != "held"]
+    try:
+        bodies = payloads.bodies([(row.event, row.webhook.include_resources) for row in rows])
+    except Exception:
+        logger.exception("Could not make the payloads of deliveries %s; retrying later.", ids(rows))
+        for row in rows:
+            later = timezone.now() + retry_delay(row.attempts + 1)
+            leases.release(Delivery, row.pk, token, next_attempt_at=later)
+            outcomes[row.pk] = "error"
+        return outcomes
+    opened: set[int] = set()  # webhooks whose circuit this batch opened
+    failed: set[int] = set()  # webhooks a call of this batch failed
+    for row, body in zip(rows, bodies, strict=True):
+        if row.webhook_id in opened:
+            leases.release(Delivery, row.pk, token)
+            outcomes[row.pk] = "held"
+            continue
+        outcome = _call(row, token, body, reset=row.webhook_id in failed)
+        outcomes[row.pk] = outcome
+        if outcome in ("retry", "failed"):
+            failed.add(row.webhook_id)
+            if Webhook.objects.filter(pk=row.webhook_id, circuit_state=CircuitState.OPEN).exists():
+                opened.add(row.webhook_id)
+        elif outcome == "delivered":
+            failed.discard(row.webhook_id)
+    return outcomes
+
+
+def ids(rows) -> list[int]:
+    return [row.pk for row in rows]
+
+
+def attempt(delivery_id: int, token: str) -> str:
+    """`attempt_batch` of one delivery."""
+    return attempt_batch([delivery_id], token)[delivery_id]
+
+
+def _call(delivery: Delivery, token: str, body: bytes, *, reset: bool) -> str:
+    """One call: take the lease, sign, post, settle. `reset`: a call before it in the batch
+    failed, so a success must clear the failure count whatever was read."""
     webhook = delivery.webhook
-    if webhook.is_disabled or webhook.circuit_state == CircuitState.OPEN:
-        leases.release(Delivery, delivery.pk, token)
-        return "held"
     now = timezone.now()
     token = leases.take(Delivery, delivery.pk, token, now)
     if token is None:
         return "stale"
     attempts = delivery.attempts + 1
     try:
-        body = payloads.body(delivery.event, webhook.include_resources)
         secret = webhook.shared_secret
     except Exception:
-        logger.exception("Could not make the payload of delivery %s; retrying later.", delivery.pk)
+        logger.exception("Could not read the secret of webhook %s; retrying later.", webhook.pk)
         leases.release(Delivery, delivery.pk, token, next_attempt_at=now + retry_delay(attempts))
         return "error"
     headers = signing.headers(
@@ -84,20 +132,30 @@ def attempt(delivery_id: int, token: str) -> str:
         body=body,
     )
     answer = egress.post(webhook.callback_url, body, headers)
-    return settle(delivery, token, attempts, body, answer)
+    reset = reset or webhook.circuit_failure_count > 0
+    return settle(delivery, token, attempts, body, answer, reset=reset)
 
 
 def settle(
-    delivery: Delivery, token: str, attempts: int, body: bytes, answer: egress.Answer
+    delivery: Delivery,
+    token: str,
+    attempts: int,
+    body: bytes,
+    answer: egress.Answer,
+    *,
+    reset: bool = True,
 ) -> str:
+    """Record a call and what follows from its answer. `reset`: whether a success must clear
+    the webhook's failure count (False when it was read as 0: one statement fewer)."""
     webhook = delivery.webhook
     now = timezone.now()
     with transaction.atomic():
         # The webhook row first, then the delivery: the order `webhook_reset_circuit` locks in.
         if answer.ok:
-            Webhook.objects.filter(pk=webhook.pk, circuit_failure_count__gt=0).update(
-                circuit_failure_count=0
-            )
+            if reset:
+                Webhook.objects.filter(pk=webhook.pk, circuit_failure_count__gt=0).update(
+                    circuit_failure_count=0
+                )
             outcome = "delivered"
             fields = {"state": State.DELIVERED, "delivered_at": now}
         else:

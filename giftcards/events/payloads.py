@@ -23,63 +23,102 @@ def includable(topic: str) -> frozenset[str]:
     return INCLUDES.get(topics.TOPICS.get(topic, ""), frozenset())
 
 
-def _card(docs: Documents, event: OutboxEvent) -> dict | None:
-    card_id = event.resource_id
-    card = (
-        selectors.with_tag_pairs(GiftCard.objects.filter(pk=card_id))
-        .select_related("recipient", "market")
-        .first()
-    )
-    if card is None:
-        return None
-    pairs = selectors.tag_pairs(card)
-    tags = pairs
-    if "tags" in docs.include:
-        tags = list(Tag.objects.filter(pk__in=[pk for pk, _ in pairs]).order_by("name", "id"))
-    if "attachments" in docs.include:
-        tenant = Tenant(business=event.business, mode=event.mode)
-        docs.attach(
-            topics.GIFT_CARDS,
-            selectors.attachments_by_owner(
-                tenant=tenant, attachable_type=topics.GIFT_CARDS, attachable_ids=[card.pk]
-            ),
-        )
-    ledger = selectors.card_ledger_rows([card.pk])[card.pk]
-    return docs.gift_card(card, ledger, tags)
+class _Rows:
+    """What the payloads of a batch of calls read, each kind in one query for the batch:
+    cards (with recipient, market and tag linkage), their ledgers, included tags and
+    attachments, recipients."""
+
+    def __init__(self, items: list[tuple[OutboxEvent, frozenset[str]]]):
+        card_ids = {e.resource_id for e, _ in items if e.resource_type == topics.GIFT_CARDS}
+        recipient_ids = {
+            e.resource_id
+            for e, _ in items
+            if e.resource_type == topics.GIFT_CARD_RECIPIENTS and e.resource_id.isdigit()
+        }
+        self.cards = {}
+        if card_ids:
+            queryset = GiftCard.objects.filter(pk__in=card_ids).select_related(
+                "recipient", "market"
+            )
+            self.cards = {card.pk: card for card in selectors.with_tag_pairs(queryset)}
+        self.ledgers = selectors.card_ledger_rows(list(self.cards)) if self.cards else {}
+        self.pairs = {pk: selectors.tag_pairs(card) for pk, card in self.cards.items()}
+        self.tags = {}
+        if any("tags" in include for _, include in items):
+            wanted = {tag for pairs in self.pairs.values() for tag, _name in pairs}
+            self.tags = {tag.pk: tag for tag in Tag.objects.filter(pk__in=wanted)}
+        self.attachments: dict[str, list] = {}
+        owners: dict[tuple, tuple] = {}  # (business id, mode) -> (business, card ids)
+        for event, include in items:
+            if "attachments" in include and event.resource_id in self.cards:
+                key = (event.business_id, event.mode)
+                owners.setdefault(key, (event.business, set()))[1].add(event.resource_id)
+        for (_business_id, mode), (business, ids) in owners.items():
+            self.attachments.update(
+                selectors.attachments_by_owner(
+                    tenant=Tenant(business=business, mode=mode),
+                    attachable_type=topics.GIFT_CARDS,
+                    attachable_ids=sorted(ids),
+                )
+            )
+        self.recipients = {
+            str(recipient.pk): recipient
+            for recipient in GiftCardRecipient.objects.filter(pk__in=recipient_ids)
+        }
+
+    def card(self, docs: Documents, card_id: str) -> dict | None:
+        card = self.cards.get(card_id)
+        if card is None:
+            return None
+        tags = self.pairs[card.pk]
+        if "tags" in docs.include:
+            tags = sorted((self.tags[pk] for pk, _ in tags), key=lambda tag: (tag.name, tag.pk))
+        if "attachments" in docs.include:
+            docs.attach(topics.GIFT_CARDS, {card.pk: self.attachments.get(card.pk, [])})
+        return docs.gift_card(card, self.ledgers[card.pk], tags)
+
+    def recipient(self, docs: Documents, recipient_id: str) -> dict | None:
+        recipient = self.recipients.get(recipient_id)
+        return docs.recipient(recipient) if recipient is not None else None
 
 
-def _recipient(docs: Documents, recipient_id: str) -> dict | None:
-    recipient = GiftCardRecipient.objects.filter(pk=recipient_id).first()
-    return docs.recipient(recipient) if recipient is not None else None
+def documents(items) -> list[dict]:
+    """The payloads of several calls, `items` being (event, include_resources) pairs, in one
+    read of each kind of row (`event.business` is read for the locale)."""
+    wanted = [(event, frozenset(include) & includable(event.name)) for event, include in items]
+    rows = _Rows(wanted)
+    found = []
+    for event, include in wanted:
+        docs = Documents(root=api_root(settings.SITE_URL), include=include, business=event.business)
+        if event.resource_type == topics.GIFT_CARDS:
+            resource = rows.card(docs, event.resource_id)
+        else:
+            resource = rows.recipient(docs, event.resource_id)
+        if resource is None:  # a recipient deleted since: its type and id
+            resource = {"type": event.resource_type, "id": event.resource_id}
+        body = docs.one(resource)
+        body["meta"] = {
+            "event": {
+                "id": event.public_id,
+                "name": event.name,
+                "created_at": selectors.iso_utc(event.created_at),
+                "data": event.data,
+            }
+        }
+        found.append(body)
+    return found
 
 
 def document(event: OutboxEvent, include=()) -> dict:
-    """The payload of a call for `event` (`event.business` is read for the locale)."""
-    docs = Documents(
-        root=api_root(settings.SITE_URL),
-        include=frozenset(include) & includable(event.name),
-        business=event.business,
-    )
-    if event.resource_type == topics.GIFT_CARDS:
-        resource = _card(docs, event)
-    elif event.resource_id.isdigit():
-        resource = _recipient(docs, event.resource_id)
-    else:
-        resource = None
-    if resource is None:  # a recipient deleted since: its type and id
-        resource = {"type": event.resource_type, "id": event.resource_id}
-    body = docs.one(resource)
-    body["meta"] = {
-        "event": {
-            "id": event.public_id,
-            "name": event.name,
-            "created_at": selectors.iso_utc(event.created_at),
-            "data": event.data,
-        }
-    }
-    return body
+    """The payload of one call for `event`."""
+    return documents([(event, include)])[0]
+
+
+def bodies(items) -> list[bytes]:
+    """`documents` as the exact bytes sent (and signed)."""
+    return [orjson.dumps(document) for document in documents(items)]
 
 
 def body(event: OutboxEvent, include=()) -> bytes:
     """`document` as the exact bytes sent (and signed)."""
-    return orjson.dumps(document(event, include))
+    return bodies([(event, include)])[0]

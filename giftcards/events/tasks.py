@@ -23,8 +23,9 @@ def dispatch() -> int:
 
 
 @shared_task(name="giftcards.events.tasks.deliver")
-def deliver(delivery_id: int, token: str) -> str:
-    return delivery.attempt(delivery_id, token)
+def deliver(delivery_ids: list[int], token: str) -> dict[int, str]:
+    """Call the webhooks of a batch of deliveries (work.TASK_BATCH at most)."""
+    return delivery.attempt_batch(delivery_ids, token)
 
 
 @shared_task(name="giftcards.events.tasks.send_card_email")
@@ -45,8 +46,11 @@ def purge() -> tuple[int, int, int]:
 
 
 def celery_queue(kind: str, ids: Iterable[int], token: str) -> None:
-    """Queue one task per row. A row whose message is lost waits for its lease to run out and
-    the sweep to queue it again."""
-    task = deliver if kind == "delivery" else send_card_email
-    for pk in ids:
-        task.apply_async((pk, token))
+    """Queue a task per batch of deliveries, per card e-mail. A row whose message is lost
+    waits for its lease to run out and the sweep to queue it again."""
+    if kind == "delivery":
+        for batch in work.batches(ids):
+            deliver.apply_async((batch, token))
+    else:
+        for pk in ids:
+            send_card_email.apply_async((pk, token))

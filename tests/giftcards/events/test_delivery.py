@@ -381,3 +381,32 @@ def test_a_card_made_active_through_the_api_calls_the_activate_webhook(
     work.drain()
     call = receiver.wait_for(1)[0]
     assert json.loads(call.body)["data"]["attributes"]["status"] == Status.ACTIVE
+
+
+def test_a_circuit_that_opens_mid_batch_holds_the_rest_of_the_batch(
+    make_webhook, make_card, actor, receiver, settings
+):
+    settings.WEBHOOK_CIRCUIT_THRESHOLD = 3
+    receiver.plan.statuses = [500]
+    hook = make_webhook("gift_cards.balance_change")
+    card = make_card(balance_cents=10_000)
+    for _ in range(7):
+        services.card_debit(card=card, amount_cents=1, actor=actor)
+    work.drain()  # one batch of 8 deliveries (work.TASK_BATCH is 10)
+    assert len(receiver.received) == 3
+    hook.refresh_from_db()
+    assert (hook.circuit_state, hook.circuit_failure_count) == ("open", 3)
+    assert Delivery.objects.filter(attempts=0, state="pending").count() == 5
+
+
+def test_a_success_after_a_failure_in_one_batch_clears_the_count(
+    make_webhook, make_card, actor, receiver
+):
+    receiver.plan.statuses = [500, 200]
+    hook = make_webhook("gift_cards.balance_change")
+    card = make_card()
+    services.card_debit(card=card, amount_cents=1, actor=actor)
+    work.drain()
+    hook.refresh_from_db()
+    assert hook.circuit_failure_count == 0
+    assert [c.response_code for c in EventCallback.objects.order_by("id")] == ["500", "200"]
