@@ -1,7 +1,8 @@
 """A debit by hand, with the service's guarantees: the card locked within the key's business and
 mode, status, expiry and funds checked on the locked row, one ledger row carrying the balance
-after it, the card's balance and status saved (which also records its history version, as the
-service's save does), all in one transaction."""
+after it, its events in the outbox (the balance change, and the redemption when it uses the
+card up: one INSERT), the card's balance and status saved (which also records its history
+version, as the service's save does), all in one transaction."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from benchmarks.http_bench.baselines.common import Refused, api_key, json_response
-from giftcards.models import BalanceLog, GiftCard, Status
+from giftcards.models import BalanceLog, GiftCard, OutboxEvent, Status
 
 UPDATED = ["balance_cents", "status", "updated_at", "modified_by"]
 
@@ -69,6 +70,23 @@ def debit(request):
                 actor_name=key["name"],
                 api_key_id=key["id"],
                 created_at=now,
+            )
+            facts = {"status": card.status, "balance_cents": card.balance_cents}
+            entry_facts = {"id": entry.pk, "kind": "debit", "amount_cents": -amount}
+            happened = [("gift_cards.balance_change", {**facts, "ledger_entry": entry_facts})]
+            if card.status == Status.REDEEMED:
+                happened.append(("gift_cards.redeem", facts))
+            OutboxEvent.objects.bulk_create(
+                OutboxEvent(
+                    business_id=card.business_id,
+                    mode=card.mode,
+                    name=name,
+                    resource_type="gift_cards",
+                    resource_id=card.pk,
+                    data=data,
+                    created_at=now,
+                )
+                for name, data in happened
             )
             card.save(update_fields=UPDATED)
     except Refused as refused:

@@ -183,26 +183,32 @@ def card_resource(card: dict, entries: list, tag_ids: list, base: str, locale: s
                 },
             },
             "versions": {"links": {"related": f"{url}/versions"}},
-            "attachments": {"meta": {"count": 0}, "data": []},
-            "events": {"meta": {"count": 0}, "data": []},
+            "attachments": _links(url, "attachments"),
+            "events": _links(url, "events"),
         },
         "links": {"self": url},
         "meta": {"mode": card["mode"]},
     }
 
 
+def _links(url: str, name: str) -> dict:
+    """A relationship rendered as its links only (attachments, events)."""
+    return {"links": {"self": f"{url}/relationships/{name}", "related": f"{url}/{name}"}}
+
+
 def _resource(kind: str, row: dict, base: str) -> dict:
-    """A recipient, market or tag: its `.values()` row minus id and mode are the attributes."""
+    """A recipient, market or tag: its `.values()` row minus id and mode are the attributes;
+    recipients and markets have their attachments' links."""
     attributes = {name: value for name, value in row.items() if name not in ("id", "mode")}
     attributes["created_at"] = iso(attributes["created_at"])
     attributes["updated_at"] = iso(attributes["updated_at"])
-    return {
-        "type": kind,
-        "id": str(row["id"]),
-        "attributes": attributes,
-        "links": {"self": f"{base}/api/{kind}/{row['id']}"},
-        "meta": {"mode": row["mode"]},
-    }
+    url = f"{base}/api/{kind}/{row['id']}"
+    resource = {"type": kind, "id": str(row["id"]), "attributes": attributes}
+    if kind != "tags":
+        resource["relationships"] = {"attachments": _links(url, "attachments")}
+    resource["links"] = {"self": url}
+    resource["meta"] = {"mode": row["mode"]}
+    return resource
 
 
 def _included(cards: list[dict], tag_rows: list[tuple], include: set[str], base: str) -> list:
