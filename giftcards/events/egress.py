@@ -23,8 +23,6 @@ import socket
 import ssl
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -33,7 +31,6 @@ from django.conf import settings
 MAX_URL_LENGTH = 2000
 MAX_RESPONSE_BYTES = 64 * 1024
 NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
-_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
 
 
 class Refused(Exception):
@@ -105,14 +102,32 @@ def address_problem(address: str) -> str | None:
 
 def resolve(host: str, port: int) -> tuple[str, ...]:
     """The addresses `host` resolves to (through the system resolver, within the DNS
-    timeout). Raises Refused when it does not resolve."""
-    future = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-    try:
-        found = future.result(timeout=settings.WEBHOOK_DNS_TIMEOUT)
-    except FutureTimeout:
-        raise Refused(f"{host} did not resolve within {settings.WEBHOOK_DNS_TIMEOUT:g} s") from None
-    except (OSError, UnicodeError) as exc:
-        raise Refused(f"{host} does not resolve ({exc})") from None
+    timeout). Raises Refused when it does not resolve.
+
+    Each lookup runs in a thread of its own, left behind when it takes too long (it ends when
+    the system resolver gives up): a shared pool would fill with the lookups of names whose
+    name servers never answer, and then every other webhook's name would time out queued
+    behind them."""
+    outcome: dict[str, object] = {}
+    done = threading.Event()
+
+    def lookup():
+        try:
+            outcome["found"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except Exception as exc:  # handed to the caller
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="webhook-dns", daemon=True).start()
+    if not done.wait(settings.WEBHOOK_DNS_TIMEOUT):
+        raise Refused(f"{host} did not resolve within {settings.WEBHOOK_DNS_TIMEOUT:g} s")
+    error = outcome.get("error")
+    if isinstance(error, OSError | UnicodeError):
+        raise Refused(f"{host} does not resolve ({error})")
+    if error is not None:
+        raise error
+    found = outcome["found"]
     addresses = tuple(dict.fromkeys(info[4][0] for info in found))
     if not addresses:
         raise Refused(f"{host} does not resolve")

@@ -226,3 +226,33 @@ def test_plain_http_is_refused_before_anything_is_resolved(tenant, actor, strict
             callback_url="http://hooks.example.com/in",
         )
     assert asked == []
+
+
+def test_names_that_never_resolve_do_not_hold_up_other_lookups(strict, settings):
+    """A lookup that hangs (a receiver's name server that never answers) is given up after
+    WEBHOOK_DNS_TIMEOUT, and however many hang, the next webhook's name still resolves: one
+    tenant's dead name servers cannot fail every other tenant's calls (and open their
+    circuits)."""
+    import socket
+    import threading
+
+    settings.WEBHOOK_DNS_TIMEOUT = 0.2
+    release = threading.Event()
+    with network_guard.stub_resolver({"hooks.example.com": [PUBLIC]}):
+        stubbed = socket.getaddrinfo
+
+        def hanging(host, *args, **kwargs):
+            if host == "hang.example":
+                release.wait(30)
+                raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+            return stubbed(host, *args, **kwargs)
+
+        socket.getaddrinfo = hanging
+        try:
+            for _ in range(8):
+                with pytest.raises(egress.Refused, match="did not resolve within"):
+                    egress.check("https://hang.example/in")
+            assert egress.check("https://hooks.example.com/in").addresses == (PUBLIC,)
+        finally:
+            socket.getaddrinfo = stubbed
+            release.set()
