@@ -2,11 +2,12 @@
 
 A callback URL is `https` to a name or address that resolves only to public addresses: not
 private, loopback, link-local (cloud metadata at 169.254.169.254), shared, reserved or
-multicast, also when wrapped in IPv6 (mapped, NAT64, 6to4). It is checked when a webhook is
-saved and again at each call, after resolving the name, and the call connects to the very
-address that was checked (a name that resolves elsewhere a moment later, DNS rebinding,
-changes nothing). `WEBHOOK_ALLOW_LOOPBACK_HTTP` admits receivers on this machine (http or
-https to a loopback address) for development and tests.
+multicast, also when wrapped in IPv6 (mapped, NAT64, 6to4), and IPv6 only in global unicast
+(2000::/3). It is checked when a webhook is saved and again at each call, after resolving
+the name, and the call connects to the very address that was checked (a name that resolves
+elsewhere a moment later, DNS rebinding, changes nothing). `WEBHOOK_ALLOW_LOOPBACK_HTTP`
+admits receivers on this machine (http or https to a loopback address) for development and
+tests.
 
 A call has a deadline for everything (resolving, connecting, sending, reading), enforced by
 closing the socket from a timer, so a receiver that trickles bytes cannot hold a worker. It
@@ -30,7 +31,14 @@ from django.conf import settings
 
 MAX_URL_LENGTH = 2000
 MAX_RESPONSE_BYTES = 64 * 1024
-NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# The well-known NAT64 prefix (RFC 6052): the IPv4 address is the last 32 bits. The
+# local-use one (64:ff9b:1::/48, RFC 8215) is not unwrapped: its prefix may be as short as
+# /48, which puts the IPv4 address elsewhere, so it is simply not public.
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# The only IPv6 space allocated for global unicast: anything else (IPv4-compatible ::a.b.c.d
+# and IPv4-translated ::ffff:0:a.b.c.d forms, site-local fec0::/10, unassigned space) is not
+# a public address, whatever Python's `is_global` says of it.
+GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
 
 
 class Refused(Exception):
@@ -71,7 +79,7 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
         return ip.ipv4_mapped
     if ip.sixtofour is not None:
         return ip.sixtofour
-    if any(ip in network for network in NAT64):
+    if ip in NAT64:
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
 
@@ -95,7 +103,7 @@ def address_problem(address: str) -> str | None:
         return f"{address} is a link-local address (cloud metadata services live there)"
     if ip.is_private:
         return f"{address} is a private address"
-    if not ip.is_global:
+    if not ip.is_global or (isinstance(ip, ipaddress.IPv6Address) and ip not in GLOBAL_UNICAST):
         return f"{address} is not a public address"
     return None
 

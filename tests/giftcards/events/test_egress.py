@@ -39,6 +39,8 @@ def strict(settings):
         "https://[64:ff9b::a00:1]/hooks",
         "https://[2002:a00:1::]/hooks",
         "https://224.0.0.1/hooks",
+        "https://[::127.0.0.1]/hooks",
+        "https://[64:ff9b:1:a9fe:a9:fe00:808:808]/hooks",
     ],
 )
 def test_private_loopback_link_local_and_wrapped_addresses_are_refused_at_save(
@@ -179,6 +181,19 @@ def test_loopback_is_refused_at_the_call_once_the_setting_is_off(
         ("::ffff:169.254.169.254", False),
         ("64:ff9b::7f00:1", False),
         ("192.0.2.10", False),
+        ("64:ff9b::8.8.8.8", True),
+        ("2002:5db8:d822::1", True),
+        # IPv4-compatible (::a.b.c.d) and IPv4-translated (::ffff:0:a.b.c.d, SIIT) forms.
+        ("::127.0.0.1", False),
+        ("::169.254.169.254", False),
+        ("::ffff:0:169.254.169.254", False),
+        ("::ffff:0:10.0.0.1", False),
+        # Local-use NAT64 (RFC 8215): its IPv4 address need not be the last 32 bits (a /48
+        # prefix carries 169.254.169.254 in bits 48-87), so it is never public.
+        ("64:ff9b:1:a9fe:a9:fe00:808:808", False),
+        ("64:ff9b:1::808:808", False),
+        ("fec0::1", False),  # site-local, deprecated but still routed on some networks
+        ("5f00::1", False),  # outside 2000::/3, the only global unicast space
     ],
 )
 def test_address_rules(address, allowed, strict):
