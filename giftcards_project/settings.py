@@ -243,8 +243,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.5,
     }
 else:
-    # A broker that does not answer must not hold a request whose money has moved: queuing
-    # after a commit gives up within a second (the sweep delivers later) and is not retried.
+    # Requests never wait for the broker (a thread of each process publishes the kicks:
+    # giftcards/events/engine.py); a broker that does not answer fails that thread's call
+    # quickly, and the sweep delivers later. Publishing is not retried.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_connect_timeout": float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT", "0.5")),
         "socket_timeout": float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "5")),

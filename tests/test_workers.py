@@ -31,7 +31,7 @@ from django.db.models import Max
 from benchmarks import celery_stack
 from clients.tenancy import Actor
 from giftcards import selectors, services
-from giftcards.events import engine, tasks, topics, webhooks
+from giftcards.events import tasks, topics, webhooks
 from giftcards.models import BalanceLog, Delivery, GiftCard, OutboxEvent, Status
 from tests.giftcards.events.receiver import Receiver
 
@@ -125,9 +125,7 @@ def kicks_reach_the_workers(monkeypatch, broker):
             return send(connection=to_workers, queue=broker.queue, **kwargs)
 
     monkeypatch.setattr(tasks.dispatch, "apply_async", apply_async)
-    engine.reset()
     yield
-    engine.reset()
 
 
 @pytest.fixture

@@ -1,16 +1,20 @@
-"""Waking the workers after a commit that recorded events.
+"""Waking the workers after a commit that recorded events, without ever making a request
+wait for the broker.
 
-A kick queues one dispatch task, delayed by `KICK_INTERVAL`, and the process then queues no
-other for that long: the delayed task starts after every event committed in the meantime
-and fans them out together, and an event committed later kicks again. A busy server so
-queues a few messages a second, not one per money move. A kick that cannot reach the broker
-is logged and not retried for `BROKER_BACKOFF` seconds (money keeps moving; the sweep fans
-the events out once the broker answers).
+A kick only raises a flag; a daemon thread of the process (started on the first kick, again
+after a fork) publishes: one dispatch task, delayed by `KICK_INTERVAL`, then it sleeps that
+long before it looks at the flag again. The delayed task starts after every event committed
+in the meantime and fans them out together, and a kick during the sleep is published right
+after it, so every event is announced and a busy process queues at most a few messages a
+second. A broker that fails or hangs holds only that thread (a failure is logged and the
+thread waits `BROKER_BACKOFF` before trying again); money keeps moving, and the sweep fans
+the events out once the broker answers. `kick_sweep` asks the same thread for a sweep.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -19,48 +23,58 @@ BROKER_BACKOFF = 10.0
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_quiet_until = 0.0
+_wanted = threading.Event()
+_asked = {"dispatch": False, "sweep": False}
+_thread: dict[str, object] = {"pid": None}
 
 
 def kick() -> None:
-    """After a commit: have the outbox fanned out soon. Never raises."""
-    global _quiet_until
-    now = time.monotonic()
-    with _lock:
-        if now < _quiet_until:
-            return
-        _quiet_until = now + KICK_INTERVAL
-    try:
-        from giftcards.events import tasks
-
-        tasks.dispatch.apply_async(countdown=KICK_INTERVAL)
-    except Exception as exc:  # any broker failure: the sweep covers it
-        with _lock:
-            _quiet_until = time.monotonic() + BROKER_BACKOFF
-        logger.warning(
-            "Could not queue the event dispatch (%s: %s); events wait for the next sweep.",
-            type(exc).__name__,
-            exc,
-        )
+    """After a commit: have the outbox fanned out soon. Never blocks, never raises."""
+    _ask("dispatch")
 
 
 def kick_sweep() -> None:
-    """Have everything due queued soon (after a circuit reset, a webhook enabled, an e-mail
-    asked for again). Never raises: without a broker the periodic sweep does it."""
-    try:
-        from giftcards.events import tasks
-
-        tasks.sweep.apply_async()
-    except Exception as exc:
-        logger.warning(
-            "Could not queue a sweep (%s: %s); the periodic sweep will run it.",
-            type(exc).__name__,
-            exc,
-        )
+    """Have everything due queued soon (a circuit reset, a webhook enabled, an e-mail asked
+    for again). Never blocks, never raises: without a broker the periodic sweep does it."""
+    _ask("sweep")
 
 
-def reset() -> None:
-    """Forget the last kick (tests)."""
-    global _quiet_until
+def _ask(what: str) -> None:
     with _lock:
-        _quiet_until = 0.0
+        _asked[what] = True
+        if _thread["pid"] != os.getpid():  # none yet, or the parent's before a fork
+            _thread["pid"] = os.getpid()
+            threading.Thread(target=_publisher, name="events-kick", daemon=True).start()
+    _wanted.set()
+
+
+def _publisher() -> None:
+    while True:
+        _wanted.wait()
+        _wanted.clear()
+        with _lock:
+            asked = [what for what, flag in _asked.items() if flag]
+            for what in asked:
+                _asked[what] = False
+        try:
+            publish(asked)
+        except Exception as exc:  # any broker failure: the sweep covers it
+            logger.warning(
+                "Could not queue %s (%s: %s); events wait for the next sweep.",
+                " and ".join(asked),
+                type(exc).__name__,
+                exc,
+            )
+            time.sleep(BROKER_BACKOFF)
+        else:
+            time.sleep(KICK_INTERVAL)
+
+
+def publish(asked: list[str]) -> None:
+    """Queue what was asked for: a delayed dispatch, a sweep."""
+    from giftcards.events import tasks
+
+    if "dispatch" in asked:
+        tasks.dispatch.apply_async(countdown=KICK_INTERVAL)
+    if "sweep" in asked:
+        tasks.sweep.apply_async()
