@@ -216,13 +216,37 @@ class _Connection(http.client.HTTPConnection):
     """HTTP, or HTTPS verifying the certificate for the URL's host name, to the checked
     addresses in turn until one answers (a name with an IPv6 address first on a machine
     without IPv6 still works). Each connect waits at most the connect timeout; every later
-    read or write at most what is left until the deadline."""
+    read or write at most what is left until the deadline.
+
+    `cut_off` (the deadline's timer) shuts the socket down from another thread, whatever the
+    connection is doing: a socket is registered as soon as it exists (before the TLS
+    handshake), and one that would be registered after the cut is closed instead, so a
+    deadline passing while the connection is being made still ends the call."""
 
     def __init__(self, target: Target, deadline: float):
         timeout = min(settings.WEBHOOK_CONNECT_TIMEOUT, settings.WEBHOOK_TIMEOUT)
         super().__init__(target.addresses[0], target.port, timeout=timeout)
         self.target = target
         self.deadline = deadline
+        self.cut = threading.Event()
+        self._guard = threading.Lock()
+
+    def cut_off(self) -> None:
+        with self._guard:
+            self.cut.set()
+            sock = self.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    # socket.socket's own shutdown: SSLSocket's would drop its SSL object
+                    # under a thread still using it.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def _register(self, sock: socket.socket) -> None:
+        with self._guard:
+            if self.cut.is_set():
+                sock.close()
+                raise TimeoutError
+            self.sock = sock
 
     def connect(self):
         sock, failure = None, None
@@ -238,9 +262,13 @@ class _Connection(http.client.HTTPConnection):
         if sock is None:
             raise failure or TimeoutError()
         sock.settimeout(max(0.01, self.deadline - time.monotonic()))
+        self._register(sock)
         if self.target.scheme == "https":
-            sock = _tls().wrap_socket(sock, server_hostname=self.target.host)
-        self.sock = sock
+            sock = _tls().wrap_socket(
+                sock, server_hostname=self.target.host, do_handshake_on_connect=False
+            )
+            self._register(sock)
+            sock.do_handshake()
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
@@ -259,16 +287,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     if target.port not in (80, 443):
         host_header = f"{host_header}:{target.port}"
     connection = _Connection(target, deadline)
-    cut = threading.Event()
-
-    def cut_off():
-        cut.set()
-        sock = connection.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), cut_off)
+    cut = connection.cut
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), connection.cut_off)
     watchdog.daemon = True
     watchdog.start()
     try:

@@ -271,3 +271,143 @@ def test_names_that_never_resolve_do_not_hold_up_other_lookups(strict, settings)
         finally:
             socket.getaddrinfo = stubbed
             release.set()
+
+
+def test_a_connection_made_as_the_deadline_passes_is_still_cut_off(settings, monkeypatch):
+    """The deadline's timer may fire while the connection is being made (a TLS handshake
+    that ends just then) and there is no socket yet to close: the call must still end at the
+    deadline, not read on, a byte at a time, for as long as the receiver trickles."""
+    import socket
+    import threading
+    import time
+
+    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
+    settings.WEBHOOK_TIMEOUT = 0.3
+    settings.WEBHOOK_CONNECT_TIMEOUT = 0.3
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def trickle():
+        conn, _ = listener.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n")
+            for _ in range(5000):  # 10 s, a byte at a time (64 KiB: over 2 minutes)
+                if stop.wait(0.002):
+                    return
+                try:
+                    conn.sendall(b"x")
+                except OSError:
+                    return
+
+    server = threading.Thread(target=trickle, daemon=True)
+    server.start()
+    connect = socket.create_connection
+
+    def connected_at_the_deadline(*args, **kwargs):
+        sock = connect(*args, **kwargs)
+        time.sleep(0.35)  # the handshake ends as the deadline passes
+        return sock
+
+    monkeypatch.setattr(socket, "create_connection", connected_at_the_deadline)
+    try:
+        started = time.monotonic()
+        answer = egress.post(f"http://127.0.0.1:{listener.getsockname()[1]}/in", b"{}", {})
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        listener.close()
+        server.join(5)
+    assert answer.status is None
+    assert answer.error == "No complete answer within 0.3 s."
+    assert took < 0.8, f"held the worker {took:.1f} s past a 0.3 s deadline"
+
+
+def _self_signed(tmp_path, name: str):
+    """A key and a self-signed certificate for `name`, as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.mark.parametrize(("served_for", "status"), [("receiver.test", 200), ("other.test", None)])
+def test_an_https_call_verifies_the_certificate_for_the_urls_host(
+    settings, monkeypatch, tmp_path, served_for, status
+):
+    """Over TLS to the checked address, with the URL's host name checked against the
+    certificate: a receiver whose certificate is for another name gets no request."""
+    import socket
+    import ssl
+    import threading
+
+    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
+    settings.WEBHOOK_TIMEOUT = 2
+    cert_file, key_file = _self_signed(tmp_path, served_for)
+    trusting = ssl.create_default_context(cafile=str(cert_file))
+    monkeypatch.setattr(egress, "_tls", lambda: trusting)
+    serving = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    serving.load_cert_chain(cert_file, key_file)
+    listener = socket.create_server(("127.0.0.1", 0))
+    requests: list[bytes] = []
+
+    def serve():
+        conn, _ = listener.accept()
+        try:
+            with serving.wrap_socket(conn, server_side=True) as tls:
+                request = b""
+                while not request.endswith(b"\r\n\r\n{}"):  # all of it, the body too
+                    chunk = tls.recv(65536)
+                    if not chunk:
+                        return
+                    request += chunk
+                requests.append(request)
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except OSError:  # the client refused the certificate
+            pass
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    port = listener.getsockname()[1]
+    try:
+        with network_guard.stub_resolver({"receiver.test": ["127.0.0.1"]}):
+            answer = egress.post(f"https://receiver.test:{port}/in", b"{}", {})
+    finally:
+        listener.close()
+        server.join(5)
+    assert answer.status == status, answer.error
+    if status:
+        assert answer.body == b"ok"
+        assert requests[0].startswith(b"POST /in HTTP/1.1\r\nHost: receiver.test:")
+    else:
+        assert "CERTIFICATE_VERIFY_FAILED" in answer.error
+        assert requests == []
