@@ -2,11 +2,16 @@
 
 `record` is called by the services, under the lock of the row that changed, inside their
 transaction: a rolled-back change takes its events with it, a committed one always has them.
-It writes one statement however many events a step records, and asks for the workers to be
-woken once the transaction commits (`engine.kick`); nothing here touches the network.
+It writes one statement however many events a step records (a change set of several steps
+gathers them in a `batched` block: one statement too), and asks for the workers to be woken
+once the transaction commits (`engine.kick`); nothing here touches the network.
 """
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -22,8 +27,32 @@ class OutsideTransaction(RuntimeError):
     """An event recorded outside a transaction could outlive a change that failed."""
 
 
+_local = threading.local()
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Within this block (inside a transaction), what `record` records is written in one
+    statement when the block ends: a change set of several steps (triggers, a debit) costs
+    one INSERT. A block that raises writes nothing, and its transaction rolls back anyway.
+    Nested blocks join the outermost; events recorded inside a savepoint opened within the
+    block are written at once (the savepoint may roll back alone)."""
+    if getattr(_local, "pending", None) is not None:
+        yield
+        return
+    _local.pending, _local.depth = [], len(connection.savepoint_ids)
+    try:
+        yield
+        pending = _local.pending
+    finally:
+        _local.pending = None
+    if pending:
+        _write(pending)
+
+
 def record(row: GiftCard | GiftCardRecipient, *happened: tuple[str, dict]) -> list[OutboxEvent]:
-    """Record `(topic, data)` events about `row`, in this order, in the current transaction."""
+    """Record `(topic, data)` events about `row`, in this order, in the current transaction
+    (at the end of the enclosing `batched` block, if any)."""
     if not happened:
         return []
     if not connection.in_atomic_block:
@@ -45,9 +74,19 @@ def record(row: GiftCard | GiftCardRecipient, *happened: tuple[str, dict]) -> li
     for name, _ in happened:
         if topics.TOPICS.get(name) != resource_type:
             raise ValueError(f"{name!r} is not a topic of {resource_type}.")
+    pending = getattr(_local, "pending", None)
+    # Deferred only at the block's own level: a savepoint opened inside it may roll back
+    # alone, taking what it wrote with it, so what is recorded there is written there.
+    if pending is not None and len(connection.savepoint_ids) == _local.depth:
+        pending.extend(events)
+    else:
+        _write(events)
+    return events
+
+
+def _write(events: list[OutboxEvent]) -> None:
     OutboxEvent.objects.bulk_create(events)
     transaction.on_commit(engine.kick, robust=True)
-    return events
 
 
 def ledger_entry(entry) -> dict:

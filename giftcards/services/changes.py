@@ -15,6 +15,7 @@ from django.db import transaction
 
 from clients.tenancy import Actor, Tenant
 from giftcards import exceptions, selectors
+from giftcards.events import outbox
 from giftcards.models import BalanceLog, GiftCard
 from giftcards.services import balances, cards, checks
 from giftcards.services.door import lock_card
@@ -105,7 +106,7 @@ def card_change(
     Raises CardNotFound, PreconditionFailed and whatever the steps raise (see
     `services.balances` and `services.cards`), with `step` set.
     """
-    with transaction.atomic():
+    with transaction.atomic(), outbox.batched():
         recipient = None
         if changes.recipient_email:
             with _step("attributes"):

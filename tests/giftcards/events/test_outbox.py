@@ -194,3 +194,32 @@ def test_every_money_move_records_its_events_in_one_statement(make_card, actor, 
     inserts = [q["sql"] for q in captured.captured_queries if "giftcards_outboxevent" in q["sql"]]
     assert len(inserts) == 1
     assert inserts[0].startswith('INSERT INTO "giftcards_outboxevent"')
+
+
+def test_a_change_set_of_several_steps_records_its_events_in_one_statement(make_card, actor):
+    card = make_card(status=Status.DRAFT, balance_cents=1_000)
+    changes = services.CardChanges(triggers=("activate",), balance_change_cents=-1_000)
+    with CaptureQueriesContext(connection) as captured:
+        services.card_change(card=card.pk, tenant=card_tenant(card), actor=actor, changes=changes)
+    inserts = [q["sql"] for q in captured.captured_queries if "giftcards_outboxevent" in q["sql"]]
+    assert len(inserts) == 1
+    assert names(card.pk)[-4:] == [
+        "gift_cards.purchase",
+        "gift_cards.activate",
+        "gift_cards.balance_change",
+        "gift_cards.redeem",
+    ]
+
+
+def test_an_event_recorded_in_a_savepoint_that_rolls_back_goes_with_it(make_card):
+    card = make_card()
+    before = OutboxEvent.objects.count()
+    with transaction.atomic(), outbox.batched():
+        outbox.record(card, ("gift_cards.create", {"n": 1}))  # deferred to the block's end
+        try:
+            with transaction.atomic():
+                outbox.record(card, ("gift_cards.create", {"n": 2}))
+                raise RuntimeError("the inner step fails")
+        except RuntimeError:
+            pass
+    assert [event.data for event in OutboxEvent.objects.order_by("id")[before:]] == [{"n": 1}]
