@@ -1,8 +1,8 @@
 """Forgetting old events: the outbox grows by a row per money move, and every webhook call
 leaves a callback. `purge` deletes, in batches, what is older than the retention and settled:
-callbacks, deliveries delivered or given up, and the dispatched events left with neither
-(a pending delivery keeps its event). Card e-mails stay on their cards. The ledger, which is
-the record of the money, is never touched.
+the calls of deliveries delivered or given up, those deliveries, and the dispatched events
+left with neither (a pending delivery keeps its event and its calls). Card e-mails stay on
+their cards. The ledger, which is the record of the money, is never touched.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from giftcards.models import Delivery, EventCallback, OutboxEvent
 
 BATCH_SIZE = 1000
-MINIMUM = timedelta(days=2)  # longer than deliveries are retried
+MINIMUM = timedelta(days=2)  # a settled delivery's calls stay at least this long
 
 
 @dataclass
@@ -28,32 +28,34 @@ class Purged:
 
 
 def _in_batches(queryset, batch_size: int) -> int:
-    """Delete the rows of `queryset` a batch at a time, each batch its own transaction."""
+    """Delete the rows of `queryset` a batch at a time, each batch its own transaction; the
+    delete checks the conditions again (a delivery redelivered meanwhile is pending again)."""
     deleted = 0
     while True:
         with transaction.atomic():
             pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
             if not pks:
                 return deleted
-            deleted += (
-                queryset.model.objects.filter(pk__in=pks)
-                .delete()[1]
-                .get(queryset.model._meta.label, 0)
-            )
+            done = queryset.filter(pk__in=pks).delete()[1].get(queryset.model._meta.label, 0)
+        deleted += done
+        if not done:
+            return deleted
 
 
 def purge(older_than: timedelta, batch_size: int = BATCH_SIZE) -> Purged:
-    """Delete callbacks, settled deliveries and finished events older than `older_than`
+    """Delete settled deliveries, their calls and finished events older than `older_than`
     (at least MINIMUM). Raises ValueError for a shorter retention."""
     if older_than < MINIMUM:
         raise ValueError(f"Events are kept at least {MINIMUM.days} days (deliveries retry).")
     cutoff = timezone.now() - older_than
+    done = [Delivery.State.DELIVERED, Delivery.State.FAILED]
     purged = Purged()
-    purged.callbacks = _in_batches(EventCallback.objects.filter(created_at__lt=cutoff), batch_size)
-    settled = Delivery.objects.filter(
-        event__created_at__lt=cutoff,
-        state__in=[Delivery.State.DELIVERED, Delivery.State.FAILED],
+    # A pending delivery's calls are its history until it is settled: they stay.
+    callbacks = EventCallback.objects.filter(created_at__lt=cutoff).filter(
+        Q(delivery__isnull=True) | Q(delivery__state__in=done)
     )
+    purged.callbacks = _in_batches(callbacks, batch_size)
+    settled = Delivery.objects.filter(event__created_at__lt=cutoff, state__in=done)
     purged.deliveries = _in_batches(settled, batch_size)
     finished = OutboxEvent.objects.filter(
         created_at__lt=cutoff, dispatched_at__isnull=False

@@ -32,10 +32,12 @@ def test_old_settled_work_is_purged_and_what_is_owed_stays(make_webhook, make_ca
 
     out = io.StringIO()
     call_command("purge_events", "--older-than-days", "30", stdout=out)
-    # create (delivered), balance_change, activate and the recipient's create go.
-    assert "Deleted 2 callbacks, 1 deliveries and 4 events" in out.getvalue()
-    # The pending delivery and its event stay; the e-mail stays on the card, without event.
+    # create (delivered, with its call), balance_change, activate and the recipient's create go.
+    assert "Deleted 1 callbacks, 1 deliveries and 4 events" in out.getvalue()
+    # The pending delivery, its call and its event stay; the e-mail stays on the card,
+    # without its event.
     assert list(Delivery.objects.values_list("webhook", flat=True)) == [failing.pk]
+    assert list(EventCallback.objects.values_list("webhook", flat=True)) == [failing.pk]
     assert list(OutboxEvent.objects.values_list("name", flat=True)) == ["gift_cards.purchase"]
     email = CardEmail.objects.get()
     assert (email.state, email.event) == ("sent", None)
