@@ -1,5 +1,6 @@
-"""System checks (`manage.py check --deploy`): settings that would quietly weaken the guards
-around codes (guessing them, reading them from a dump)."""
+"""System checks: settings that would quietly weaken the guards around codes (guessing them,
+reading them from a dump) or the delivery of events (`manage.py check --deploy`), and leases
+too short for the work they cover (every check)."""
 
 from django.conf import settings
 from django.core import checks
@@ -103,6 +104,40 @@ def events_plumbing(app_configs, **kwargs):
                 "point at this machine's loopback address.",
                 hint="Set SITE_URL to the service's public address (https://giftcards.example.com).",
                 id="giftcards.W004",
+            )
+        )
+    return found
+
+
+LEASE_MARGIN_SECONDS = 5
+
+
+@checks.register()
+def event_leases(app_configs, **kwargs):
+    """A worker's lease on a delivery or an e-mail must outlast the work, or the sweep hands
+    it to another worker while the first is still calling (a second call at the same time)."""
+    call = settings.WEBHOOK_DNS_TIMEOUT + settings.WEBHOOK_TIMEOUT + LEASE_MARGIN_SECONDS
+    found = []
+    if call > settings.EVENTS_WORK_LEASE_SECONDS:
+        found.append(
+            checks.Error(
+                f"EVENTS_WORK_LEASE_SECONDS ({settings.EVENTS_WORK_LEASE_SECONDS:g}) is shorter "
+                f"than a webhook call may last ({call:g} s: WEBHOOK_DNS_TIMEOUT, WEBHOOK_TIMEOUT "
+                f"and {LEASE_MARGIN_SECONDS} s).",
+                hint="Raise EVENTS_WORK_LEASE_SECONDS or lower the webhook timeouts.",
+                id="giftcards.E004",
+            )
+        )
+    # An SMTP session is a handful of exchanges, each allowed EMAIL_TIMEOUT.
+    mail = 6 * settings.EMAIL_TIMEOUT
+    if mail > settings.EVENTS_WORK_LEASE_SECONDS:
+        found.append(
+            checks.Warning(
+                f"EVENTS_WORK_LEASE_SECONDS ({settings.EVENTS_WORK_LEASE_SECONDS:g}) is shorter "
+                f"than a slow mail server may take ({mail:g} s: six exchanges of EMAIL_TIMEOUT): "
+                "a card e-mail could be sent twice.",
+                hint="Raise EVENTS_WORK_LEASE_SECONDS or lower EMAIL_TIMEOUT.",
+                id="giftcards.W005",
             )
         )
     return found

@@ -262,3 +262,15 @@ def test_deploy_check_warns_of_a_local_broker_and_a_loopback_site_url(tmp_path):
 
     assert "giftcards.W003" in result.stderr + result.stdout
     assert "giftcards.W004" in result.stderr + result.stdout
+
+
+def test_a_work_lease_shorter_than_a_call_is_refused(tmp_path):
+    short = manage(tmp_path, "check", EVENTS_WORK_LEASE_SECONDS="10", WEBHOOK_TIMEOUT="10")
+    mail = manage(tmp_path, "check", EVENTS_WORK_LEASE_SECONDS="30", EMAIL_TIMEOUT="10")
+    default = manage(tmp_path, "check")
+
+    assert short.returncode != 0
+    assert "giftcards.E004" in short.stderr
+    assert "giftcards.W005" in mail.stderr + mail.stdout
+    assert default.returncode == 0
+    assert "giftcards.E004" not in default.stderr and "W005" not in default.stderr
