@@ -117,8 +117,3 @@ def document(event: OutboxEvent, include=()) -> dict:
 def bodies(items) -> list[bytes]:
     """`documents` as the exact bytes sent (and signed)."""
     return [orjson.dumps(document) for document in documents(items)]
-
-
-def body(event: OutboxEvent, include=()) -> bytes:
-    """`document` as the exact bytes sent (and signed)."""
-    return bodies([(event, include)])[0]

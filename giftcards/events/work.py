@@ -4,8 +4,8 @@
 (Celery beat, every EVENTS_SWEEP_SECONDS) does that too, then leases and queues every
 delivery and e-mail that is due and that nobody holds: retries whose time has come, and what
 a lost message or a dead worker left. A queue is where leased rows go: Celery tasks in
-production (`tasks.celery_queue`), or calls made at once (`in_process`: tests, `manage.py
-deliver_events`).
+production (`tasks.celery_queue`), or calls made at once (`in_process`: the tests, through
+`drain`).
 """
 
 from __future__ import annotations
