@@ -1,8 +1,8 @@
 """No issued code can be read from the database at rest: cards are issued and used through
 both APIs (with and without Idempotency-Key), the admin and the balance page, their events
-delivered to webhooks and a card e-mailed to its recipient, then the whole database is
-dumped (pg_dump on PostgreSQL, iterdump on SQLite) and searched for every code, as issued
-and normalised."""
+delivered to webhooks (whose receiver quotes each payload back) and a card e-mailed to its
+recipient, then the whole database is dumped (pg_dump on PostgreSQL, iterdump on SQLite) and
+searched for every code, as issued and normalised."""
 
 from __future__ import annotations
 
@@ -72,10 +72,20 @@ def staff(db):
     return business, client
 
 
+def echo(handler):
+    """A receiver that answers with what it got (a debugging endpoint, an error page quoting
+    the payload): the answer's start is kept as the callback's response_message."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(handler.request_body)))
+    handler.end_headers()
+    handler.wfile.write(handler.request_body)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_database_dump_holds_no_issued_code(staff, settings, receiver):
     business, admin = staff
     settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
+    receiver.plan.respond = echo
     # Every card event is delivered (its payload holds the code) and recorded as a callback.
     for topic in topics.of_resource("gift_cards"):
         webhooks.webhook_create(

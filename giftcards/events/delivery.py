@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+import orjson
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, Value, When
@@ -37,15 +40,47 @@ def retry_delay(attempts: int, jitter=random.uniform) -> timedelta:
     return timedelta(seconds=min(base, settings.WEBHOOK_RETRY_CAP_SECONDS) * jitter(0.5, 1))
 
 
-def message(answer: egress.Answer) -> str:
+def message(answer: egress.Answer, hidden: Iterable[str] = ()) -> str:
     """`response_message`: the start of the answer's body (else its reason), or why there
-    was no answer; as text any database stores."""
+    was no answer; as text any database stores, with the card codes `hidden` masked.
+
+    A receiver may quote what it got (a debugging endpoint, an error page): the payload's
+    codes would then be stored in clear. They are masked in any case and with any spaces and
+    dashes (how codes compare), before the message is cut to length, so no part of one is
+    left at the cut."""
     if answer.status is None:
         said = answer.error
     else:
-        said = answer.body[: MAX_MESSAGE_LENGTH * 4].decode("utf-8", "replace").strip()
-        said = said or answer.reason
-    return text.storable(said)[:MAX_MESSAGE_LENGTH]
+        said = answer.body.decode("utf-8", "replace").strip() or answer.reason
+    said = text.storable(said)
+    for code in hidden:
+        said = _mask_code(said, code)
+    return said[:MAX_MESSAGE_LENGTH]
+
+
+def _mask_code(said: str, code: str) -> str:
+    normalised = codes.normalise(code)
+    if not normalised:
+        return said
+    pattern = r"[\s\-]*".join(re.escape(char) for char in normalised)
+    return re.sub(pattern, codes.mask(normalised[-4:]), said, flags=re.IGNORECASE)
+
+
+def payload_codes(body: bytes) -> list[str]:
+    """The card codes a payload carries (the `code` of its gift_cards resources)."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return []
+    if not isinstance(document, dict):
+        return []
+    found = []
+    for resource in [document.get("data"), *(document.get("included") or ())]:
+        if isinstance(resource, dict) and resource.get("type") == "gift_cards":
+            code = (resource.get("attributes") or {}).get("code")
+            if isinstance(code, str):
+                found.append(code)
+    return found
 
 
 def _held(webhook: Webhook) -> bool:
@@ -187,7 +222,7 @@ def settle(
             callback_url=webhook.callback_url,
             payload_encrypted=codes.encrypt(body.decode()),
             response_code=str(answer.status) if answer.status is not None else "",
-            response_message=message(answer),
+            response_message=message(answer, hidden=payload_codes(body)),
             duration_ms=answer.duration_ms,
             created_at=now,
             updated_at=now,

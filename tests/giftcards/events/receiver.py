@@ -45,7 +45,7 @@ class Receiver:
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
+                body = self.request_body = self.rfile.read(length)  # for `respond`
                 with receiver._lock:
                     receiver.received.append(
                         Received("POST", self.path, dict(self.headers.items()), body)

@@ -294,6 +294,40 @@ def test_a_long_or_unstorable_answer_is_kept_short_and_storable(make_webhook, ma
     assert message.startswith("\ufffdbad")
 
 
+@pytest.mark.parametrize(
+    "quoted",
+    [
+        lambda body, code: body,  # the payload itself, echoed
+        lambda body, code: b"bad request: " + code.lower().encode(),
+        lambda body, code: f"invalid code {' '.join(code.replace('-', ''))}".encode(),
+        lambda body, code: b"x" * 990 + code.encode(),  # straddling the kept length
+    ],
+)
+def test_a_card_code_in_the_answer_is_not_kept(make_webhook, make_card, receiver, quoted):
+    """A receiver that quotes what it got (a debugging endpoint, an error page) would put the
+    card's code, in clear, into the callback's response_message: it is masked, in any case
+    and with any spaces or dashes."""
+    code = "ECHO-7QXW-K2MP-94RT"
+
+    def answer(handler):
+        said = quoted(handler.request_body, code)
+        handler.send_response(400)
+        handler.send_header("Content-Length", str(len(said)))
+        handler.end_headers()
+        handler.wfile.write(said)
+
+    receiver.plan.respond = answer
+    make_webhook("gift_cards.create")
+    make_card(code=code)
+    work.drain()
+    message = EventCallback.objects.get().response_message
+    squeezed = "".join(char for char in message.upper() if char.isalnum())
+    assert codes.normalise(code)[:8] not in squeezed
+    assert "7QXWK2MP" not in squeezed and "K2MP94RT" not in squeezed
+    if not message.startswith("x"):
+        assert codes.mask("94RT") in message
+
+
 def test_a_disabled_webhook_gets_nothing_and_resumes_with_new_events(
     make_webhook, make_card, actor, receiver
 ):
