@@ -82,6 +82,11 @@ class RecipientEmailField(StrictEmailField):
     """Writing finds or creates the recipient by email (services.card_issue, card_change)."""
 
 
+class CallbackUrlField(StrictCharField):
+    """A webhook's callback URL: text here; where it may lead is the service's rule
+    (giftcards.events.egress, which resolves its host)."""
+
+
 class AttachableField(serializers.Field):
     """The polymorphic `attachable` relationship: linkage to a card, a recipient or a market,
     validated as `attachable_type` and `attachable_id` (whether the key can see that row is

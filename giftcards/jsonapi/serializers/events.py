@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from giftcards.fields import JsonObjectField, StrictBooleanField, StrictCharField
+from giftcards.jsonapi.fields import CallbackUrlField
 from giftcards.jsonapi.serializers.base import ResourceSerializer
 
 MAX_INCLUDES = 20
@@ -16,8 +17,7 @@ MAX_INCLUDES = 20
 class WebhookSerializer(ResourceSerializer):
     name = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=255)
     topic = StrictCharField(max_length=64)
-    # Text here; where it may lead is the service's rule (giftcards.events.egress).
-    callback_url = StrictCharField(max_length=2000)
+    callback_url = CallbackUrlField(max_length=2000)
     include_resources = serializers.ListField(
         child=StrictCharField(max_length=64),
         required=False,
