@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from django.db import models, transaction
 
 from clients.tenancy import Actor, Tenant
-from giftcards import exceptions, text
+from giftcards import attributes, exceptions
 from giftcards.models import (
     PUBLIC_ID_PATTERN,
     AttachableType,
@@ -50,20 +50,9 @@ OWNERS: dict[str, type[models.Model]] = {
 
 
 def _text(name: str, value: Any) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise exceptions.InvalidValue(f"{name} must be text.", field=name)
-    value = value.strip()
+    value = attributes.clean_text(name, value, TEXT_LIMITS[name])
     if name == "name" and not value:
         raise exceptions.InvalidValue("An attachment needs a name.", field=name)
-    if len(value) > TEXT_LIMITS[name]:
-        raise exceptions.InvalidValue(
-            f"{name} has at most {TEXT_LIMITS[name]} characters.", field=name
-        )
-    problem = text.problem(value)
-    if problem:
-        raise exceptions.InvalidValue(problem, field=name)
     return value
 
 
@@ -89,17 +78,6 @@ def _url(value: Any) -> str:
         raise exceptions.InvalidValue(
             "url is an http or https URL, such as https://example.com/terms.pdf.", field="url"
         )
-    return value
-
-
-def _metadata(value: Any) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise exceptions.InvalidValue("metadata must be a JSON object.", field="metadata")
-    found = text.find_in_json(value)
-    if found is not None:
-        raise exceptions.InvalidValue(found[1], field="metadata")
     return value
 
 
@@ -142,9 +120,7 @@ def attachment_validate(
     that is not an object, an attachable of another type), AttachableNotFound, GiftCardError
     (an unknown field).
     """
-    unknown = sorted(set(fields) - FIELDS)
-    if unknown:
-        raise exceptions.GiftCardError(f"{unknown[0]} cannot be set here.", field=unknown[0])
+    attributes.refuse_unknown(fields, FIELDS)
     clean: dict[str, Any] = {}
     for name in ("name", "description", "reference", "reference_origin"):
         if name in fields:
@@ -152,7 +128,7 @@ def attachment_validate(
     if "url" in fields:
         clean["url"] = _url(fields["url"])
     if "metadata" in fields:
-        clean["metadata"] = _metadata(fields["metadata"])
+        clean["metadata"] = attributes.clean_metadata(fields["metadata"])
     if "attachable_type" in fields or "attachable_id" in fields:
         clean["attachable_type"], clean["attachable_id"] = _check_attachable(
             tenant, fields.get("attachable_type"), fields.get("attachable_id")
@@ -196,11 +172,7 @@ def attachment_update(*, attachment: Attachment, actor: Actor, **changes: Any) -
         locked = Attachment.objects.select_for_update().get(pk=attachment.pk)
         tenant = Tenant(business=locked.business, mode=locked.mode)
         clean = attachment_validate(tenant=tenant, attachment=locked, **changes)
-        changed = [name for name, value in clean.items() if getattr(locked, name) != value]
-        for name in changed:
-            setattr(locked, name, clean[name])
-        if changed:
-            locked.save(update_fields=[*changed, "updated_at"])
+        attributes.save_changed(locked, clean)
     return locked
 
 

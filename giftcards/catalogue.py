@@ -20,7 +20,7 @@ from django.db.models import ProtectedError
 
 from clients.models import Client
 from clients.tenancy import Actor, Tenant
-from giftcards import exceptions, money, text
+from giftcards import attributes, exceptions, money, text
 from giftcards.attachments import attachments_delete_of
 from giftcards.events import outbox, topics
 from giftcards.models import AttachableType, GiftCard, GiftCardRecipient, Market, Tag
@@ -51,12 +51,6 @@ def _tenant_of(row: models.Model) -> Tenant:
 def _lock(row: Row) -> Row:
     # Not select_related: FOR UPDATE would lock the business row too.
     return type(row).objects.select_for_update().get(pk=row.pk)
-
-
-def _check_known(fields: dict[str, Any], known: frozenset[str]) -> None:
-    unknown = sorted(set(fields) - known)
-    if unknown:
-        raise exceptions.GiftCardError(f"{unknown[0]} cannot be set here.", field=unknown[0])
 
 
 def _text(
@@ -143,7 +137,7 @@ def recipient_validate(
     (as `services.recipient_find_or_create` matches them). Raises InvalidEmail, Duplicate,
     InvalidValue, GiftCardError (an unknown field, a client of another business or mode).
     """
-    _check_known(fields, RECIPIENT_FIELDS)
+    attributes.refuse_unknown(fields, RECIPIENT_FIELDS)
     clean: dict[str, Any] = {}
     for name, value in fields.items():
         if name == "email":
@@ -252,7 +246,7 @@ def market_validate(*, tenant: Tenant, market: Market | None = None, **fields: A
     ISO 4217 code, and cannot change once cards are in the market (they carry its currency).
     Raises InvalidName, InvalidCurrency, MarketInUse, GiftCardError (an unknown field).
     """
-    _check_known(fields, MARKET_FIELDS)
+    attributes.refuse_unknown(fields, MARKET_FIELDS)
     clean: dict[str, Any] = {}
     if "name" in fields:
         clean["name"] = _text(
@@ -315,7 +309,7 @@ def tag_validate(*, tenant: Tenant, tag: Tag | None = None, **fields: Any) -> di
     is unique per business and mode, case and all (as `services.card_set_tags` matches
     names). Raises InvalidName, Duplicate, GiftCardError (an unknown field).
     """
-    _check_known(fields, TAG_FIELDS)
+    attributes.refuse_unknown(fields, TAG_FIELDS)
     clean: dict[str, Any] = {}
     if "name" in fields:
         name = _text(Tag, "name", fields["name"], error=exceptions.InvalidName)

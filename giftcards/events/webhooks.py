@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clients.tenancy import Actor, Tenant
-from giftcards import codes, exceptions, text
+from giftcards import attributes, codes, exceptions
 from giftcards.events import egress, engine, leases, payloads, signing, topics
 from giftcards.models import CircuitState, Delivery, Webhook
 
@@ -34,22 +34,6 @@ FIELDS = frozenset(
 TEXT_LIMITS = {"name": 255, "reference": 255, "reference_origin": 255}
 
 
-def _text(name: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise exceptions.InvalidValue(f"{name} must be text.", field=name)
-    value = value.strip()
-    if len(value) > TEXT_LIMITS[name]:
-        raise exceptions.InvalidValue(
-            f"{name} has at most {TEXT_LIMITS[name]} characters.", field=name
-        )
-    problem = text.problem(value)
-    if problem:
-        raise exceptions.InvalidValue(problem, field=name)
-    return value
-
-
 def webhook_validate(*, tenant: Tenant, webhook: Webhook | None = None, **fields: Any) -> dict:
     """`fields` checked and normalised, for a new webhook of `tenant` or a change to
     `webhook`. Writes nothing.
@@ -58,13 +42,11 @@ def webhook_validate(*, tenant: Tenant, webhook: Webhook | None = None, **fields
     may not reach), InvalidValue (include_resources the topic's resource cannot include,
     text too long, metadata that is not an object), GiftCardError (an unknown field).
     """
-    unknown = sorted(set(fields) - FIELDS)
-    if unknown:
-        raise exceptions.GiftCardError(f"{unknown[0]} cannot be set here.", field=unknown[0])
+    attributes.refuse_unknown(fields, FIELDS)
     clean: dict[str, Any] = {}
     for name in ("name", "reference", "reference_origin"):
         if name in fields:
-            clean[name] = _text(name, fields[name])
+            clean[name] = attributes.clean_text(name, fields[name], TEXT_LIMITS[name])
     topic = fields.get("topic", webhook.topic if webhook is not None else None)
     if "topic" in fields:
         if topic not in topics.TOPICS:
@@ -102,13 +84,7 @@ def webhook_validate(*, tenant: Tenant, webhook: Webhook | None = None, **fields
             )
         clean["include_resources"] = list(dict.fromkeys(include))
     if "metadata" in fields:
-        metadata = fields["metadata"] if fields["metadata"] is not None else {}
-        if not isinstance(metadata, dict):
-            raise exceptions.InvalidValue("metadata must be a JSON object.", field="metadata")
-        found = text.find_in_json(metadata)
-        if found is not None:
-            raise exceptions.InvalidValue(found[1], field="metadata")
-        clean["metadata"] = metadata
+        clean["metadata"] = attributes.clean_metadata(fields["metadata"])
     return clean
 
 
@@ -156,12 +132,7 @@ def webhook_update(*, webhook: Webhook, actor: Actor, **changes: Any) -> Webhook
     with transaction.atomic():
         locked = _locked(webhook)
         tenant = Tenant(business=locked.business, mode=locked.mode)
-        clean = webhook_validate(tenant=tenant, webhook=locked, **changes)
-        changed = [name for name, value in clean.items() if getattr(locked, name) != value]
-        for name in changed:
-            setattr(locked, name, clean[name])
-        if changed:
-            locked.save(update_fields=[*changed, "updated_at"])
+        attributes.save_changed(locked, webhook_validate(tenant=tenant, webhook=locked, **changes))
     return locked
 
 
