@@ -11,9 +11,11 @@ from django.test.utils import override_settings
 from clients.services import api_key_create, business_create
 from clients.tenancy import Actor, Mode, Tenant
 from giftcards import services
+from giftcards.events import webhooks
 from giftcards.models import Status
 from giftcards_project.celery import app as celery_app
 from tests import caches, network_guard
+from tests.giftcards.events.receiver import Receiver
 
 network_guard.install()
 
@@ -161,3 +163,33 @@ def database_gone_after_commit():
     """Run a request under `with connection.execute_wrapper(fault):`; needs a transactional
     test (django_db(transaction=True)), since only real commits run on_commit callbacks."""
     return DatabaseGoneAfterCommit()
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on 127.0.0.1 (tests/giftcards/events/receiver.py)."""
+    running = Receiver().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def loopback_http(settings):
+    """Callbacks to this machine allowed (the development and test setting), short timeouts."""
+    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
+    settings.WEBHOOK_TIMEOUT = 2
+    settings.WEBHOOK_CONNECT_TIMEOUT = 1
+    return settings
+
+
+@pytest.fixture
+def make_webhook(tenant, actor, receiver, loopback_http):
+    """A webhook made through the service, calling `receiver` unless told otherwise."""
+
+    def make(topic="gift_cards.balance_change", **kwargs):
+        kwargs.setdefault("callback_url", receiver.url)
+        return webhooks.webhook_create(
+            tenant=kwargs.pop("tenant", tenant), actor=actor, topic=topic, **kwargs
+        )
+
+    return make

@@ -27,7 +27,6 @@ from clients.tenancy import Actor, Mode, Tenant
 from giftcards import codes
 from giftcards.events import topics, webhooks, work
 from giftcards.models import BalanceLog, CardEmail, EventCallback, GiftCard
-from tests.giftcards.events.receiver import Receiver
 from tests.giftcards.jsonapi.conftest import JsonApiClient, resource
 from tests.giftcards.plain_api.helpers import api_client
 
@@ -52,13 +51,6 @@ def dump_database() -> str:
     return subprocess.run(
         command, capture_output=True, text=True, check=True, env=env, timeout=120
     ).stdout
-
-
-@pytest.fixture
-def receiver():
-    running = Receiver().start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

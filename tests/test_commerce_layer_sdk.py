@@ -21,7 +21,6 @@ import standardwebhooks
 from giftcards import services
 from giftcards.events import work
 from giftcards.models import Attachment, Status, Webhook
-from tests.giftcards.events.receiver import Receiver
 
 SDK = Path(__file__).resolve().parent / "sdk"
 
@@ -38,13 +37,6 @@ def node() -> str:
             pytest.fail(f"The Commerce Layer SDK check cannot run under CI: {problem}.")
         pytest.skip(problem)
     return found
-
-
-@pytest.fixture
-def receiver():
-    running = Receiver().start()
-    yield running
-    running.stop()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -128,13 +128,6 @@ def kicks_reach_the_workers(monkeypatch, broker):
     yield
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    running = Receiver().start()
-    yield running
-    running.stop()
-
-
 @contextlib.contextmanager
 def logs_on_failure(cluster: celery_stack.Cluster) -> Iterator[None]:
     try:

@@ -14,9 +14,7 @@ from django.test import Client as HttpClient
 from clients.models import User
 from clients.tenancy import Mode, Tenant
 from giftcards import services
-from giftcards.events import webhooks
 from giftcards.models import Status
-from tests.giftcards.events.receiver import Receiver
 
 roles_migration = importlib.import_module("clients.migrations.0003_staff_roles")
 events_roles_migration = importlib.import_module(
@@ -90,32 +88,3 @@ def other_card(other_tenant, actor):
         code="OTHR-SHOP-CARD-0001",
         reference="other-ref",
     )
-
-
-@pytest.fixture
-def receiver():
-    running = Receiver().start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def loopback_http(settings):
-    """Callbacks to this machine allowed (as in development), with short timeouts."""
-    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
-    settings.WEBHOOK_TIMEOUT = 2
-    settings.WEBHOOK_CONNECT_TIMEOUT = 1
-    return settings
-
-
-@pytest.fixture
-def make_webhook(tenant, actor, receiver, loopback_http):
-    """A webhook made through the service, calling `receiver` unless told otherwise."""
-
-    def make(topic="gift_cards.balance_change", **kwargs):
-        kwargs.setdefault("callback_url", receiver.url)
-        return webhooks.webhook_create(
-            tenant=kwargs.pop("tenant", tenant), actor=actor, topic=topic, **kwargs
-        )
-
-    return make
