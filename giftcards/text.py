@@ -4,6 +4,7 @@ same input, with the same 400, before anything is written."""
 
 from __future__ import annotations
 
+import math
 import re
 
 # A surrogate pair sent as two \u escapes is joined by the JSON decoder; what remains in a
@@ -42,6 +43,27 @@ def find_in_json(value) -> tuple[tuple[str | int, ...], str] | None:
                 reason = problem(key, "A member name") if isinstance(key, str) else None
                 if reason is not None:
                     return path, reason
+            stack.extend(((*path, key), child) for key, child in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend(
+                ((*path, index), child) for index, child in reversed(list(enumerate(item)))
+            )
+    return None
+
+
+INFINITE = "A number must be finite: this one is too large for JSON to hold."
+
+
+def find_infinite(value) -> tuple[str | int, ...] | None:
+    """Where the first number of a parsed JSON value that is not finite is, or None. Python
+    reads 1e999 as infinity, which JSON cannot write back: SQLite's JSON check and
+    PostgreSQL's jsonb refuse it. Walks without recursion."""
+    stack: list[tuple[tuple[str | int, ...], object]] = [((), value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return path
+        if isinstance(item, dict):
             stack.extend(((*path, key), child) for key, child in reversed(item.items()))
         elif isinstance(item, list):
             stack.extend(

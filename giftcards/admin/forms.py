@@ -44,20 +44,25 @@ def parse_amount(value: str, currency_code: str, *, allow_zero: bool = False) ->
 
 
 class StorableJSONField(forms.JSONField):
-    """The admin's JSON fields (metadata): text no store can hold, typed as escapes, is a
-    form error; and what was typed is shown back as typed, since Django would write the decoded
-    lone surrogate into the page, which no UTF-8 page can carry."""
+    """The admin's JSON fields (metadata): text no store can hold, typed as escapes, or a
+    number too large to be finite (1e999), is a form error; and what was typed is shown back
+    as typed, since Django would write the decoded lone surrogate into the page, which no
+    UTF-8 page can carry."""
 
     def to_python(self, value):
         converted = super().to_python(value)
         found = text.find_in_json(converted)
         if found is not None:
             raise forms.ValidationError(found[1], code=text.CODE)
+        if text.find_infinite(converted) is not None:
+            raise forms.ValidationError(text.INFINITE, code="invalid")
         return converted
 
     def bound_data(self, data, initial):
         value = super().bound_data(data, initial)
-        if not isinstance(value, InvalidJSONInput) and text.find_in_json(value) is not None:
+        if not isinstance(value, InvalidJSONInput) and (
+            text.find_in_json(value) is not None or text.find_infinite(value) is not None
+        ):
             return InvalidJSONInput(data)
         return value
 

@@ -109,8 +109,8 @@ class JsonApiParser(parsers.JSONParser):
     Missing or malformed members are 400s pointing at them; a `type` that is not the
     endpoint's, or an `id` that is not the URL's, is a 409; a client-generated id on create
     is a 403 (JSON:API 1.0: servers that do not support them must say so). Text no store can
-    hold (a NUL, a lone surrogate: giftcards/text.py), anywhere in the document, is a 400
-    pointing at it.
+    hold (a NUL, a lone surrogate: giftcards/text.py), or a number too large to be finite,
+    anywhere in the document, is a 400 pointing at it.
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
@@ -129,6 +129,10 @@ class JsonApiParser(parsers.JSONParser):
             path, reason = found
             pointer = "".join(f"/{escape_pointer_token(token)}" for token in path)
             raise DocumentError(reason, pointer, code=text_rules.CODE)
+        infinite = text_rules.find_infinite(result)
+        if infinite is not None:
+            pointer = "".join(f"/{escape_pointer_token(token)}" for token in infinite)
+            raise DocumentError(text_rules.INFINITE, pointer, code="invalid")
         if not isinstance(result, dict) or "data" not in result:
             raise DocumentError("The request document must be an object with `data`.", "")
         data = result["data"]

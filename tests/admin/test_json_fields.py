@@ -1,6 +1,6 @@
 """The admin's metadata fields: JSON whose text no store can hold (a NUL, a lone surrogate,
-typed as `\\u` escapes) is a form error or a refusal, never a 500, on both engines; the page
-shows back what was typed."""
+typed as `\\u` escapes) or a number too large to be finite is a form error or a refusal,
+never a 500, on both engines; the page shows back what was typed."""
 
 from __future__ import annotations
 
@@ -17,7 +17,14 @@ CARD_FORM = {
     "ledger-TOTAL_FORMS": "0",
     "ledger-INITIAL_FORMS": "0",
 }
-BAD_JSON = ['{"a": "\\u0000"}', '{"a": "\\ud800"}', '{"\\u0000": 1}', '{"a": ["x\\udfff"]}']
+BAD_JSON = [
+    '{"a": "\\u0000"}',
+    '{"a": "\\ud800"}',
+    '{"\\u0000": 1}',
+    '{"a": ["x\\udfff"]}',
+    '{"a": 1e999}',  # infinity: no JSON column holds it
+    '{"a": [-1E400]}',
+]
 
 
 @pytest.fixture
