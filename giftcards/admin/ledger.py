@@ -28,7 +28,21 @@ def signed_amount(entry: BalanceLog) -> str:
 LEDGER_ROWS_ON_CARD_PAGE = 50
 
 
-class LedgerInline(admin.TabularInline):
+class ReadOnlyMixin:
+    """Rows only the services or the workers write (the ledger, webhook calls and
+    deliveries): staff read them, nobody adds, changes or deletes them here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class LedgerInline(ReadOnlyMixin, admin.TabularInline):
     """A card's ledger on its page, newest first (the newest LEDGER_ROWS_ON_CARD_PAGE)."""
 
     model = BalanceLog
@@ -75,18 +89,9 @@ class LedgerInline(admin.TabularInline):
     def balance_after(self, entry):
         return money.format_cents(entry.balance_after_cents, entry.card.currency_code)
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(BalanceLog)
-class BalanceLogAdmin(CodeSearchMixin, BusinessScopedAdmin):
+class BalanceLogAdmin(ReadOnlyMixin, CodeSearchMixin, BusinessScopedAdmin):
     business_path = "card__business"
     card_path = "card"  # CodeSearchMixin: a code shows its card's rows
     cards_param = "card__in"
@@ -158,12 +163,3 @@ class BalanceLogAdmin(CodeSearchMixin, BusinessScopedAdmin):
     @admin.display(description="balance after", ordering="balance_after_cents")
     def balance_after(self, entry):
         return money.format_cents(entry.balance_after_cents, entry.card.currency_code)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -12,7 +12,7 @@ from django.utils.text import Truncator
 
 from clients.admin import BusinessScopedAdmin
 from clients.tenancy import Actor
-from giftcards.admin.ledger import when
+from giftcards.admin.ledger import ReadOnlyMixin, when
 from giftcards.events import webhooks
 from giftcards.exceptions import GiftCardError
 from giftcards.models import Delivery, EventCallback, Webhook
@@ -58,17 +58,8 @@ class WebhookFilter(admin.SimpleListFilter):
         return queryset.filter(webhook_id=value) if value.isdigit() else queryset.none()
 
 
-class ReadOnlyAdmin(BusinessScopedAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, BusinessScopedAdmin):
     """Rows the workers write; staff only read them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(EventCallback)
