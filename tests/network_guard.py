@@ -1,12 +1,12 @@
 """No test, benchmark or script sends traffic off this machine.
 
 `install()` wraps `socket.socket.connect` (and `connect_ex`, `sendto`) and
-`socket.getaddrinfo`: a connection to an address outside loopback (127.0.0.0/8, ::1), or a
-name resolved other than `localhost`, is refused with `OffMachine` and recorded in
-`attempts`. The suite's autouse fixture fails any test that made such an attempt, even when
-the code under test caught the error (webhook calls do); Celery workers that tests start
-install it too. A test that needs a name to resolve uses `stub_resolver`, which answers from
-a table and never asks the system resolver.
+`socket.getaddrinfo` (and `gethostbyname`, `gethostbyname_ex`): a connection or a datagram to
+an address outside loopback (127.0.0.0/8, ::1), or a name resolved other than `localhost`, is
+refused with `OffMachine` and recorded in `attempts`. The suite's autouse fixture fails any
+test that made such an attempt, even when the code under test caught the error (webhook calls
+do); Celery workers that tests start install it too. A test that needs a name to resolve uses
+`stub_resolver`, which answers from a table and never asks the system resolver.
 """
 
 from __future__ import annotations
@@ -40,12 +40,27 @@ def _check_address(address) -> None:
         raise OffMachine(f"Refused a connection to {host}: tests stay on loopback.")
 
 
-def _guarded_getaddrinfo(host, *args, **kwargs):
+def _check_name(host) -> None:
     name = host.decode() if isinstance(host, bytes) else host
     if name is None or name == "localhost" or _is_literal(name):
-        return _original["getaddrinfo"](host, *args, **kwargs)
+        return
     attempts.append(f"resolve {name!r}")
     raise OffMachine(f"Refused to resolve {name!r}: tests use a stub resolver for names.")
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):
+    _check_name(host)
+    return _original["getaddrinfo"](host, *args, **kwargs)
+
+
+def _guarded_gethostbyname(host):
+    _check_name(host)
+    return _original["gethostbyname"](host)
+
+
+def _guarded_gethostbyname_ex(host):
+    _check_name(host)
+    return _original["gethostbyname_ex"](host)
 
 
 def _is_literal(host) -> bool:
@@ -62,7 +77,10 @@ def install() -> None:
         return
     _original["connect"] = socket.socket.connect
     _original["connect_ex"] = socket.socket.connect_ex
+    _original["sendto"] = socket.socket.sendto
     _original["getaddrinfo"] = socket.getaddrinfo
+    _original["gethostbyname"] = socket.gethostbyname
+    _original["gethostbyname_ex"] = socket.gethostbyname_ex
 
     def connect(self, address):
         _check_address(address)
@@ -72,9 +90,17 @@ def install() -> None:
         _check_address(address)
         return _original["connect_ex"](self, address)
 
+    def sendto(self, data, *flags_and_address):  # (data, address) or (data, flags, address)
+        if flags_and_address:
+            _check_address(flags_and_address[-1])
+        return _original["sendto"](self, data, *flags_and_address)
+
     socket.socket.connect = connect
     socket.socket.connect_ex = connect_ex
+    socket.socket.sendto = sendto
     socket.getaddrinfo = _guarded_getaddrinfo
+    socket.gethostbyname = _guarded_gethostbyname
+    socket.gethostbyname_ex = _guarded_gethostbyname_ex
 
 
 @contextmanager

@@ -213,6 +213,40 @@ def test_the_guard_itself_refuses_and_records_a_public_connection():
     network_guard.attempts.clear()  # expected here; any other test with an attempt fails
 
 
+def test_the_guard_itself_refuses_datagrams_and_the_other_name_lookups():
+    """A datagram (UDP `sendto`: a DNS query, a metrics packet) and the resolver's other
+    entry points (`gethostbyname`, `gethostbyname_ex`) are guarded like `connect` and
+    `getaddrinfo`."""
+    import _socket
+    import socket
+
+    # Checked first, so that an unguarded socket module fails here without sending anything.
+    assert socket.socket.sendto is not _socket.socket.sendto
+    assert socket.gethostbyname is not _socket.gethostbyname
+    assert socket.gethostbyname_ex is not _socket.gethostbyname_ex
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        with pytest.raises(network_guard.OffMachine):
+            sock.sendto(b"?", (PUBLIC, 53))
+        with pytest.raises(network_guard.OffMachine):
+            sock.sendto(b"?", 0, (PUBLIC, 53))
+        assert sock.sendto(b"?", ("127.0.0.1", 9)) == 1  # loopback still goes
+    finally:
+        sock.close()
+    for lookup in (socket.gethostbyname, socket.gethostbyname_ex):
+        with pytest.raises(network_guard.OffMachine):
+            lookup("hooks.example.com")
+    assert socket.gethostbyname("127.0.0.1") == "127.0.0.1"
+    assert network_guard.attempts == [
+        f"connect to {PUBLIC}",
+        f"connect to {PUBLIC}",
+        "resolve 'hooks.example.com'",
+        "resolve 'hooks.example.com'",
+    ]
+    network_guard.attempts.clear()  # expected here; any other test with an attempt fails
+
+
 def test_a_call_tries_the_next_address_when_one_does_not_answer(
     tenant, actor, make_card, receiver, loopback_http
 ):
