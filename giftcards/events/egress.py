@@ -39,6 +39,9 @@ NAT64 = ipaddress.ip_network("64:ff9b::/96")
 # and IPv4-translated ::ffff:0:a.b.c.d forms, site-local fec0::/10, unassigned space) is not
 # a public address, whatever Python's `is_global` says of it.
 GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+# Cloud services for the machine itself at public addresses (most are link-local or private):
+# Azure's WireServer and DNS, which every Azure VM reaches and nothing outside does.
+HOST_SERVICES = frozenset({ipaddress.ip_address("168.63.129.16")})
 
 
 class Refused(Exception):
@@ -97,6 +100,8 @@ def address_problem(address: str) -> str | None:
             ip = inner
     if ip.is_loopback:
         return None if _loopback_allowed() else f"{address} is a loopback address"
+    if ip in HOST_SERVICES:
+        return f"{address} is a cloud provider's service for the machine itself"
     if ip.is_multicast:
         return f"{address} is a multicast address"
     if ip.is_link_local:

@@ -194,6 +194,8 @@ def test_loopback_is_refused_at_the_call_once_the_setting_is_off(
         ("64:ff9b:1::808:808", False),
         ("fec0::1", False),  # site-local, deprecated but still routed on some networks
         ("5f00::1", False),  # outside 2000::/3, the only global unicast space
+        ("168.63.129.16", False),  # Azure's WireServer: a public address, inside every VM
+        ("::ffff:168.63.129.16", False),
     ],
 )
 def test_address_rules(address, allowed, strict):
