@@ -1,11 +1,14 @@
 """One call of a webhook for a delivery, and what follows from its answer.
 
-Outside any transaction: read the delivery (and stop if the task is stale or the webhook is
-disabled or its circuit open), renew its lease, render and sign the payload, call. Then, in
-one short transaction: count the webhook's consecutive failures (opening its circuit at
+A task carries a batch of deliveries: their payloads are made together, then, one by one and
+outside any transaction, each call reads its webhook as it is now (stopping if it is disabled
+or its circuit open), takes its lease (stopping if the task is stale), signs and posts. Then,
+in one short transaction: count the webhook's consecutive failures (opening its circuit at
 `WEBHOOK_CIRCUIT_THRESHOLD`, clearing them on a success), settle the delivery (delivered; or
 due again after an exponential, jittered delay; or given up once the first failure is
-`WEBHOOK_RETRY_FOR_HOURS` old) and record the call as an event callback.
+`WEBHOOK_RETRY_FOR_HOURS` old) and record the call as an event callback. A payload that
+could not be made is recorded and retried the same way, without counting against the
+receiver's circuit.
 """
 
 from __future__ import annotations
@@ -83,60 +86,27 @@ def payload_codes(body: bytes) -> list[str]:
     return found
 
 
-def _held(webhook: Webhook) -> bool:
-    return webhook.is_disabled or webhook.circuit_state == CircuitState.OPEN
-
-
 def attempt_batch(delivery_ids: list[int], token: str) -> dict[int, str]:
     """Call the webhooks of the deliveries leased under `token` (one task's message), one
     after another. Returns each one's outcome: `stale` (another lease holds it, or it is
     settled), `held` (webhook disabled or circuit open: it waits), `delivered`, `retry`,
-    `failed` (gave up), `error` (its payload could not be made; retried later, not counted
-    against the receiver).
+    `failed` (gave up), `error` (its payload or signature could not be made: recorded and
+    retried like a failed call, but not counted against the receiver).
 
-    The batch's payloads are made together (one read of each kind of row); each call takes
-    its own lease just before it goes, so the rows behind a slow call keep their queue lease.
-    A circuit that opens during the batch holds the rest of its webhook's deliveries."""
+    The batch's payloads are made together (one read of each kind of row); each call reads
+    its webhook again and takes its own lease just before it goes, so a webhook disabled, a
+    circuit opened or a URL changed meanwhile is heeded, and the rows behind a slow call keep
+    their queue lease."""
     outcomes = {pk: "stale" for pk in delivery_ids}
     rows = list(
         Delivery.objects.select_related("webhook", "event", "event__business")
         .filter(pk__in=delivery_ids, lease_token=token, state=State.PENDING)
         .order_by("id")
     )
-    for row in rows:
-        if _held(row.webhook):
-            leases.release(Delivery, row.pk, token)
-            outcomes[row.pk] = "held"
-    rows = [row for row in rows if outcomes[row.pk] != "held"]
-    try:
-        bodies = payloads.bodies([(row.event, row.webhook.include_resources) for row in rows])
-    except Exception:
-        logger.exception("Could not make the payloads of deliveries %s; retrying later.", ids(rows))
-        for row in rows:
-            later = timezone.now() + retry_delay(row.attempts + 1)
-            leases.release(Delivery, row.pk, token, next_attempt_at=later)
-            outcomes[row.pk] = "error"
-        return outcomes
-    opened: set[int] = set()  # webhooks whose circuit this batch opened
-    failed: set[int] = set()  # webhooks a call of this batch failed
-    for row, body in zip(rows, bodies, strict=True):
-        if row.webhook_id in opened:
-            leases.release(Delivery, row.pk, token)
-            outcomes[row.pk] = "held"
-            continue
-        outcome = _call(row, token, body, reset=row.webhook_id in failed)
-        outcomes[row.pk] = outcome
-        if outcome in ("retry", "failed"):
-            failed.add(row.webhook_id)
-            if Webhook.objects.filter(pk=row.webhook_id, circuit_state=CircuitState.OPEN).exists():
-                opened.add(row.webhook_id)
-        elif outcome == "delivered":
-            failed.discard(row.webhook_id)
+    made = payloads.bodies([(row.event, row.webhook.include_resources) for row in rows])
+    for row, body in zip(rows, made, strict=True):
+        outcomes[row.pk] = _call(row, token, body)
     return outcomes
-
-
-def ids(rows) -> list[int]:
-    return [row.pk for row in rows]
 
 
 def attempt(delivery_id: int, token: str) -> str:
@@ -144,21 +114,25 @@ def attempt(delivery_id: int, token: str) -> str:
     return attempt_batch([delivery_id], token)[delivery_id]
 
 
-def _call(delivery: Delivery, token: str, body: bytes, *, reset: bool) -> str:
-    """One call: take the lease, sign, post, settle. `reset`: a call before it in the batch
-    failed, so a success must clear the failure count whatever was read."""
-    webhook = delivery.webhook
+def _call(delivery: Delivery, token: str, body: bytes | Exception) -> str:
+    """One call: read the webhook as it is now, take the lease, sign, post, settle."""
+    webhook = Webhook.objects.filter(pk=delivery.webhook_id).first()
+    if webhook is None or webhook.is_disabled or webhook.circuit_state == CircuitState.OPEN:
+        leases.release(Delivery, delivery.pk, token)
+        return "held" if webhook is not None else "stale"
+    delivery.webhook = webhook
     now = timezone.now()
     token = leases.take(Delivery, delivery.pk, token, now)
     if token is None:
         return "stale"
     attempts = delivery.attempts + 1
     try:
+        if isinstance(body, Exception):
+            raise body
         secret = webhook.shared_secret
-    except Exception:
-        logger.exception("Could not read the secret of webhook %s; retrying later.", webhook.pk)
-        leases.release(Delivery, delivery.pk, token, next_attempt_at=now + retry_delay(attempts))
-        return "error"
+    except Exception as exc:
+        logger.exception("Could not make the call of delivery %s.", delivery.pk)
+        return settle(delivery, token, attempts, None, _not_made(exc))
     headers = signing.headers(
         secret=secret,
         topic=delivery.event.name,
@@ -167,47 +141,55 @@ def _call(delivery: Delivery, token: str, body: bytes, *, reset: bool) -> str:
         body=body,
     )
     answer = egress.post(webhook.callback_url, body, headers)
-    reset = reset or webhook.circuit_failure_count > 0
-    return settle(delivery, token, attempts, body, answer, reset=reset)
+    return settle(delivery, token, attempts, body, answer)
+
+
+def _not_made(exc: Exception) -> egress.Answer:
+    """The answer recorded for a call that could not be made (our fault, not the
+    receiver's): the kind of error only, which names no code or secret."""
+    return egress.Answer(
+        status=None, error=f"Not sent: the payload could not be made ({type(exc).__name__})."
+    )
 
 
 def settle(
     delivery: Delivery,
     token: str,
     attempts: int,
-    body: bytes,
+    body: bytes | None,
     answer: egress.Answer,
-    *,
-    reset: bool = True,
 ) -> str:
-    """Record a call and what follows from its answer. `reset`: whether a success must clear
-    the webhook's failure count (False when it was read as 0: one statement fewer)."""
+    """Record a call (or one that could not be made: `body` None) and what follows from its
+    answer, in one transaction."""
     webhook = delivery.webhook
     now = timezone.now()
     with transaction.atomic():
         # The webhook row first, then the delivery: the order `webhook_reset_circuit` locks in.
         if answer.ok:
-            if reset:
-                Webhook.objects.filter(pk=webhook.pk, circuit_failure_count__gt=0).update(
-                    circuit_failure_count=0
-                )
+            Webhook.objects.filter(pk=webhook.pk, circuit_failure_count__gt=0).update(
+                circuit_failure_count=0
+            )
             outcome = "delivered"
             fields = {"state": State.DELIVERED, "delivered_at": now}
         else:
-            threshold = settings.WEBHOOK_CIRCUIT_THRESHOLD
-            Webhook.objects.filter(pk=webhook.pk).update(
-                circuit_failure_count=F("circuit_failure_count") + 1,
-                circuit_state=Case(
-                    When(circuit_failure_count__gte=threshold - 1, then=Value(CircuitState.OPEN)),
-                    default=F("circuit_state"),
-                ),
-            )
+            if body is not None:  # a receiver's failure counts against its circuit
+                threshold = settings.WEBHOOK_CIRCUIT_THRESHOLD
+                Webhook.objects.filter(pk=webhook.pk).update(
+                    circuit_failure_count=F("circuit_failure_count") + 1,
+                    circuit_state=Case(
+                        When(
+                            circuit_failure_count__gte=threshold - 1,
+                            then=Value(CircuitState.OPEN),
+                        ),
+                        default=F("circuit_state"),
+                    ),
+                )
             first_failed = delivery.first_failed_at or now
             if _given_up(first_failed, now):
                 outcome = "failed"
                 fields = {"state": State.FAILED, "first_failed_at": first_failed}
             else:
-                outcome = "retry"
+                outcome = "retry" if body is not None else "error"
                 fields = {
                     "first_failed_at": first_failed,
                     "next_attempt_at": now + retry_delay(attempts),
@@ -220,9 +202,9 @@ def settle(
             delivery=delivery,
             event_id=delivery.event_id,
             callback_url=webhook.callback_url,
-            payload_encrypted=codes.encrypt(body.decode()),
+            payload_encrypted=codes.encrypt(body.decode() if body is not None else "null"),
             response_code=str(answer.status) if answer.status is not None else "",
-            response_message=message(answer, hidden=payload_codes(body)),
+            response_message=message(answer, hidden=payload_codes(body or b"")),
             duration_ms=answer.duration_ms,
             created_at=now,
             updated_at=now,

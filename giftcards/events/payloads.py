@@ -82,30 +82,48 @@ class _Rows:
         return docs.recipient(recipient) if recipient is not None else None
 
 
+def _document(rows: _Rows, event: OutboxEvent, include: frozenset[str]) -> dict:
+    docs = Documents(root=api_root(settings.SITE_URL), include=include, business=event.business)
+    if event.resource_type == topics.GIFT_CARDS:
+        resource = rows.card(docs, event.resource_id)
+    else:
+        resource = rows.recipient(docs, event.resource_id)
+    if resource is None:  # a recipient deleted since: its type and id
+        resource = {"type": event.resource_type, "id": event.resource_id}
+    body = docs.one(resource)
+    body["meta"] = {
+        "event": {
+            "id": event.public_id,
+            "name": event.name,
+            "created_at": selectors.iso_utc(event.created_at),
+            "data": event.data,
+        }
+    }
+    return body
+
+
 def documents(items) -> list[dict]:
     """The payloads of several calls, `items` being (event, include_resources) pairs, in one
     read of each kind of row (`event.business` is read for the locale)."""
+    found = _documents(items, lambda body: body)
+    for body in found:
+        if isinstance(body, Exception):
+            raise body
+    return found
+
+
+def _documents(items, finish) -> list:
     wanted = [(event, frozenset(include) & includable(event.name)) for event, include in items]
-    rows = _Rows(wanted)
+    try:
+        rows = _Rows(wanted)
+    except Exception as exc:  # the batch's reads: every payload fails alike
+        return [exc] * len(wanted)
     found = []
     for event, include in wanted:
-        docs = Documents(root=api_root(settings.SITE_URL), include=include, business=event.business)
-        if event.resource_type == topics.GIFT_CARDS:
-            resource = rows.card(docs, event.resource_id)
-        else:
-            resource = rows.recipient(docs, event.resource_id)
-        if resource is None:  # a recipient deleted since: its type and id
-            resource = {"type": event.resource_type, "id": event.resource_id}
-        body = docs.one(resource)
-        body["meta"] = {
-            "event": {
-                "id": event.public_id,
-                "name": event.name,
-                "created_at": selectors.iso_utc(event.created_at),
-                "data": event.data,
-            }
-        }
-        found.append(body)
+        try:
+            found.append(finish(_document(rows, event, include)))
+        except Exception as exc:  # this payload only (a code no key opens, ...)
+            found.append(exc)
     return found
 
 
@@ -114,6 +132,7 @@ def document(event: OutboxEvent, include=()) -> dict:
     return documents([(event, include)])[0]
 
 
-def bodies(items) -> list[bytes]:
-    """`documents` as the exact bytes sent (and signed)."""
-    return [orjson.dumps(document) for document in documents(items)]
+def bodies(items) -> list[bytes | Exception]:
+    """`documents` as the exact bytes sent (and signed); in place of a payload that could not
+    be made, the exception that stopped it (the others are made all the same)."""
+    return _documents(items, orjson.dumps)

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 import standardwebhooks
+from django.db import connection
 from django.utils import timezone
 
 from clients.tenancy import Mode, Tenant
@@ -21,9 +22,11 @@ from giftcards.models import (
     CircuitState,
     Delivery,
     EventCallback,
+    GiftCard,
     Market,
     OutboxEvent,
     Status,
+    Webhook,
 )
 
 
@@ -444,3 +447,71 @@ def test_a_success_after_a_failure_in_one_batch_clears_the_count(
     hook.refresh_from_db()
     assert hook.circuit_failure_count == 0
     assert [c.response_code for c in EventCallback.objects.order_by("id")] == ["500", "200"]
+
+
+def test_a_payload_that_cannot_be_made_is_recorded_and_does_not_hold_the_others(
+    make_webhook, make_card, receiver
+):
+    hook = make_webhook("gift_cards.create")
+    broken = make_card()
+    fine = make_card()
+    GiftCard.objects.filter(pk=broken.pk).update(code_encrypted="not a token any key opens")
+    work.drain()
+    assert [json.loads(call.body)["data"]["id"] for call in receiver.received] == [fine.pk]
+    stuck = Delivery.objects.get(event__resource_id=broken.pk)
+    assert (stuck.state, stuck.attempts) == ("pending", 1)
+    assert stuck.first_failed_at is not None
+    callback = EventCallback.objects.get(delivery=stuck)
+    assert callback.response_code == ""
+    assert callback.response_message == "Not sent: the payload could not be made (InvalidCode)."
+    hook.refresh_from_db()
+    assert hook.circuit_failure_count == 0  # not the receiver's failure
+
+    Delivery.objects.filter(pk=stuck.pk).update(
+        first_failed_at=timezone.now() - timedelta(hours=26)
+    )
+    time_passes()
+    work.drain()
+    assert Delivery.objects.get(pk=stuck.pk).state == "failed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_disabled_during_a_batch_gets_no_more_calls(
+    make_webhook, make_card, actor, receiver
+):
+    hook = make_webhook("gift_cards.balance_change")
+    card = make_card()
+    for _ in range(4):
+        services.card_debit(card=card, amount_cents=1, actor=actor)
+
+    def disable_then_answer(handler):
+        Webhook.objects.filter(pk=hook.pk).update(disabled_at=timezone.now())
+        connection.close()  # this thread's own connection
+        handler.send_response(200)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    receiver.plan.respond = disable_then_answer
+    work.drain()  # one batch of five deliveries
+    assert len(receiver.received) == 1
+    assert Delivery.objects.filter(state="pending").count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_success_clears_failures_counted_by_another_worker_meanwhile(
+    make_webhook, make_card, receiver
+):
+    hook = make_webhook("gift_cards.create")
+    make_card()
+
+    def others_fail_meanwhile(handler):
+        Webhook.objects.filter(pk=hook.pk).update(circuit_failure_count=5)
+        connection.close()
+        handler.send_response(200)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    receiver.plan.respond = others_fail_meanwhile
+    work.drain()
+    hook.refresh_from_db()
+    assert hook.circuit_failure_count == 0
