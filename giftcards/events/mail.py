@@ -12,7 +12,6 @@ only: never in a log line, an error or the row.
 from __future__ import annotations
 
 import logging
-import random
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,7 +22,7 @@ from django.utils import timezone
 
 from clients.tenancy import Actor, Tenant
 from giftcards import codes, exceptions, money
-from giftcards.events import engine, leases
+from giftcards.events import delivery, engine, leases
 from giftcards.models import CardEmail, GiftCard, Status
 
 RETRY_FOR = timedelta(hours=24)
@@ -97,8 +96,8 @@ def send(email_id: int, token: str) -> str:
         if now - first_failed >= RETRY_FOR:
             fields = {"state": State.FAILED}
         else:
-            delay = min(30 * 2 ** min(attempts - 1, 20), 3600) * random.uniform(0.5, 1)
-            fields = {"next_attempt_at": now + timedelta(seconds=delay)}
+            # The webhooks' backoff: the same mail server outage, the same patience.
+            fields = {"next_attempt_at": now + delivery.retry_delay(attempts)}
         leases.release(
             CardEmail,
             card_email.pk,
