@@ -1,22 +1,7 @@
-"""JSON:API documents, built directly from rows.
-
-Reads were dominated by per-object work in DRF/DJA serializer fields and `reverse()` for
-every link; here what can be done once per request is: the link prefix, the sparse fieldsets,
-the includes, and Babel's formatter per currency (in `money`). The documents are the same as
-the serializers rendered (pinned by tests/giftcards/jsonapi/test_documents.py). Serializers
-still validate writes; they no longer render.
-
-Included resources are sorted by type, then id, as djangorestframework-jsonapi sorted them.
-
-To-many relationships that can grow without bound (attachments, webhooks, callbacks) and the
-card's events are links to their own paginated routes; attachments carry linkage `data` only
-when the request includes them, and then for the primary data alone (`attached`, loaded by the
-view in one query for the page).
-"""
+"""The `Documents` builder of one request (or one webhook payload)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -24,95 +9,28 @@ from typing import Any
 from django.urls import reverse
 
 from giftcards import codes, money, selectors
-from giftcards.models import BalanceLog, GiftCard
-
-
-def names(text: str) -> tuple[str, ...]:
-    """A tuple of member names written as words."""
-    return tuple(text.split())
-
-
-USAGE_ACTIONS = {
-    BalanceLog.Kind.DEBIT: "use",
-    BalanceLog.Kind.REFUND: "refund",
-    BalanceLog.Kind.RECHARGE: "recharge",
-    BalanceLog.Kind.ADJUSTMENT: "adjustment",
-}
-GIFT_CARD_ATTRIBUTES = names(
-    """
-    status code currency_code initial_balance_cents initial_balance_float
-    formatted_initial_balance balance_cents balance_float formatted_balance
-    balance_max_cents balance_max_float formatted_balance_max balance_log usage_log
-    single_use rechargeable distribute_discount image_url expires_at recipient_email
-    created_at updated_at reference reference_origin metadata
-    """
+from giftcards.jsonapi.documents.logs import balance_log, payload, readable, usage_log
+from giftcards.jsonapi.documents.members import (
+    ATTACHABLE_RELATIONSHIPS,
+    ATTACHMENT_ATTRIBUTES,
+    ATTACHMENT_RELATIONSHIPS,
+    EVENT_ATTRIBUTES,
+    EVENT_CALLBACK_ATTRIBUTES,
+    EVENT_CALLBACK_RELATIONSHIPS,
+    EVENT_RELATIONSHIPS,
+    EVENTS,
+    GIFT_CARD_ATTRIBUTES,
+    GIFT_CARD_RELATIONSHIPS,
+    INCLUDABLE,
+    MARKET_ATTRIBUTES,
+    RECIPIENT_ATTRIBUTES,
+    TAG_ATTRIBUTES,
+    VERSION_ATTRIBUTES,
+    VERSION_RELATIONSHIPS,
+    WEBHOOK_ATTRIBUTES,
+    WEBHOOK_RELATIONSHIPS,
 )
-GIFT_CARD_RELATIONSHIPS = (
-    "market",
-    "gift_card_recipient",
-    "tags",
-    "versions",
-    "attachments",
-    "events",
-)
-# Relationships of a card whose linkage a client can include: name -> resource type.
-INCLUDABLE = {
-    "gift_card_recipient": "gift_card_recipients",
-    "market": "markets",
-    "tags": "tags",
-    "attachments": "attachments",
-}
-RECIPIENT_ATTRIBUTES = names(
-    """
-    email first_name last_name reference reference_origin metadata created_at updated_at
-    """
-)
-MARKET_ATTRIBUTES = ("name", "currency_code", "created_at", "updated_at")
-# Recipients and markets (cards have it among theirs).
-ATTACHABLE_RELATIONSHIPS = ("attachments",)
-TAG_ATTRIBUTES = ("name", "created_at", "updated_at")
-EVENTS = {"+": "created", "~": "updated", "-": "deleted"}
-VERSION_ATTRIBUTES = ("event", "changes", "changed_by", "created_at")
-VERSION_RELATIONSHIPS = ("gift_card",)
-EVENT_ATTRIBUTES = ("name",)
-EVENT_RELATIONSHIPS = ("webhooks", "last_event_callbacks")
-WEBHOOK_ATTRIBUTES = names(
-    """
-    name topic callback_url include_resources disabled_at circuit_state circuit_failure_count
-    shared_secret created_at updated_at reference reference_origin metadata
-    """
-)
-WEBHOOK_RELATIONSHIPS = ("last_event_callbacks",)
-EVENT_CALLBACK_ATTRIBUTES = names(
-    "callback_url payload response_code response_message created_at updated_at"
-)
-EVENT_CALLBACK_RELATIONSHIPS = ("webhook",)
-ATTACHMENT_ATTRIBUTES = names(
-    "name description url created_at updated_at reference reference_origin metadata"
-)
-ATTACHMENT_RELATIONSHIPS = ("attachable",)
-RELATIONSHIPS = {
-    "gift_cards": GIFT_CARD_RELATIONSHIPS,
-    "gift_card_recipients": ATTACHABLE_RELATIONSHIPS,
-    "markets": ATTACHABLE_RELATIONSHIPS,
-    "versions": VERSION_RELATIONSHIPS,
-    "events": EVENT_RELATIONSHIPS,
-    "webhooks": WEBHOOK_RELATIONSHIPS,
-    "event_callbacks": EVENT_CALLBACK_RELATIONSHIPS,
-    "attachments": ATTACHMENT_RELATIONSHIPS,
-}
-FIELDS = {
-    "gift_cards": GIFT_CARD_ATTRIBUTES + GIFT_CARD_RELATIONSHIPS,
-    "gift_card_recipients": RECIPIENT_ATTRIBUTES + ATTACHABLE_RELATIONSHIPS,
-    "markets": MARKET_ATTRIBUTES + ATTACHABLE_RELATIONSHIPS,
-    "tags": TAG_ATTRIBUTES,
-    "versions": VERSION_ATTRIBUTES + VERSION_RELATIONSHIPS,
-    "events": EVENT_ATTRIBUTES + EVENT_RELATIONSHIPS,
-    "webhooks": WEBHOOK_ATTRIBUTES + WEBHOOK_RELATIONSHIPS,
-    "event_callbacks": EVENT_CALLBACK_ATTRIBUTES + EVENT_CALLBACK_RELATIONSHIPS,
-    "attachments": ATTACHMENT_ATTRIBUTES + ATTACHMENT_RELATIONSHIPS,
-}
-
+from giftcards.models import GiftCard
 
 iso = selectors.iso_utc
 
@@ -399,63 +317,3 @@ class Documents:
             document["included"] = self.sorted_included()
         document["meta"] = meta
         return document
-
-
-def balance_log(ledger: list[tuple] | None) -> list[dict]:
-    """Every ledger row, oldest first, the issue included: the changes sum to the balance."""
-    return [
-        {
-            "datetime": at,
-            "balance_change_cents": amount,
-            "kind": kind,
-            "balance_after_cents": after,
-            "order_reference": order or None,
-        }
-        for _pk, kind, amount, after, order, at in ledger or ()
-    ]
-
-
-def usage_log(ledger: list[tuple] | None) -> dict[str, list[dict]]:
-    """The ledger rows filed under an order reference, grouped by order."""
-    usage: dict[str, list[dict]] = {}
-    for _pk, kind, amount, after, order, at in ledger or ():
-        if not order or kind not in USAGE_ACTIONS:
-            continue
-        usage.setdefault(order, []).append(
-            {
-                "action": USAGE_ACTIONS[kind],
-                "amount_cents": amount,
-                "balance_cents": after,
-                "order_number": order,
-                "datetime": at,
-            }
-        )
-    return usage
-
-
-def readable(token: str) -> str | None:
-    """A secret encrypted with the code key, or None when no configured key reads it (a key
-    removed too early): shown as missing rather than failing the whole document."""
-    try:
-        return codes.decrypt(token)
-    except ValueError:
-        return None
-
-
-def payload(token: str) -> dict | None:
-    """An event callback's payload: the JSON document that was sent, or None when it cannot
-    be read back (see `readable`)."""
-    text = readable(token)
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-def card_tags(card: GiftCard) -> list:
-    """A card's tags for its linkage: prefetched rows, else the pairs of its own query."""
-    if "tags" in getattr(card, "_prefetched_objects_cache", {}):
-        return list(card.tags.all())
-    return selectors.tag_pairs(card)
