@@ -86,7 +86,7 @@ class QueryParameterValidationFilter(jsonapi_filters.QueryParameterValidationFil
 
 class JsonApiFilterBackend(DjangoFilterBackend):
     """`filter[q][<attribute>_<predicate>]` and `filter[<attribute>]` onto the view's
-    `filterset_class` (see giftcards/filters.py); bad names and values are 400s."""
+    `filterset_class` (see giftcards/filters/); bad names and values are 400s."""
 
     def _filter_data(self, request, filterset_class) -> tuple[dict, dict]:
         data, origin, problems = {}, {}, []
