@@ -12,50 +12,16 @@ from django.utils.text import Truncator
 
 from clients.admin import BusinessScopedAdmin
 from clients.tenancy import Actor
+from giftcards.admin.filters import ResponseFilter, WebhookFilter
 from giftcards.admin.ledger import ReadOnlyMixin, when
 from giftcards.events import webhooks
 from giftcards.exceptions import GiftCardError
-from giftcards.models import Delivery, EventCallback, Webhook
+from giftcards.models import Delivery, EventCallback
 
 
 def webhook_link(webhook) -> str:
     url = reverse("admin:giftcards_webhook_change", args=[quote(webhook.pk)])
     return format_html('<a href="{}">{}</a>', url, webhook)
-
-
-class ResponseFilter(admin.SimpleListFilter):
-    """Delivered (any 2xx) or not: another status, or no response at all."""
-
-    title = "response"
-    parameter_name = "response"
-
-    def lookups(self, request, model_admin):
-        return (("2xx", "2xx (delivered)"), ("failed", "Failed (other status or no response)"))
-
-    def queryset(self, request, queryset):
-        if self.value() == "2xx":
-            return queryset.filter(response_code__startswith="2")
-        if self.value() == "failed":
-            return queryset.exclude(response_code__startswith="2")
-        return queryset
-
-
-class WebhookFilter(admin.SimpleListFilter):
-    """The webhooks the user may see, each always offered and applied (Django's related
-    filter hides itself, and ignores its value, while fewer than two webhooks have rows)."""
-
-    title = "webhook"
-    parameter_name = "webhook"
-
-    def lookups(self, request, model_admin):
-        webhooks = model_admin.admin_site.get_model_admin(Webhook).get_queryset(request)
-        return [(str(webhook.pk), str(webhook)) for webhook in webhooks.order_by("name", "id")]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value is None:
-            return queryset
-        return queryset.filter(webhook_id=value) if value.isdigit() else queryset.none()
 
 
 class ReadOnlyAdmin(ReadOnlyMixin, BusinessScopedAdmin):

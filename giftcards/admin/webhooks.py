@@ -21,6 +21,7 @@ from django.utils.text import capfirst
 from clients.tenancy import Actor
 from giftcards import codes
 from giftcards.admin.catalogue import CatalogueAdmin, CatalogueForm, delete_selected
+from giftcards.admin.filters import DisabledFilter, TopicFilter
 from giftcards.admin.forms import StorableJSONField
 from giftcards.admin.ledger import when
 from giftcards.events import payloads, topics, webhooks
@@ -92,35 +93,6 @@ def _list_action(spec: WebhookAction):
     return admin.action(permissions=["change"], description=f"{spec.label} selected webhooks")(
         action
     )
-
-
-# ---------------------------------------------------------------------------- list filters
-
-
-class TopicFilter(admin.SimpleListFilter):
-    """Every topic, whether or not a webhook uses it yet."""
-
-    title = "topic"
-    parameter_name = "topic"
-
-    def lookups(self, request, model_admin):
-        return [(name, name) for name in topics.TOPICS]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(topic=self.value()) if self.value() else queryset
-
-
-class DisabledFilter(admin.SimpleListFilter):
-    title = "disabled"
-    parameter_name = "disabled"
-
-    def lookups(self, request, model_admin):
-        return (("yes", "Disabled"), ("no", "Enabled"))
-
-    def queryset(self, request, queryset):
-        if self.value() in ("yes", "no"):
-            return queryset.filter(disabled_at__isnull=self.value() == "no")
-        return queryset
 
 
 # ---------------------------------------------------------------------------- form
