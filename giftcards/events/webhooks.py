@@ -123,55 +123,77 @@ def webhook_create(
 
 
 def _locked(webhook: Webhook) -> Webhook:
-    # NO KEY: deliveries and callbacks being inserted hold KEY SHARE locks on the webhook.
-    return Webhook.objects.select_for_update(no_key=True).get(pk=webhook.pk)
+    # NO KEY: deliveries and callbacks being inserted hold KEY SHARE locks on the webhook;
+    # the business comes along (a change is validated within its tenant).
+    return (
+        Webhook.objects.select_related("business")
+        .select_for_update(no_key=True, of=("self",))
+        .get(pk=webhook.pk)
+    )
+
+
+# ---------------------------------------------------------------------------- steps
+# Each takes the locked webhook and changes it in the caller's transaction.
+
+
+def _update(locked: Webhook, changes: dict[str, Any]) -> None:
+    tenant = Tenant(business=locked.business, mode=locked.mode)
+    attributes.save_changed(locked, webhook_validate(tenant=tenant, webhook=locked, **changes))
+
+
+def _disable(locked: Webhook) -> None:
+    if locked.disabled_at is None:
+        locked.disabled_at = timezone.now()
+        locked.save(update_fields=["disabled_at", "updated_at"])
+
+
+def _enable(locked: Webhook) -> None:
+    if locked.disabled_at is not None:
+        locked.disabled_at = None
+        locked.save(update_fields=["disabled_at", "updated_at"])
+        transaction.on_commit(engine.kick_sweep, robust=True)
+
+
+def _reset_circuit(locked: Webhook) -> None:
+    locked.circuit_state = CircuitState.CLOSED
+    locked.circuit_failure_count = 0
+    locked.save(update_fields=["circuit_state", "circuit_failure_count", "updated_at"])
+    Delivery.objects.filter(webhook=locked, state=Delivery.State.PENDING).update(
+        next_attempt_at=timezone.now()
+    )
+    transaction.on_commit(engine.kick_sweep, robust=True)
+
+
+def _one_step(webhook: Webhook, step, *args) -> Webhook:
+    with transaction.atomic():
+        locked = _locked(webhook)
+        step(locked, *args)
+    return locked
+
+
+# ---------------------------------------------------------------------------- operations
 
 
 def webhook_update(*, webhook: Webhook, actor: Actor, **changes: Any) -> Webhook:
     """Change any of FIELDS; returns the saved row. Raises what `webhook_validate` raises."""
-    with transaction.atomic():
-        locked = _locked(webhook)
-        tenant = Tenant(business=locked.business, mode=locked.mode)
-        attributes.save_changed(locked, webhook_validate(tenant=tenant, webhook=locked, **changes))
-    return locked
+    return _one_step(webhook, _update, changes)
 
 
 def webhook_disable(*, webhook: Webhook, actor: Actor) -> Webhook:
-    """Stop calling: pending deliveries wait, new events make none. Disabling twice is a
-    no-op."""
-    with transaction.atomic():
-        locked = _locked(webhook)
-        if locked.disabled_at is None:
-            locked.disabled_at = timezone.now()
-            locked.save(update_fields=["disabled_at", "updated_at"])
-    return locked
+    """Stop calling: pending deliveries wait (a call already under way finishes), new events
+    make none. Disabling twice is a no-op."""
+    return _one_step(webhook, _disable)
 
 
 def webhook_enable(*, webhook: Webhook, actor: Actor) -> Webhook:
     """Resume calling: what waited is queued at once."""
-    with transaction.atomic():
-        locked = _locked(webhook)
-        if locked.disabled_at is not None:
-            locked.disabled_at = None
-            locked.save(update_fields=["disabled_at", "updated_at"])
-            transaction.on_commit(engine.kick_sweep, robust=True)
-    return locked
+    return _one_step(webhook, _enable)
 
 
 def webhook_reset_circuit(*, webhook: Webhook, actor: Actor) -> Webhook:
     """Close the circuit and clear the failure count; every delivery that waited (also those
     waiting for a retry) is due at once and queued."""
-    now = timezone.now()
-    with transaction.atomic():
-        locked = _locked(webhook)
-        locked.circuit_state = CircuitState.CLOSED
-        locked.circuit_failure_count = 0
-        locked.save(update_fields=["circuit_state", "circuit_failure_count", "updated_at"])
-        Delivery.objects.filter(webhook=locked, state=Delivery.State.PENDING).update(
-            next_attempt_at=now
-        )
-        transaction.on_commit(engine.kick_sweep, robust=True)
-    return locked
+    return _one_step(webhook, _reset_circuit)
 
 
 def webhook_change(
@@ -183,20 +205,22 @@ def webhook_change(
     reset_circuit: bool = False,
     **changes: Any,
 ) -> Webhook:
-    """One update as an API sends it: any of FIELDS and the triggers, all or nothing, in one
-    transaction. Returns the saved row. Raises what `webhook_validate` raises, and
-    InvalidValue for `disable` with `enable` (which one would win is anyone's guess)."""
+    """One update as an API sends it: any of FIELDS and the triggers, all or nothing, under
+    one lock. Returns the saved row. Raises what `webhook_validate` raises, and InvalidValue
+    for `disable` with `enable` (which one would win is anyone's guess)."""
     if disable and enable:
         raise exceptions.InvalidValue("Disable or enable, not both at once.", field="_enable")
     with transaction.atomic():
-        webhook = webhook_update(webhook=webhook, actor=actor, **changes)
+        locked = _locked(webhook)
+        if changes:
+            _update(locked, changes)
         if disable:
-            webhook = webhook_disable(webhook=webhook, actor=actor)
+            _disable(locked)
         if enable:
-            webhook = webhook_enable(webhook=webhook, actor=actor)
+            _enable(locked)
         if reset_circuit:
-            webhook = webhook_reset_circuit(webhook=webhook, actor=actor)
-    return webhook
+            _reset_circuit(locked)
+    return locked
 
 
 def webhook_delete(*, webhook: Webhook, actor: Actor) -> None:
