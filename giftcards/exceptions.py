@@ -72,10 +72,24 @@ class BalanceMaxExceeded(GiftCardError):
 
 
 class CardNotActive(GiftCardError):
-    """The card's status does not allow a balance change; the message names the status."""
+    """The card's status does not allow a balance change; the message names the status, and
+    `status` holds it, with `balance` (the card's balance, formatted) when it matters: an API
+    whose words differ (the plain API has no draft, inactive or redeemed) rephrases it."""
 
     code = "card_not_active"
     subject = "status"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        subject: str | None = None,
+        status: str | None = None,
+        balance: str | None = None,
+    ):
+        super().__init__(message, subject=subject)
+        self.status = status
+        self.balance = balance
 
 
 class CardExpired(GiftCardError):
@@ -109,11 +123,28 @@ class DuplicateCode(GiftCardError):
 
 
 class AlreadyRefunded(GiftCardError):
+    """Nothing of the payment is left to refund."""
+
     code = "already_refunded"
+
+
+class RefundExceedsPayment(GiftCardError):
+    """A refund larger than what remains of the payment (or order) it gives back; the message
+    says how much remains."""
+
+    code = "refund_exceeds_payment"
+    subject = "amount_cents"
 
 
 class NotRefundable(GiftCardError):
     code = "not_refundable"
+
+
+class SameCard(GiftCardError):
+    """A transfer from a card to itself."""
+
+    code = "same_card"
+    subject = "target"
 
 
 class IdempotencyConflict(GiftCardError):

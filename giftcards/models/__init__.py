@@ -1,5 +1,6 @@
-"""The gift card app's models: cards and their ledger (`cards`), what happened to them and who
-hears of it (`events`: the outbox, webhooks, deliveries, card e-mails), and attachments."""
+"""The gift card app's models: cards and their ledger (`cards`), transfers between cards
+(`transfers`), what happened to them and who hears of it (`events`: the outbox, webhooks,
+deliveries, card e-mails), and attachments."""
 
 from giftcards.models.attachments import AttachableType, Attachment
 from giftcards.models.cards import (
@@ -26,6 +27,7 @@ from giftcards.models.events import (
     OutboxEvent,
     Webhook,
 )
+from giftcards.models.transfers import BalanceTransfer
 
 __all__ = [
     "PUBLIC_ID_PATTERN",
@@ -34,6 +36,7 @@ __all__ = [
     "Attachment",
     "BalanceLog",
     "BalanceLogQuerySet",
+    "BalanceTransfer",
     "CardEmail",
     "CardHistory",
     "CircuitState",

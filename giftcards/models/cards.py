@@ -296,6 +296,13 @@ class BalanceLogQuerySet(models.QuerySet):
     def payments(self) -> BalanceLogQuerySet:
         return self.filter(kind=BalanceLog.Kind.DEBIT)
 
+    def refunds(self) -> BalanceLogQuerySet:
+        return self.filter(kind=BalanceLog.Kind.REFUND)
+
+
+TRANSFERS = ("transfer_out", "transfer_in")
+NOT_TRANSFERS = ("issue", "debit", "recharge", "adjustment", "refund")
+
 
 class BalanceLog(models.Model):
     """The ledger: one immutable row per balance change, from any entry point."""
@@ -306,16 +313,28 @@ class BalanceLog(models.Model):
         RECHARGE = "recharge", "Recharge"
         ADJUSTMENT = "adjustment", "Adjustment"
         REFUND = "refund", "Refund"
+        TRANSFER_OUT = "transfer_out", "Transfer out"
+        TRANSFER_IN = "transfer_in", "Transfer in"
 
     card = models.ForeignKey(GiftCard, on_delete=models.PROTECT, related_name="ledger")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
     amount_cents = models.BigIntegerField()
     balance_after_cents = models.BigIntegerField()
     order_reference = models.CharField(max_length=255, blank=True)
     # NULL, not "", for "no key": the unique constraint must ignore rows without one.
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
-    refund_of = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="refund"
+    # The debit a refund gives back (part of): refunds of one debit never exceed it in total
+    # (the services under the card's lock; a trigger in the database, migration 0006).
+    refund_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
+    # The transfer a transfer_out or transfer_in row is half of.
+    transfer = models.ForeignKey(
+        "giftcards.BalanceTransfer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="entries",
     )
     actor_name = models.CharField(max_length=150, blank=True)
     user = models.ForeignKey(
@@ -347,14 +366,14 @@ class BalanceLog(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["issue", "debit", "recharge", "adjustment", "refund"]),
+                condition=Q(kind__in=[*NOT_TRANSFERS, *TRANSFERS]),
                 name="giftcards_balancelog_kind_valid",
             ),
             models.CheckConstraint(
                 condition=(
                     Q(kind="issue", amount_cents__gte=0)
-                    | Q(kind="debit", amount_cents__lt=0)
-                    | Q(kind__in=["recharge", "refund"], amount_cents__gt=0)
+                    | Q(kind__in=["debit", "transfer_out"], amount_cents__lt=0)
+                    | Q(kind__in=["recharge", "refund", "transfer_in"], amount_cents__gt=0)
                     | (Q(kind="adjustment") & ~Q(amount_cents=0))
                 ),
                 name="giftcards_balancelog_amount_sign_matches_kind",
@@ -366,6 +385,21 @@ class BalanceLog(models.Model):
             models.CheckConstraint(
                 condition=Q(refund_of__isnull=True) | Q(kind="refund"),
                 name="giftcards_balancelog_refund_of_only_on_refunds",
+            ),
+            models.CheckConstraint(
+                condition=Q(refund_of__isnull=False) | ~Q(kind="refund"),
+                name="giftcards_balancelog_refunds_link_a_debit",
+            ),
+            models.CheckConstraint(
+                condition=Q(transfer__isnull=True, kind__in=NOT_TRANSFERS)
+                | Q(transfer__isnull=False, kind__in=TRANSFERS),
+                name="giftcards_balancelog_transfer_rows_link_a_transfer",
+            ),
+            # A transfer is one row out and one row in.
+            models.UniqueConstraint(
+                fields=["transfer", "kind"],
+                condition=Q(transfer__isnull=False),
+                name="giftcards_balancelog_one_row_per_transfer_side",
             ),
             models.UniqueConstraint(
                 fields=["card", "idempotency_key"],

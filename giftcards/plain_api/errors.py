@@ -40,6 +40,23 @@ DEFAULT_FIELDS = {
 }
 
 
+# The card statuses the plain API has no word for (it shows such cards "Active"), in its words.
+NOT_ACTIVE = {
+    "draft": "This card has not been activated yet, so it cannot take payments.",
+    "inactive": "This card has been deactivated, so it cannot take payments.",
+    "redeemed": "This card is used up (its balance is {balance}), so it cannot take payments.",
+}
+
+
+def plain_message(exc: exceptions.GiftCardError) -> str:
+    """The refusal in this API's words: statuses it does not show are described."""
+    if not isinstance(exc, exceptions.CardNotActive) or exc.status not in NOT_ACTIVE:
+        return exc.message
+    if exc.status != "redeemed" or exc.balance is not None:
+        return NOT_ACTIVE[exc.status].format(balance=exc.balance)
+    return exc.message
+
+
 def status_for(exc: exceptions.GiftCardError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS_BY_ERROR:
@@ -63,7 +80,8 @@ def plain_exception_handler(exc, context):
         view = context.get("view")
         fields = {**DEFAULT_FIELDS, **getattr(view, "error_fields", {})}
         field = fields.get(exc.subject, exc.subject) if exc.subject else None
-        body = {field: [exc.message]} if field else {"detail": exc.message}
+        message = plain_message(exc)
+        body = {field: [message]} if field else {"detail": message}
         statuses = getattr(view, "error_statuses", {})
         return Response(body, status=statuses.get(type(exc)) or status_for(exc))
     if isinstance(exc, RequestDataTooBig):

@@ -49,6 +49,17 @@ class ClientShape(serializers.Serializer):
     modifiedUser = serializers.CharField()
 
 
+class RefundShape(serializers.Serializer):
+    refundId = serializers.IntegerField()
+    paymentId = serializers.IntegerField(help_text="The payment it gives back (part of).")
+    giftCardUUId = serializers.CharField(min_length=22, max_length=22)
+    amount = serializers.FloatField(help_text=MAJOR_UNITS)
+    balanceAmount = serializers.FloatField(help_text=f"The balance after it. {MAJOR_UNITS}")
+    refundDate = serializers.IntegerField(help_text=EPOCH_MS)
+    comment = serializers.CharField(allow_null=True)
+    createdUser = serializers.CharField()
+
+
 class PaymentShape(serializers.Serializer):
     paymentId = serializers.IntegerField()
     giftCardUUId = serializers.CharField(min_length=22, max_length=22)
@@ -57,8 +68,12 @@ class PaymentShape(serializers.Serializer):
     invoiceId = serializers.CharField(allow_null=True)
     paymentDate = serializers.IntegerField(help_text=EPOCH_MS)
     comment = serializers.CharField(allow_null=True)
-    refunded = serializers.BooleanField()
-    refundedDate = serializers.IntegerField(allow_null=True, help_text=EPOCH_MS)
+    refunded = serializers.BooleanField(help_text="True once refunds give all of it back.")
+    refundedDate = serializers.IntegerField(
+        allow_null=True, help_text=f"When it was last refunded. {EPOCH_MS}"
+    )
+    refundedAmount = serializers.FloatField(help_text=f"What its refunds gave back. {MAJOR_UNITS}")
+    refunds = RefundShape(many=True, help_text="Its refunds, oldest first.")
     createdDate = serializers.IntegerField(help_text=EPOCH_MS)
     createdUser = serializers.CharField()
 
@@ -108,7 +123,7 @@ ERRORS = {
     400: OpenApiResponse(ErrorShape, "Bad input; each offending field is named."),
     401: OpenApiResponse(ErrorShape, "No valid API key."),
     404: OpenApiResponse(ErrorShape, "Not found for this key's business and mode."),
-    409: OpenApiResponse(ErrorShape, "Conflicts with the current state (e.g. refunded)."),
+    409: OpenApiResponse(ErrorShape, "Conflicts with the current state (e.g. refunded in full)."),
     422: OpenApiResponse(ErrorShape, "Refused by a business rule (balance, status, expiry)."),
 }
 BODY_ERRORS = {

@@ -112,7 +112,9 @@ class GiftCardWriteSerializer(StrictSerializer):
     amount = MajorAmountField()
     balanceAmount = MajorAmountField()
     businessId = StrictIntegerField()
-    clientId = StrictIntegerField()
+    # Null only on an update of a card that has none (made through the JSON:API or the admin):
+    # kept as is.
+    clientId = StrictIntegerField(allow_null=True)
     # Null only on an update of a card that has none (a draft from the JSON:API): kept as is.
     purchaseDate = EpochMillisField(allow_null=True)
     status = serializers.ChoiceField(choices=[ACTIVE, DELETED, EXPIRED])
@@ -128,11 +130,20 @@ class GiftCardWriteSerializer(StrictSerializer):
             raise serializers.ValidationError("This is not the business of your API key.")
         return value
 
-    def validate_clientId(self, value: int) -> Client:
+    def validate_clientId(self, value: int | None) -> Client | None:
+        card = self.context.get("card")
+        if value is None:
+            if card is None or card.client_id is not None:
+                raise serializers.ValidationError(
+                    "This field may not be null."
+                    if card is None
+                    else f"This card belongs to client {card.client_id}: send that clientId "
+                    "(or another client's)."
+                )
+            return None
         client = Client.objects.for_tenant(self.context["tenant"]).filter(pk=value).first()
         if client is None:
             raise serializers.ValidationError(f"No client with id {value}.")
-        card = self.context.get("card")
         if not client.active and (card is None or card.client_id != client.pk):
             raise serializers.ValidationError(f"Client {value} is deleted.")
         return client
@@ -277,9 +288,12 @@ class ClientWriteSerializer(StrictSerializer):
 # ---------------------------------------------------------------------------- payments
 
 
-def payment_data(entry: BalanceLog, card: GiftCard, refund: BalanceLog | None) -> dict[str, Any]:
-    """A payment is a debit row of the ledger; its refund, if any, is linked to it."""
+def payment_data(entry: BalanceLog, card: GiftCard, refunds: list[BalanceLog]) -> dict[str, Any]:
+    """A payment is a debit row of the ledger; its refunds (partial ones too) link to it.
+    `refunded` is true once they give all of it back."""
     currency = card.currency_code
+    refunded = sum(refund.amount_cents for refund in refunds)
+    last = max(refunds, key=lambda refund: (refund.created_at, refund.pk), default=None)
     return {
         "paymentId": entry.pk,
         "giftCardUUId": entry.card_id,
@@ -288,10 +302,27 @@ def payment_data(entry: BalanceLog, card: GiftCard, refund: BalanceLog | None) -
         "invoiceId": entry.order_reference or None,
         "paymentDate": epoch_ms(entry.occurred_at or entry.created_at),
         "comment": entry.note or None,
-        "refunded": refund is not None,
-        "refundedDate": epoch_ms(refund.created_at) if refund is not None else None,
+        "refunded": refunded >= -entry.amount_cents,
+        "refundedDate": epoch_ms(last.created_at) if last is not None else None,
+        "refundedAmount": money.major_number(refunded, currency),
+        "refunds": [refund_data(refund, card) for refund in refunds],
         "createdDate": epoch_ms(entry.created_at),
         "createdUser": entry.actor_name,
+    }
+
+
+def refund_data(refund: BalanceLog, card: GiftCard) -> dict[str, Any]:
+    """A refund row of the ledger, as `POST /payments/{paymentId}/refunds` returns it."""
+    currency = card.currency_code
+    return {
+        "refundId": refund.pk,
+        "paymentId": refund.refund_of_id,
+        "giftCardUUId": refund.card_id,
+        "amount": money.major_number(refund.amount_cents, currency),
+        "balanceAmount": money.major_number(refund.balance_after_cents, currency),
+        "refundDate": epoch_ms(refund.created_at),
+        "comment": refund.note or None,
+        "createdUser": refund.actor_name,
     }
 
 
@@ -314,3 +345,11 @@ class PaymentWriteSerializer(StrictSerializer):
             # Invoice numbers are often sent as integers.
             data = {**data, "invoiceId": str(invoice)}
         return super().to_internal_value(data)
+
+
+class RefundWriteSerializer(StrictSerializer):
+    """`POST /payments/{paymentId}/refunds`: gives back `amount` of the payment."""
+
+    # In major units: the service converts it with the card's currency, under its lock.
+    amount = MajorAmountField(allow_zero=False, major=True)
+    comment = StrictCharField(max_length=1000, required=False, allow_null=True, allow_blank=True)

@@ -29,6 +29,11 @@ urlpatterns = [
         name="plain-card-payments",
     ),
     re_path(
+        r"^payments/(?P<payment_id>[^/]+)/refunds/?$",
+        views.PaymentRefundsView.as_view(),
+        name="plain-payment-refunds",
+    ),
+    re_path(
         r"^payments/(?P<payment_id>[^/]+)/?$",
         views.PaymentDetailView.as_view(),
         name="plain-payment-detail",

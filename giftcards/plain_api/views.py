@@ -7,6 +7,7 @@ are 400s naming the field. Either way nothing reveals that another business's ro
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Mapping
 
 from django.db import transaction
@@ -28,11 +29,18 @@ from giftcards.parsers import DecimalJSONParser
 from giftcards.plain_api import serializers as s
 from giftcards.plain_api.errors import plain_exception_handler
 from giftcards.plain_api.fields import ID_MESSAGE, parse_id
-from giftcards.plain_api.schema import ClientShape, GiftCardShape, PaymentShape, document
+from giftcards.plain_api.schema import (
+    ClientShape,
+    GiftCardShape,
+    PaymentShape,
+    RefundShape,
+    document,
+)
 from giftcards.preconditions import card_etag, if_match
 from giftcards.throttling import ApiKeyRateThrottle, StopAtFirstRefusal
 
 _PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
+Kind = BalanceLog.Kind
 
 
 def _one(queryset):
@@ -298,55 +306,115 @@ class PaymentCreateView(PlainApiView):
             note=payment.get("comment") or "",
             occurred_at=payment.get("paymentDate"),
         )
-        body = s.payment_data(change.entry, change.card, refund=None)
+        body = s.payment_data(change.entry, change.card, refunds=[])
         return Response(body, status=status.HTTP_201_CREATED)
 
 
 class CardPaymentsView(PlainApiView):
-    """GET /payments/giftCard/{id}: the card's payments, newest first."""
+    """GET /payments/giftCard/{id}: the card's payments, newest first, with their refunds."""
 
     @document(shape=PaymentShape, many=True, path=["card_id"])
     def get(self, request, card_id):
         card = self.card_from_url(card_id)
-        payments = (
-            BalanceLog.objects.payments()
-            .filter(card=card)
-            .select_related("refund")
-            .order_by("-created_at", "-id")
-        )
+        # Payments and refunds in one read, oldest first: each refund follows its payment.
+        rows = BalanceLog.objects.filter(card=card, kind__in=[Kind.DEBIT, Kind.REFUND])
+        payments, refunds = [], defaultdict(list)
+        for row in rows.order_by("created_at", "id"):
+            if row.kind == Kind.DEBIT:
+                payments.append(row)
+            else:
+                refunds[row.refund_of_id].append(row)
         return Response(
-            [s.payment_data(entry, card, getattr(entry, "refund", None)) for entry in payments]
+            [s.payment_data(entry, card, refunds[entry.pk]) for entry in reversed(payments)]
         )
 
 
-class PaymentDetailView(PlainApiView):
-    """DELETE /payments/{paymentId}: refund the whole payment; a second time is a 409 (a retry
-    with the first request's `Idempotency-Key` gets the first response instead)."""
+class PaymentView(PlainApiView):
+    """What the calls on one payment share: finding it through the key's tenant."""
+
+    def payment_from_url(self, payment_id: str) -> BalanceLog:
+        pk = parse_id(payment_id)
+        if pk is None:
+            raise ValidationError({"paymentId": [ID_MESSAGE]})
+        payment = _one(
+            BalanceLog.objects.payments()
+            .filter(pk=pk, card__business=self.tenant.business, card__mode=self.tenant.mode)
+            .select_related("card")
+        )
+        if payment is None:
+            raise Http404("No payment with this paymentId.")
+        return payment
+
+    def refunds_of(self, payment: BalanceLog) -> list[BalanceLog]:
+        return list(payment.refunds.order_by("created_at", "id"))
+
+
+class PaymentDetailView(PaymentView):
+    """DELETE /payments/{paymentId}: refund what remains of the payment; when nothing remains,
+    a 409 (a retry with the first request's `Idempotency-Key` gets the first response
+    instead). It takes no body: a part is refunded through POST /payments/{paymentId}/refunds.
+    """
 
     @document(
         shape=PaymentShape,
         path=["payment_id"],
         idempotent=True,
-        description="Refunds the payment in full.",
+        description=(
+            "Refunds what remains of the payment (all of it when nothing was refunded yet). "
+            "To refund part of it, POST to /payments/{paymentId}/refunds."
+        ),
     )
     @idempotent
     def delete(self, request, payment_id):
-        pk = parse_id(payment_id)
-        if pk is None:
-            raise ValidationError({"paymentId": [ID_MESSAGE]})
-        payment = (
-            BalanceLog.objects.payments()
-            .filter(pk=pk, card__business=self.tenant.business)
-            .filter(card__mode=self.tenant.mode)
-            .select_related("card")
-            .first()
-        )
-        if payment is None:
-            raise Http404("No payment with this paymentId.")
+        payment = self.payment_from_url(payment_id)
+        data = request.data
+        if data:
+            field = "amount" if isinstance(data, Mapping) and "amount" in data else "detail"
+            message = (
+                "DELETE refunds all that remains of a payment and takes no body. To refund part "
+                f'of it, POST {{"amount": ...}} to /payments/{payment.pk}/refunds.'
+            )
+            raise ValidationError({field: [message]})
+        with transaction.atomic():  # all the response needs, read before the commit
+            change = services.card_refund(
+                payment=payment,
+                tenant=self.tenant,
+                actor=self.actor,
+                idempotency_key=ledger_key(request, "plain"),
+            )
+            refunds = self.refunds_of(payment)
+        return Response(s.payment_data(payment, change.card, refunds))
+
+
+class PaymentRefundsView(PaymentView):
+    """POST /payments/{paymentId}/refunds: refund part of a payment (never more than remains
+    of it, a 422 that says how much); GET: its refunds, oldest first."""
+
+    @document(
+        request=s.RefundWriteSerializer,
+        ok=201,
+        shape=RefundShape,
+        path=["payment_id"],
+        idempotent=True,
+        description="Refunds `amount` of the payment; its refunds never exceed it in total.",
+    )
+    @idempotent
+    def post(self, request, payment_id):
+        payment = self.payment_from_url(payment_id)
+        serializer = s.RefundWriteSerializer(data=self.body(), context=self.context())
+        serializer.is_valid(raise_exception=True)
         change = services.card_refund(
             payment=payment,
             tenant=self.tenant,
             actor=self.actor,
+            amount=serializer.validated_data["amount"],
+            note=serializer.validated_data.get("comment") or "",
             idempotency_key=ledger_key(request, "plain"),
         )
-        return Response(s.payment_data(payment, change.card, refund=change.entry))
+        return Response(s.refund_data(change.entry, change.card), status=status.HTTP_201_CREATED)
+
+    @document(shape=RefundShape, many=True, path=["payment_id"])
+    def get(self, request, payment_id):
+        payment = self.payment_from_url(payment_id)
+        refunds = self.refunds_of(payment)
+        return Response([s.refund_data(refund, payment.card) for refund in refunds])

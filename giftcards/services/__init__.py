@@ -7,7 +7,8 @@ before the lock would let two debits race for the same dollar. Each function say
 docstring which domain errors it raises; on any error nothing has been written.
 
 - `door`: locking (tenant-scoped, primary-key order) and the version precondition;
-- `issuing`: new cards; `balances`: debits, recharges, adjustments, refunds;
+- `issuing`: new cards; `balances`: debits, recharges, adjustments; `refunds`: payments and
+  orders given back, in part or in full; `transfers`: money moved between two cards;
 - `cards`: status triggers, attributes, expiry, deletion, tags, recipients;
 - `changes`: a change set of several of those under one lock (what an API update asks).
 """
@@ -17,7 +18,6 @@ from giftcards.services.balances import (
     card_adjust,
     card_debit,
     card_recharge,
-    card_refund,
 )
 from giftcards.services.cards import (
     TRANSITIONS,
@@ -37,6 +37,8 @@ from giftcards.services.changes import CardChanges, ChangeResult, card_change
 from giftcards.services.checks import MAX_CENTS
 from giftcards.services.door import card_version, lock_card, lock_cards
 from giftcards.services.issuing import ISSUABLE_STATUSES, card_issue, card_issued_with
+from giftcards.services.refunds import card_refund
+from giftcards.services.transfers import TransferResult, card_transfer
 
 __all__ = [
     "ISSUABLE_STATUSES",
@@ -46,6 +48,7 @@ __all__ = [
     "BalanceChange",
     "CardChanges",
     "ChangeResult",
+    "TransferResult",
     "card_activate",
     "card_adjust",
     "card_change",
@@ -60,6 +63,7 @@ __all__ = [
     "card_restore",
     "card_set_tags",
     "card_soft_delete",
+    "card_transfer",
     "card_transition",
     "card_update",
     "card_version",

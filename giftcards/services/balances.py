@@ -1,4 +1,5 @@
-"""Balance operations: debit, recharge, adjustment and refund, each one ledger row.
+"""Balance operations: debit, recharge and adjustment, each one ledger row (refunds are in
+`services.refunds`, transfers in `services.transfers`; they build on these steps).
 
 Each public function opens a transaction, locks the card through the door, and hands the
 locked row to a step function (`debit`, `recharge`, ...) that checks everything against it,
@@ -76,6 +77,7 @@ def post(
     note: str = "",
     occurred_at: datetime | None = None,
     refund_of: BalanceLog | None = None,
+    transfer=None,
 ) -> BalanceLog:
     """Write one ledger row and change the locked card in memory (the caller saves it); its
     events (`balance_change`, and `redeem` when the row uses the card up) go in the same
@@ -93,6 +95,7 @@ def post(
         idempotency_key=idempotency_key or None,
         order_reference=order_reference or "",
         refund_of=refund_of,
+        transfer=transfer,
         actor_name=actor.name,
         user=actor.user,
         api_key=actor.api_key,
@@ -116,6 +119,67 @@ def save(card: GiftCard, fields: Collection[str]) -> GiftCard:
 # Each takes the locked card, raises before writing anything, and returns the ledger row.
 
 
+def check_spendable(
+    card: GiftCard, amount_cents: int, *, currency_code: str | None = None, spend: str = "debited"
+) -> None:
+    """Refuse unless `amount_cents` can leave the locked card: it is active, not expired nor
+    deleted, holds that much, and (when the caller names one) in `currency_code`."""
+    checks.require_positive_cents(amount_cents)
+    checks.check_not_deleted(card)
+    if card.status == Status.REDEEMED and card.balance_cents == 0:
+        # Used up: what cannot be met is the balance (the plain API has no "redeemed").
+        raise exceptions.CardNotActive(
+            f"Only an active card can be {spend}; this card is redeemed: its balance is "
+            f"{checks.format_amount(card, 0)}.",
+            subject="balance_cents",
+            status=card.status,
+            balance=checks.format_amount(card, 0),
+        )
+    if card.status != Status.ACTIVE:
+        raise exceptions.CardNotActive(
+            f"Only an active card can be {spend}; this card is {card.status}.",
+            status=card.status,
+        )
+    checks.check_not_expired(card)
+    checks.check_currency(card, currency_code)
+    if amount_cents > card.balance_cents:
+        raise exceptions.InsufficientBalance(
+            f"The card's balance is {checks.format_amount(card, card.balance_cents)}; "
+            f"{checks.format_amount(card, amount_cents)} cannot be {spend}."
+        )
+
+
+def spent_status(card: GiftCard, amount_cents: int) -> str | None:
+    """The status of a card `amount_cents` is about to leave: redeemed when that uses it up
+    (all of its balance, or any use of a single-use card), else unchanged (None)."""
+    return Status.REDEEMED if amount_cents == card.balance_cents or card.single_use else None
+
+
+def check_receivable(
+    card: GiftCard,
+    amount_cents: int,
+    *,
+    currency_code: str | None = None,
+    receive: str = "recharged",
+) -> None:
+    """Refuse unless `amount_cents` can be added to the locked card: rechargeable, active (or
+    redeemed and not single-use), not expired nor deleted, within its maximum afterwards."""
+    checks.require_positive_cents(amount_cents)
+    checks.check_not_deleted(card)
+    if not card.rechargeable:
+        raise exceptions.NotRechargeable("This card is not rechargeable.")
+    reusable = card.status == Status.REDEEMED and not card.single_use
+    if card.status != Status.ACTIVE and not reusable:
+        detail = " single-use and" if card.single_use else ""
+        raise exceptions.CardNotActive(
+            f"Only an active card can be {receive}; this card is{detail} {card.status}.",
+            status=card.status,
+        )
+    checks.check_not_expired(card)
+    checks.check_currency(card, currency_code)
+    checks.check_within_max(card, card.balance_cents + amount_cents)
+
+
 def debit(
     card: GiftCard,
     amount_cents: int,
@@ -127,33 +191,13 @@ def debit(
     note: str = "",
     occurred_at: datetime | None = None,
 ) -> BalanceLog:
-    checks.require_positive_cents(amount_cents)
-    checks.check_not_deleted(card)
-    if card.status == Status.REDEEMED and card.balance_cents == 0:
-        # Used up: what cannot be met is the balance (the plain API has no "redeemed").
-        raise exceptions.CardNotActive(
-            f"Only an active card can be debited; this card is redeemed: its balance is "
-            f"{checks.format_amount(card, 0)}.",
-            subject="balance_cents",
-        )
-    if card.status != Status.ACTIVE:
-        raise exceptions.CardNotActive(
-            f"Only an active card can be debited; this card is {card.status}."
-        )
-    checks.check_not_expired(card)
-    checks.check_currency(card, currency_code)
-    if amount_cents > card.balance_cents:
-        raise exceptions.InsufficientBalance(
-            f"The card's balance is {checks.format_amount(card, card.balance_cents)}; "
-            f"{checks.format_amount(card, amount_cents)} cannot be debited."
-        )
-    redeemed = amount_cents == card.balance_cents or card.single_use
+    check_spendable(card, amount_cents, currency_code=currency_code)
     return post(
         card,
         kind=Kind.DEBIT,
         amount_cents=-amount_cents,
         actor=actor,
-        new_status=Status.REDEEMED if redeemed else None,
+        new_status=spent_status(card, amount_cents),
         idempotency_key=idempotency_key,
         order_reference=order_reference,
         note=note,
@@ -171,19 +215,7 @@ def recharge(
     order_reference: str = "",
     note: str = "",
 ) -> BalanceLog:
-    checks.require_positive_cents(amount_cents)
-    checks.check_not_deleted(card)
-    if not card.rechargeable:
-        raise exceptions.NotRechargeable("This card is not rechargeable.")
-    reusable = card.status == Status.REDEEMED and not card.single_use
-    if card.status != Status.ACTIVE and not reusable:
-        detail = " single-use and" if card.single_use else ""
-        raise exceptions.CardNotActive(
-            f"Only an active card can be recharged; this card is{detail} {card.status}."
-        )
-    checks.check_not_expired(card)
-    checks.check_currency(card, currency_code)
-    checks.check_within_max(card, card.balance_cents + amount_cents)
+    check_receivable(card, amount_cents, currency_code=currency_code)
     return post(
         card,
         kind=Kind.RECHARGE,
@@ -231,7 +263,7 @@ def adjust(
 # ---------------------------------------------------------------------------- operations
 
 
-def _move(card, *, tenant, key, kind, same, step, if_match=None) -> BalanceChange:
+def move(card, *, tenant, key, kind, same, step, if_match=None) -> BalanceChange:
     """One balance operation: lock the card, answer a retry of `key` with its row (`same`
     gives the values that must match), else run `step` and save the card."""
     with transaction.atomic():
@@ -275,7 +307,7 @@ def card_debit(
             return amount_cents
         return checks.require_positive_cents(checks.to_cents(amount, locked))
 
-    return _move(
+    return move(
         card,
         tenant=tenant,
         if_match=if_match,
@@ -316,7 +348,7 @@ def card_recharge(
     CardExpired, CurrencyMismatch, BalanceMaxExceeded, IdempotencyConflict.
     """
     checks.require_positive_cents(amount_cents)
-    return _move(
+    return move(
         card,
         tenant=tenant,
         key=idempotency_key,
@@ -353,7 +385,7 @@ def card_adjust(
     BalanceMaxExceeded, IdempotencyConflict.
     """
     checks.require_non_negative_cents(new_balance_cents, "balance_cents")
-    return _move(
+    return move(
         card,
         tenant=tenant,
         key=idempotency_key,
@@ -368,48 +400,4 @@ def card_adjust(
             idempotency_key=idempotency_key,
             reopen_redeemed=reopen_redeemed,
         ),
-    )
-
-
-def card_refund(
-    *,
-    payment: BalanceLog,
-    actor: Actor,
-    tenant: Tenant | None = None,
-    note: str = "",
-    idempotency_key: str | None = None,
-) -> BalanceChange:
-    """Give back a whole debit. A redeemed card becomes active again.
-
-    Refunds are allowed on expired and inactive cards (the money was the customer's), never
-    on deleted ones, and once per debit. Raises CardNotFound, NotRefundable,
-    AlreadyRefunded, CardDeleted, BalanceMaxExceeded.
-    """
-    if payment.kind != Kind.DEBIT:
-        raise exceptions.NotRefundable("Only a debit can be refunded.")
-
-    def refund(locked: GiftCard) -> BalanceLog:
-        if BalanceLog.objects.filter(refund_of=payment).exists():
-            raise exceptions.AlreadyRefunded("This payment has already been refunded.")
-        checks.check_not_deleted(locked)
-        checks.check_within_max(locked, locked.balance_cents - payment.amount_cents)
-        return post(
-            locked,
-            kind=Kind.REFUND,
-            amount_cents=-payment.amount_cents,
-            actor=actor,
-            new_status=Status.ACTIVE if locked.status == Status.REDEEMED else None,
-            idempotency_key=idempotency_key,
-            order_reference=payment.order_reference,
-            note=note,
-            refund_of=payment,
-        )
-
-    return _move(
-        payment.card if tenant is None else payment.card_id,
-        tenant=tenant,
-        key=idempotency_key,
-        kind=Kind.REFUND,
-        same=lambda locked: {"refund_of_id": payment.pk},
-        step=refund,
     )

@@ -1,7 +1,8 @@
 """A change set: everything one API request asks of a card, under one lock, in one
 transaction, in a fixed order (restore, recipient and attributes, status triggers, balance
-written, balance changed, tags, expiry, deletion). A refusal at any step leaves the card, its
-ledger and its history as they were, and says which step refused (`exc.step`).
+written, balance changed (a debit, an order's refund or a recharge), tags, expiry, deletion).
+A refusal at any step leaves the card, its ledger and its history as they were, and says which
+step refused (`exc.step`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from clients.tenancy import Actor, Tenant
 from giftcards import exceptions, selectors
 from giftcards.events import outbox
 from giftcards.models import BalanceLog, GiftCard
-from giftcards.services import balances, cards, checks
+from giftcards.services import balances, cards, checks, refunds
 from giftcards.services.door import lock_card
 
 Kind = BalanceLog.Kind
@@ -32,7 +33,9 @@ class CardChanges:
     balance_cents: int | None = None  # written directly: an adjustment for the difference
     balance_note: str = ""
     reopen_redeemed: bool = False
-    balance_change_cents: int | None = None  # < 0 a debit, > 0 a recharge
+    # < 0 a debit; > 0 a refund of `order_reference` when that order has debits on the card,
+    # else a recharge.
+    balance_change_cents: int | None = None
     order_reference: str = ""
     add_tags: tuple[str, ...] = ()
     remove_tags: tuple[str, ...] = ()
@@ -66,20 +69,37 @@ def _replay(locked: GiftCard, changes: CardChanges, key: str | None):
     """A retry of a change set that moved money finds its ledger row: nothing runs again."""
     if not key:
         return None
-    if changes.balance_change_cents:
-        kind = Kind.DEBIT if changes.balance_change_cents < 0 else Kind.RECHARGE
-        return balances.replay(
-            locked,
-            key,
-            kind,
-            amount_cents=changes.balance_change_cents,
-            order_reference=changes.order_reference or "",
-        )
+    change = changes.balance_change_cents
+    if change:
+        order = changes.order_reference or ""
+        if change > 0 and order:
+            earlier = refunds.order_refund_replay(
+                locked, key, amount_cents=change, order_reference=order
+            )
+            if earlier:
+                return earlier
+        kind = Kind.DEBIT if change < 0 else Kind.RECHARGE
+        return balances.replay(locked, key, kind, amount_cents=change, order_reference=order)
     if changes.balance_cents is not None:
         return balances.replay(
             locked, key, Kind.ADJUSTMENT, balance_after_cents=changes.balance_cents
         )
     return None
+
+
+def _balance_change(
+    locked: GiftCard, changes: CardChanges, actor: Actor, key: str | None
+) -> list[BalanceLog]:
+    """A debit, a refund of the order's debits on this card, or a recharge."""
+    change, order = changes.balance_change_cents, changes.order_reference
+    if change < 0:
+        return [balances.debit(locked, -change, actor, idempotency_key=key, order_reference=order)]
+    debits = refunds.order_debits(locked, order) if order else []
+    if debits:
+        return refunds.refund_order(
+            locked, order, change, actor, debits=debits, idempotency_key=key
+        )
+    return [balances.recharge(locked, change, actor, idempotency_key=key, order_reference=order)]
 
 
 def card_change(
@@ -153,19 +173,9 @@ def card_change(
                     reopen_redeemed=changes.reopen_redeemed,
                 )
                 entries.extend([entry] if entry else [])
-        change = changes.balance_change_cents
-        if change:
+        if changes.balance_change_cents:
             with _step("balance_change_cents"):
-                move = balances.debit if change < 0 else balances.recharge
-                entries.append(
-                    move(
-                        locked,
-                        abs(change),
-                        actor,
-                        idempotency_key=idempotency_key,
-                        order_reference=changes.order_reference,
-                    )
-                )
+                entries.extend(_balance_change(locked, changes, actor, idempotency_key))
         if changes.add_tags or changes.remove_tags:
             with _step("tags"):
                 tag_fields = cards.tags_step(locked, changes.add_tags, changes.remove_tags)

@@ -21,6 +21,7 @@ from clients.tenancy import Mode
 from giftcards import codes, dates
 from giftcards.models import (
     BalanceLog,
+    BalanceTransfer,
     GiftCard,
     GiftCardRecipient,
     LedgerImmutable,
@@ -393,11 +394,116 @@ def test_refund_of_on_a_non_refund_row_is_refused(card, kind, amount_cents):
         insert_ledger_row(card.pk, kind=kind, amount_cents=amount_cents, refund_of_id=debit_id)
 
 
-def test_second_refund_of_the_same_debit_is_refused(card):
+def test_refunds_of_one_debit_may_be_partial_but_never_exceed_it(card):
+    debit_id = insert_ledger_row(card.pk)  # 100 cents
+    insert_ledger_row(card.pk, kind="refund", amount_cents=60, refund_of_id=debit_id)
+    insert_ledger_row(card.pk, kind="refund", amount_cents=40, refund_of_id=debit_id)
+    with violates("would exceed"):
+        insert_ledger_row(card.pk, kind="refund", amount_cents=1, refund_of_id=debit_id)
+    assert BalanceLog.objects.filter(refund_of_id=debit_id).count() == 2
+
+
+def test_one_refund_larger_than_its_debit_is_refused(card):
     debit_id = insert_ledger_row(card.pk)
-    insert_ledger_row(card.pk, kind="refund", amount_cents=100, refund_of_id=debit_id)
-    with violates("refund_of"):
-        insert_ledger_row(card.pk, kind="refund", amount_cents=100, refund_of_id=debit_id)
+    with violates("would exceed"):
+        insert_ledger_row(card.pk, kind="refund", amount_cents=101, refund_of_id=debit_id)
+
+
+def test_a_refund_of_another_cards_debit_is_refused(business, card):
+    debit_id = insert_ledger_row(bare_card(business).pk)
+    with violates("its own card"):
+        insert_ledger_row(card.pk, kind="refund", amount_cents=10, refund_of_id=debit_id)
+
+
+def test_a_refund_of_a_row_that_is_not_a_debit_is_refused(card):
+    recharge_id = insert_ledger_row(card.pk, kind="recharge", amount_cents=100)
+    with violates("its own card"):
+        insert_ledger_row(card.pk, kind="refund", amount_cents=10, refund_of_id=recharge_id)
+
+
+def test_a_refund_that_gives_back_no_debit_is_refused(card):
+    with violates("giftcards_balancelog_refunds_link_a_debit"):
+        insert_ledger_row(card.pk, kind="refund", amount_cents=10)
+
+
+# ---------------------------------------------------------------------------- transfers
+
+
+@pytest.fixture
+def transfer(business, card):
+    """A transfer of 250 cents from `card` to another card, without its ledger rows."""
+    return BalanceTransfer.objects.create(
+        business=business,
+        mode=Mode.LIVE,
+        source=card,
+        target=bare_card(business),
+        amount_cents=250,
+        currency_code="USD",
+    )
+
+
+def test_a_transfers_two_rows_are_accepted(transfer):
+    insert_ledger_row(
+        transfer.source_id, kind="transfer_out", amount_cents=-250, transfer_id=transfer.pk
+    )
+    insert_ledger_row(
+        transfer.target_id, kind="transfer_in", amount_cents=250, transfer_id=transfer.pk
+    )
+    assert transfer.entries.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("side", "kind", "amount_cents"),
+    [
+        ("source", "transfer_out", -249),  # not its amount
+        ("target", "transfer_out", -250),  # out of the card money goes into
+        ("source", "transfer_in", 250),  # into the card money leaves
+        ("target", "transfer_in", 251),
+    ],
+)
+def test_a_transfer_row_that_does_not_match_its_transfer_is_refused(
+    transfer, side, kind, amount_cents
+):
+    card_id = transfer.source_id if side == "source" else transfer.target_id
+    with violates("transfer's amount on its own card"):
+        insert_ledger_row(card_id, kind=kind, amount_cents=amount_cents, transfer_id=transfer.pk)
+
+
+def test_a_transfer_has_one_row_per_side(transfer):
+    row = {"kind": "transfer_out", "amount_cents": -250, "transfer_id": transfer.pk}
+    insert_ledger_row(transfer.source_id, **row)
+    with violates("giftcards_balancelog_one_row_per_transfer_side"):
+        insert_ledger_row(transfer.source_id, **row)
+
+
+@pytest.mark.parametrize(("kind", "amount_cents"), [("transfer_out", -10), ("transfer_in", 10)])
+def test_a_transfer_row_without_its_transfer_is_refused(card, kind, amount_cents):
+    with violates("giftcards_balancelog_transfer_rows_link_a_transfer"):
+        insert_ledger_row(card.pk, kind=kind, amount_cents=amount_cents)
+
+
+def test_another_row_linked_to_a_transfer_is_refused(transfer):
+    with violates(
+        "giftcards_balancelog_transfer_rows_link_a_transfer", "transfer's amount on its own card"
+    ):
+        insert_ledger_row(transfer.source_id, transfer_id=transfer.pk)
+
+
+@pytest.mark.parametrize(
+    ("change", "constraint"),
+    [
+        ({"amount_cents": 0}, "giftcards_balancetransfer_amount_positive"),
+        ({"same_card": True}, "giftcards_balancetransfer_two_cards"),
+        ({"currency_code": "usd"}, "giftcards_balancetransfer_currency_code_format"),
+    ],
+)
+def test_a_transfer_row_that_breaks_a_rule_is_refused(business, card, change, constraint):
+    fields = {"amount_cents": 100, "currency_code": "USD", **change}
+    target = card if fields.pop("same_card", False) else bare_card(business)
+    with violates(constraint):
+        BalanceTransfer.objects.create(
+            business=business, mode=Mode.LIVE, source=card, target=target, **fields
+        )
 
 
 def test_duplicate_idempotency_key_on_one_card_is_refused(card):

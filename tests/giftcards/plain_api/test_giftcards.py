@@ -505,7 +505,7 @@ def test_unknown_paths_are_json_404s_in_debug_too(api, settings, debug, path):
 
 
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
-@pytest.mark.parametrize("path", ["/payments/1/refunds", "/nope", "/giftcards/x/y/z"])
+@pytest.mark.parametrize("path", ["/payments/1/returns", "/nope", "/giftcards/x/y/z"])
 def test_writes_to_unknown_paths_are_json_404s_not_csrf_pages(api_key, method, path):
     """An API client has no CSRF cookie: a write to a path no view serves is a plain 404."""
     client = APIClient(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
