@@ -52,9 +52,9 @@ def plain_message(exc: exceptions.GiftCardError) -> str:
     """The refusal in this API's words: statuses it does not show are described."""
     if not isinstance(exc, exceptions.CardNotActive) or exc.status not in NOT_ACTIVE:
         return exc.message
-    if exc.status != "redeemed" or exc.balance is not None:
-        return NOT_ACTIVE[exc.status].format(balance=exc.balance)
-    return exc.message
+    if exc.status == "redeemed" and exc.balance is None:
+        return "This single-use card has been used, so it cannot take more payments."
+    return NOT_ACTIVE[exc.status].format(balance=exc.balance)
 
 
 def status_for(exc: exceptions.GiftCardError) -> int:
