@@ -7,10 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from clients.tenancy import Actor, Tenant
-from giftcards import money, services
-from giftcards.admin.forms import AdjustForm, ConfirmForm, DebitForm, RechargeForm
+from giftcards import exceptions, money, selectors, services
+from giftcards.admin.forms import AdjustForm, ConfirmForm, DebitForm, RechargeForm, TransferForm
 from giftcards.events import mail
 from giftcards.models import GiftCard, Status
+
+# The same words whether no card has the code or a card of another business or mode has it.
+NO_SUCH_CARD = "No such card: check the code of the card to move the balance to."
 
 
 def amount_text(cents: int, card: GiftCard) -> str:
@@ -72,6 +75,32 @@ def _run_adjust(card, data, actor):
         f"Adjusted the balance by {amount_text(abs(change.entry.amount_cents), card)} "
         f"({'up' if change.entry.amount_cents > 0 else 'down'}) to "
         f"{amount_text(change.card.balance_cents, card)}."
+    )
+
+
+def _run_transfer(card, data, actor):
+    # The source card came through the staff member's scoped queryset: its business and mode
+    # are the tenant, and the target is looked for there only.
+    tenant = Tenant(business=card.business, mode=card.mode)
+    target = selectors.card_get_by_code(tenant=tenant, code=data["target_code"])
+    if target is None:
+        raise exceptions.CardNotFound(NO_SUCH_CARD, subject="target")
+    moved = services.card_transfer(
+        tenant=tenant,
+        actor=actor,
+        source=card,
+        target=target,
+        amount_cents=data["amount"],
+        note=data["note"],
+        idempotency_key=data["idempotency_key"] or None,
+    )
+    if moved.replayed:
+        return "This transfer was already recorded (the form was sent twice); nothing more moved."
+    return (
+        f"Moved {amount_text(data['amount'], card)} from {moved.source.masked_code} to "
+        f"{moved.target.masked_code}; their balances are now "
+        f"{amount_text(moved.source.balance_cents, card)} and "
+        f"{amount_text(moved.target.balance_cents, card)}."
     )
 
 
@@ -148,6 +177,16 @@ CARD_ACTIONS = {
             _run_adjust,
             _live,
             "Set the balance to a corrected figure; the difference is recorded.",
+        ),
+        CardAction(
+            "transfer",
+            "Move balance to another card",
+            # Money leaving a card without a sale: the managers' permission, as for Adjust.
+            "giftcards.adjust_giftcard",
+            TransferForm,
+            _run_transfer,
+            lambda card: _live(card) and card.balance_cents > 0,
+            "Move an amount to another card of this business and mode, in the same currency.",
         ),
         CardAction(
             "purchase",

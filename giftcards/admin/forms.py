@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from clients.models import Business, Client
 from clients.tenancy import Mode
-from giftcards import dates, money, text
+from giftcards import codes, dates, money, text
 from giftcards.models import GiftCard, Market, Status
 
 # Plain ASCII digits and at most one decimal point: Decimal() alone would also take "1e3",
@@ -131,6 +131,37 @@ class AdjustForm(CardActionForm):
         if not reason:
             raise forms.ValidationError("Say why the balance is adjusted.")
         return reason
+
+
+class TransferForm(AmountForm):
+    """Move money from this card to another one the staff member names by its code. The code
+    travels only in the POST body; the card it names is looked up in the source card's
+    business and mode, by the action, not here."""
+
+    target_code = forms.CharField(
+        label="Code of the card to move it to",
+        max_length=codes.MAX_LENGTH,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"}
+        ),
+    )
+    field_order = ["target_code", "amount", "note", "idempotency_key"]
+
+    def __init__(self, *args, card: GiftCard, **kwargs):
+        super().__init__(*args, card=card, **kwargs)
+        balance = money.format_cents(card.balance_cents, card.currency_code)
+        source = f"Taken from {card.masked_code}, whose balance is {balance}."
+        self.fields["amount"].help_text = source
+
+    def clean_target_code(self):
+        # The shape only (the messages never repeat the code); whose card it is, if anyone's,
+        # is for the action to find out.
+        try:
+            codes.well_formed(self.cleaned_data["target_code"])
+        except codes.InvalidCode as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return self.cleaned_data["target_code"]
 
 
 class ConfirmForm(CardActionForm):
