@@ -12,6 +12,7 @@ from giftcards.filters.predicates import (
 )
 from giftcards.filters.resources import (
     AttachmentFilterSet,
+    BalanceTransferFilterSet,
     EventCallbackFilterSet,
     EventFilterSet,
     GiftCardFilterSet,
@@ -26,6 +27,7 @@ __all__ = [
     "PREDICATES",
     "AttachmentFilterSet",
     "Attribute",
+    "BalanceTransferFilterSet",
     "EventCallbackFilterSet",
     "EventFilterSet",
     "GiftCardFilterSet",

@@ -7,6 +7,7 @@ from giftcards.filters.predicates import Attribute, PredicateFilterSet, ValueFil
 from giftcards.models import (
     AttachableType,
     Attachment,
+    BalanceTransfer,
     CircuitState,
     EventCallback,
     GiftCard,
@@ -145,4 +146,22 @@ class AttachmentFilterSet(PredicateFilterSet):
 
     class Meta:
         model = Attachment
+        fields: list[str] = []
+
+
+class BalanceTransferFilterSet(PredicateFilterSet):
+    attributes = _attributes(
+        ("id", "id"),
+        ("amount_cents", "integer"),
+        ("currency_code", "string"),
+        ("source_id", "id"),
+        ("target_id", "id"),
+        ("created_at", "datetime"),
+        ("reference", "string"),
+        ("reference_origin", "string"),
+        ("metadata", "json"),
+    )
+
+    class Meta:
+        model = BalanceTransfer
         fields: list[str] = []

@@ -1,8 +1,11 @@
 """The JSON:API's own fields (the strict ones both APIs use are in giftcards/fields.py):
 typed integers, tag name lists, relationships that resolve only within the key's business and
-mode, the polymorphic `attachable`, and callback URLs."""
+mode, the polymorphic `attachable`, card linkage checked by the services, and callback
+URLs."""
 
 from __future__ import annotations
+
+import re
 
 from rest_framework import serializers
 from rest_framework_json_api import exceptions as jsonapi_exceptions
@@ -10,7 +13,7 @@ from rest_framework_json_api.relations import ResourceRelatedField
 
 from giftcards.fields import StrictCharField, StrictEmailField
 from giftcards.jsonapi.errors import Conflict, RelatedNotFound
-from giftcards.models import AttachableType
+from giftcards.models import PUBLIC_ID_PATTERN, AttachableType
 
 MAX_CENTS = 10**13  # far above any real card, far below a 64-bit overflow
 
@@ -111,6 +114,36 @@ class AttachableField(serializers.Field):
         if not isinstance(data["id"], str) or not data["id"]:
             self.fail("id")
         return {"attachable_type": data["type"], "attachable_id": data["id"]}
+
+    def to_representation(self, value):  # documents.py renders; never called
+        raise NotImplementedError
+
+
+class CardLinkageField(serializers.Field):
+    """A to-one relationship to a gift card, validated as the card's id: the service that
+    uses it looks the card up through the key's tenant (under its lock) and refuses one the
+    key cannot see (a 404 pointing here). Another type is a 409, as a typed relationship's
+    is; an id that no card can have is a 404 at once."""
+
+    default_error_messages = {
+        "invalid": 'Must be resource linkage: {{"type": "gift_cards", "id": "..."}}.',
+    }
+    ID = re.compile(PUBLIC_ID_PATTERN)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str) or "id" not in data:
+            self.fail("invalid")
+        pointer = f"/data/relationships/{self.field_name}"
+        if data["type"] != "gift_cards":
+            raise Conflict(
+                f"Incorrect relation type {data['type']!r}: {self.field_name} is a gift_cards.",
+                code="type_mismatch",
+                pointer=f"{pointer}/data/type",
+            )
+        if not isinstance(data["id"], str) or not self.ID.match(data["id"]):
+            missing = f"No gift_cards resource with id {data['id']!r}."
+            raise RelatedNotFound(missing, pointer=pointer)
+        return data["id"]
 
     def to_representation(self, value):  # documents.py renders; never called
         raise NotImplementedError

@@ -12,6 +12,7 @@ from giftcards.jsonapi.views.resources import (
     TagViewSet,
     VersionViewSet,
 )
+from giftcards.jsonapi.views.transfers import BalanceTransferViewSet
 
 COLLECTION = {"get": "list", "post": "create"}
 MEMBER = {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
@@ -25,12 +26,17 @@ PK = r"(?P<pk>[^/]+)"
 RELATED = r"(?P<related_field>[^/]+)"
 
 
-def resource_routes(prefix: str, viewset, name: str, *, read_only: bool = False) -> list:
-    """The collection and its members (other methods are 405s when `read_only`), and the
-    relationships the viewset serves (`relations`)."""
-    collection, member = (
-        ({"get": "list"}, {"get": "retrieve"}) if read_only else (COLLECTION, MEMBER)
-    )
+def resource_routes(
+    prefix: str, viewset, name: str, *, read_only: bool = False, immutable: bool = False
+) -> list:
+    """The collection and its members (other methods are 405s when `read_only`; when
+    `immutable`, rows are created and never changed), and the relationships the viewset
+    serves (`relations`)."""
+    collection, member = COLLECTION, MEMBER
+    if read_only or immutable:
+        collection, member = ({"get": "list"}, {"get": "retrieve"})
+    if immutable:
+        collection = COLLECTION
     routes = [
         re_path(rf"^{prefix}/?$", viewset.as_view(collection), name=f"jsonapi-{name}-list"),
         re_path(rf"^{prefix}/{PK}/?$", viewset.as_view(member), name=f"jsonapi-{name}-detail"),
@@ -63,6 +69,9 @@ urlpatterns = [
     *resource_routes("markets", MarketViewSet, "market"),
     *resource_routes("tags", TagViewSet, "tag"),
     *resource_routes("attachments", AttachmentViewSet, "attachment"),
+    *resource_routes(
+        "balance_transfers", BalanceTransferViewSet, "balance-transfer", immutable=True
+    ),
     *resource_routes("webhooks", WebhookViewSet, "webhook"),
     *resource_routes("events", EventViewSet, "event", read_only=True),
     *resource_routes("event_callbacks", EventCallbackViewSet, "event-callback", read_only=True),

@@ -14,6 +14,8 @@ from giftcards.jsonapi.documents.members import (
     ATTACHABLE_RELATIONSHIPS,
     ATTACHMENT_ATTRIBUTES,
     ATTACHMENT_RELATIONSHIPS,
+    BALANCE_TRANSFER_ATTRIBUTES,
+    BALANCE_TRANSFER_RELATIONSHIPS,
     EVENT_ATTRIBUTES,
     EVENT_CALLBACK_ATTRIBUTES,
     EVENT_CALLBACK_RELATIONSHIPS,
@@ -207,6 +209,33 @@ class Documents:
             if "webhook" in self.include:
                 self._include("webhooks", callback.webhook, self.webhook)
         return self._resource("event_callbacks", callback, attributes, relationships)
+
+    def balance_transfer(self, transfer) -> dict:
+        """A transfer; its cards are linked, and included when the view put them in
+        `included` (`include_resources`)."""
+        currency = transfer.currency_code
+        computed = {
+            "amount_float": lambda: money.to_float(transfer.amount_cents, currency),
+            "formatted_amount": lambda: money.format_cents(
+                transfer.amount_cents, currency, self.locale
+            ),
+        }
+        attributes = self._attributes(
+            "balance_transfers", BALANCE_TRANSFER_ATTRIBUTES, transfer, computed
+        )
+        relationships = {
+            name: {
+                "links": self.links("balance_transfers", transfer.pk, name),
+                "data": {"type": "gift_cards", "id": getattr(transfer, f"{name}_id")},
+            }
+            for name in self.wanted("balance_transfers", BALANCE_TRANSFER_RELATIONSHIPS)
+        }
+        return self._resource("balance_transfers", transfer, attributes, relationships)
+
+    def include_resources(self, resources: list[dict]) -> None:
+        """Resources rendered elsewhere (cards, with their ledgers), to include."""
+        for resource in resources:
+            self.included.setdefault((resource["type"], resource["id"]), resource)
 
     def builder(self, type_: str) -> Callable[[Any], dict]:
         """The method that renders a resource of `type_` from its row (cards excepted: they

@@ -71,6 +71,13 @@ ATTACHMENT_ATTRIBUTES = names(
     "name description url created_at updated_at reference reference_origin metadata"
 )
 ATTACHMENT_RELATIONSHIPS = ("attachable",)
+BALANCE_TRANSFER_ATTRIBUTES = names(
+    """
+    amount_cents amount_float formatted_amount currency_code created_at updated_at reference
+    reference_origin metadata
+    """
+)
+BALANCE_TRANSFER_RELATIONSHIPS = ("source", "target")
 RELATIONSHIPS = {
     "gift_cards": GIFT_CARD_RELATIONSHIPS,
     "gift_card_recipients": ATTACHABLE_RELATIONSHIPS,
@@ -80,6 +87,7 @@ RELATIONSHIPS = {
     "webhooks": WEBHOOK_RELATIONSHIPS,
     "event_callbacks": EVENT_CALLBACK_RELATIONSHIPS,
     "attachments": ATTACHMENT_RELATIONSHIPS,
+    "balance_transfers": BALANCE_TRANSFER_RELATIONSHIPS,
 }
 FIELDS = {
     "gift_cards": GIFT_CARD_ATTRIBUTES + GIFT_CARD_RELATIONSHIPS,
@@ -91,4 +99,5 @@ FIELDS = {
     "webhooks": WEBHOOK_ATTRIBUTES + WEBHOOK_RELATIONSHIPS,
     "event_callbacks": EVENT_CALLBACK_ATTRIBUTES + EVENT_CALLBACK_RELATIONSHIPS,
     "attachments": ATTACHMENT_ATTRIBUTES + ATTACHMENT_RELATIONSHIPS,
+    "balance_transfers": BALANCE_TRANSFER_ATTRIBUTES + BALANCE_TRANSFER_RELATIONSHIPS,
 }

@@ -94,14 +94,7 @@ class GiftCardViewSet(ResourceViewSet):
     # ------------------------------------------------------------------------ reading
 
     def cards_for(self, docs: Documents, queryset):
-        """The queryset with what the documents will render: recipients and markets joined,
-        tags prefetched when included, else their linkage in the card's own query."""
-        queryset = queryset.select_related("recipient", "market")
-        if "tags" in docs.include:
-            return queryset.prefetch_related("tags")
-        if docs.needs("tags"):
-            return selectors.with_tag_pairs(queryset)
-        return queryset
+        return cards_for(docs, queryset)
 
     def card_resources(self, docs: Documents, cards: list[GiftCard]) -> list[dict]:
         if "attachments" in docs.include:
@@ -350,6 +343,17 @@ class GiftCardViewSet(ResourceViewSet):
         document = self.documents().relationship(card, related_field, tags)
         document.pop("meta", None)  # a linkage document: data and links
         return Response(document)
+
+
+def cards_for(docs: Documents, queryset):
+    """The queryset with what the documents will render: recipients and markets joined, tags
+    prefetched when included, else their linkage in the card's own query."""
+    queryset = queryset.select_related("recipient", "market")
+    if "tags" in docs.include:
+        return queryset.prefetch_related("tags")
+    if docs.needs("tags"):
+        return selectors.with_tag_pairs(queryset)
+    return queryset
 
 
 def card_documents(docs: Documents, cards: list[GiftCard]) -> list[dict]:
