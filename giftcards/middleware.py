@@ -9,15 +9,20 @@ from __future__ import annotations
 import logging
 from functools import cache
 
-from django.urls import reverse
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from giftcards_project.gunicorn_logging import redact_text
 
 
 @cache
-def _admin_prefix() -> str:
-    return reverse("admin:index")
+def _admin_prefix(urlconf: str) -> str | None:
+    """Where the admin is mounted in `urlconf`, or None when it has no admin (a test's)."""
+    try:
+        return reverse("admin:index", urlconf=urlconf)
+    except NoReverseMatch:
+        return None
 
 
 class BusinessTimezoneMiddleware:
@@ -38,7 +43,8 @@ class BusinessTimezoneMiddleware:
 
     @staticmethod
     def zone_for(request):
-        if not request.path.startswith(_admin_prefix()):
+        prefix = _admin_prefix(getattr(request, "urlconf", None) or settings.ROOT_URLCONF)
+        if prefix is None or not request.path.startswith(prefix):
             return None
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated or not user.is_staff:
