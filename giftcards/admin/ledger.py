@@ -121,6 +121,7 @@ class BalanceLogAdmin(ReadOnlyMixin, CodeSearchMixin, BusinessScopedAdmin):
         "order_reference",
         "idempotency_key",
         "refund_of",
+        "transfer",
         "actor_name",
         "note",
         "occurred_at",

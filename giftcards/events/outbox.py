@@ -98,6 +98,9 @@ def ledger_entry(entry) -> dict:
             "amount_cents": entry.amount_cents,
             "balance_after_cents": entry.balance_after_cents,
             "order_reference": entry.order_reference or None,
+            # What it gives back (a refund's payment) or is half of (a balance transfer).
+            "refund_of_id": entry.refund_of_id,
+            "balance_transfer_id": entry.transfer_id,
             "created_at": iso_utc(entry.created_at),
         }
     }

@@ -14,7 +14,7 @@ from clients.models import ApiKey, Business, Client, User
 from clients.tenancy import Actor, Mode, Tenant
 from giftcards import services
 from giftcards.management.commands.load_demo import DEMO_BUSINESS
-from giftcards.models import BalanceLog, GiftCard, Market, Status
+from giftcards.models import BalanceLog, BalanceTransfer, GiftCard, Market, Status
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +232,32 @@ def test_reconcile_progress_bar_redraws_in_place(make_card):
     assert "3/3" in stderr
     # tqdm redraws with "\r"; a newline after every redraw would scroll a terminal full of bars.
     assert stderr.count("\n") <= 1, repr(stderr)
+
+
+def test_reconcile_passes_cards_that_moved_money_between_them(make_card, tenant):
+    source, target = make_card(balance_cents=5_000), make_card(balance_cents=1_000)
+    services.card_transfer(
+        tenant=tenant, actor=Actor.system(), source=source, target=target, amount_cents=2_500
+    )
+
+    output, _ = run("reconcile_ledger", "--no-progress")
+
+    assert output.strip() == "Checked 2 cards: 2 reconcile, 0 differ."
+
+
+def test_reconcile_lists_a_transfer_without_its_two_ledger_rows(make_card, tenant):
+    source, target = make_card(balance_cents=5_000), make_card(balance_cents=1_000)
+    half = BalanceTransfer.objects.create(
+        business=tenant.business,
+        mode=tenant.mode,
+        source=source,
+        target=target,
+        amount_cents=100,
+        currency_code="USD",
+    )
+
+    stdout = io.StringIO()
+    with pytest.raises(CommandError, match="1 transfer"):
+        call_command("reconcile_ledger", "--no-progress", stdout=stdout, stderr=io.StringIO())
+
+    assert f"transfer {half.pk}: 0 ledger row(s)" in stdout.getvalue()

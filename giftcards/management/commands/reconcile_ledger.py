@@ -1,10 +1,11 @@
-"""Check every card's cached balance against its ledger; exit 1 and list the cards that differ."""
+"""Check every card's cached balance against its ledger, and every balance transfer for its
+two ledger rows; exit 1 and list what differs."""
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count, Q, Sum
 from tqdm import tqdm
 
-from giftcards.models import BalanceLog, GiftCard
+from giftcards.models import BalanceLog, BalanceTransfer, GiftCard
 
 
 class Command(BaseCommand):
@@ -81,3 +82,20 @@ class Command(BaseCommand):
                     f"  card {card_id} (****{last4}, business {business_id}): {reason}"
                 )
             raise CommandError(f"{len(problems)} card(s) do not reconcile with the ledger.")
+        self.check_transfers(business)
+
+    def check_transfers(self, business: int | None) -> None:
+        """A transfer is one `transfer_out` and one `transfer_in` row (the database checks each
+        row against its transfer as it is written; this finds a transfer missing one)."""
+        transfers = BalanceTransfer.objects.order_by()
+        if business is not None:
+            transfers = transfers.filter(business_id=business)
+        broken = list(
+            transfers.annotate(rows=Count("entries"), moved=Sum("entries__amount_cents"))
+            .exclude(rows=2, moved=0)
+            .values_list("id", "rows")
+        )
+        if broken:
+            for transfer_id, rows in broken:
+                self.stdout.write(f"  transfer {transfer_id}: {rows} ledger row(s), not 2")
+            raise CommandError(f"{len(broken)} transfer(s) do not have their two ledger rows.")

@@ -223,3 +223,41 @@ def test_an_event_recorded_in_a_savepoint_that_rolls_back_goes_with_it(make_card
         except RuntimeError:
             pass
     assert [event.data for event in OutboxEvent.objects.order_by("id")[before:]] == [{"n": 1}]
+
+
+def test_a_partial_refund_names_the_payment_it_gives_back(make_card, actor):
+    card = make_card(status=Status.ACTIVE, balance_cents=5_000)
+    payment = services.card_debit(card=card, amount_cents=1_000, actor=actor).entry
+
+    services.card_refund(payment=payment, amount_cents=400, actor=actor)
+
+    event = OutboxEvent.objects.filter(name="gift_cards.balance_change").order_by("id").last()
+    entry = event.data["ledger_entry"]
+    assert (entry["kind"], entry["amount_cents"], entry["refund_of_id"]) == (
+        "refund",
+        400,
+        payment.pk,
+    )
+    assert entry["balance_transfer_id"] is None
+
+
+def test_a_transfer_records_a_balance_change_on_each_card_naming_it(make_card, tenant, actor):
+    source = make_card(status=Status.ACTIVE, balance_cents=5_000)
+    target = make_card(status=Status.ACTIVE, balance_cents=0)
+    before = OutboxEvent.objects.count()
+
+    moved = services.card_transfer(
+        tenant=tenant, actor=actor, source=source, target=target, amount_cents=1_500
+    ).transfer
+
+    recorded = list(OutboxEvent.objects.order_by("id")[before:])
+    assert [(e.name, e.resource_id) for e in recorded] == [
+        ("gift_cards.balance_change", source.pk),
+        ("gift_cards.balance_change", target.pk),
+    ]
+    entries = [e.data["ledger_entry"] for e in recorded]
+    assert [(e["kind"], e["amount_cents"]) for e in entries] == [
+        ("transfer_out", -1_500),
+        ("transfer_in", 1_500),
+    ]
+    assert {e["balance_transfer_id"] for e in entries} == {moved.pk}
