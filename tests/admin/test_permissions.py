@@ -64,6 +64,13 @@ MATRIX = [
     ("redeem", "post", act("debit"), {"amount": "1.00"}, SELLERS),
     ("recharge", "post", act("recharge"), {"amount": "1.00"}, SELLERS),
     ("adjust", "post", act("adjust"), {"new_balance": "99", "reason": "count"}, MANAGERS),
+    (
+        "move balance",
+        "post",
+        act("transfer"),
+        {"target_code": "WXYZ-WXYZ-WXYZ-0001", "amount": "1.00"},
+        MANAGERS,
+    ),
     ("deactivate", "post", act("deactivate"), {}, MANAGERS),
     ("activate", "post", act("activate"), {}, MANAGERS),
     ("purchase", "post", act("purchase"), {}, MANAGERS),
