@@ -123,6 +123,22 @@ class Command(BaseCommand):
         refunded = issue(balance_cents=4_000, status=Status.ACTIVE, client=clients[2])
         payment = services.card_debit(card=refunded, amount_cents=1_500, actor=actor).entry
         services.card_refund(payment=payment, actor=actor, note="Customer returned the item")
+        partly = services.card_debit(
+            card=refunded, amount_cents=1_000, actor=actor, order_reference="C-1"
+        ).entry
+        services.card_refund(
+            payment=partly, amount_cents=400, actor=actor, note="One item of the order returned"
+        )
+        # A customer merges a card into another.
+        merged = issue(balance_cents=1_800, status=Status.ACTIVE, client=clients[2])
+        services.card_transfer(
+            tenant=tenant,
+            actor=actor,
+            source=merged,
+            target=refunded,
+            amount_cents=1_800,
+            reference="merge-cards",
+        )
 
         issue(balance_cents=7_500, status=Status.ACTIVE, expires_at=now - timedelta(days=3))
         issue(balance_cents=2_000, status=Status.ACTIVE, expires_at=now + timedelta(days=12))
