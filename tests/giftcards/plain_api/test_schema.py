@@ -44,6 +44,12 @@ def test_documented_shapes_are_the_shapes_the_api_answers(schema, api, create_ca
     assert set(card) == set(shapes["GiftCardShape"]["properties"])
     assert set(payment) == set(shapes["PaymentShape"]["properties"])
     assert set(client) == set(shapes["ClientShape"]["properties"])
+    refund = api.post(
+        f"/payments/{payment['paymentId']}/refunds", {"amount": 1}, format="json"
+    ).json()
+    assert set(refund) == set(shapes["RefundShape"]["properties"])
+    listed = api.get(f"/payments/giftCard/{card['giftCardUUId']}").json()
+    assert set(listed[0]["refunds"][0]) == set(shapes["RefundShape"]["properties"])
 
 
 def test_money_moving_writes_document_the_idempotency_key(schema):
