@@ -41,7 +41,11 @@ ISSUABLE = [Status.DRAFT, Status.INACTIVE, Status.ACTIVE]
 class Debit:
     entry_id: int
     amount_cents: int
-    refunded: bool = False
+    refunded_cents: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return self.amount_cents - self.refunded_cents
 
 
 @dataclass
@@ -344,24 +348,35 @@ class LedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.model.debits))
     @rule(data=st.data())
     def refund(self, data):
+        """A part of a debit, or all that remains of it (None), as SPEC 11 allows."""
         m = self.model
         debit = data.draw(st.sampled_from(m.debits), label="debit")
+        part = data.draw(
+            st.one_of(st.none(), st.integers(min_value=1, max_value=debit.amount_cents + 50)),
+            label="part",
+        )
+        amount = debit.remaining if part is None else part
         reasons = set()
-        if debit.refunded:
-            reasons.add(exceptions.AlreadyRefunded)
         if m.deleted:
             reasons.add(exceptions.CardDeleted)
-        if not m.fits(m.balance + debit.amount_cents):
+        if debit.remaining == 0:
+            reasons.add(exceptions.AlreadyRefunded)
+        elif amount > debit.remaining:
+            reasons.add(exceptions.RefundExceedsPayment)
+        if not m.fits(m.balance + amount):
             reasons.add(exceptions.BalanceMaxExceeded)
         payment = BalanceLog.objects.get(pk=debit.entry_id)
         change = self.attempt(
-            reasons, lambda: services.card_refund(payment=payment, actor=ACTOR, note="returned")
+            reasons,
+            lambda: services.card_refund(
+                payment=payment, amount_cents=part, actor=ACTOR, note="returned"
+            ),
         )
         if change is None:
             return
-        entry = self.record(change, BalanceLog.Kind.REFUND, debit.amount_cents, None)
+        entry = self.record(change, BalanceLog.Kind.REFUND, amount, None)
         assert entry.refund_of_id == debit.entry_id
-        debit.refunded = True
+        debit.refunded_cents += amount
         if m.status == Status.REDEEMED:
             m.status = Status.ACTIVE
 
@@ -459,6 +474,13 @@ class LedgerMachine(RuleBasedStateMachine):
             assert row.balance_after_cents == running, f"broken chain at {row}"
         if card.balance_max_cents is not None:
             assert card.balance_cents <= card.balance_max_cents
+        debits = {row.pk: -row.amount_cents for row in rows if row.kind == BalanceLog.Kind.DEBIT}
+        refunded = {}
+        for row in rows:
+            if row.kind == BalanceLog.Kind.REFUND:
+                assert row.refund_of_id in debits, "a refund gives back a debit of its card"
+                refunded[row.refund_of_id] = refunded.get(row.refund_of_id, 0) + row.amount_cents
+        assert all(total <= debits[pk] for pk, total in refunded.items())
 
     @invariant()
     def card_matches_model(self):
