@@ -2,7 +2,9 @@
 transfer row), with database triggers that hold the ledger's links whatever code writes:
 
 - a refund gives back part of a debit of the same card, and a debit's refunds never exceed
-  it in total (the services check it under the card's lock; this is the backstop);
+  it in total (the services check it under the card's lock; this is the backstop, and on
+  PostgreSQL it takes the card's lock itself, so two writers that skipped the services
+  cannot both pass it);
 - a transfer's rows are its source's `transfer_out` of minus its amount and its target's
   `transfer_in` of its amount.
 
@@ -27,6 +29,9 @@ DECLARE
     moved RECORD;
 BEGIN
     IF NEW.refund_of_id IS NOT NULL THEN
+        -- The card's row lock (the services hold it already) makes the sum below see every
+        -- committed refund of the debit, even for a writer that skipped the services.
+        PERFORM 1 FROM giftcards_giftcard WHERE id = NEW.card_id FOR UPDATE;
         SELECT card_id, kind, amount_cents INTO payment
             FROM giftcards_balancelog WHERE id = NEW.refund_of_id;
         IF payment.kind <> 'debit' OR payment.card_id <> NEW.card_id THEN
