@@ -122,6 +122,13 @@ def test_cards_issued_by_a_command(receiver, actor, loopback_http, db):
     work.drain()
     payloads = [verified(call, hook.shared_secret) for call in receiver.received]
     kinds = [p["meta"]["event"]["data"]["ledger_entry"]["kind"] for p in payloads]
-    assert sorted(set(kinds)) == ["debit", "issue", "recharge", "refund"]
+    assert sorted(set(kinds)) == [
+        "debit",
+        "issue",
+        "recharge",
+        "refund",
+        "transfer_in",
+        "transfer_out",
+    ]
     assert len({p["meta"]["event"]["id"] for p in payloads}) == len(payloads)
     assert all(json.loads(call.body)["data"]["type"] == "gift_cards" for call in receiver.received)
