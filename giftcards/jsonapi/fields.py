@@ -127,6 +127,7 @@ class CardLinkageField(serializers.Field):
 
     default_error_messages = {
         "invalid": 'Must be resource linkage: {{"type": "gift_cards", "id": "..."}}.',
+        "id": "The id must be a string.",
     }
     ID = re.compile(PUBLIC_ID_PATTERN)
 
@@ -140,7 +141,9 @@ class CardLinkageField(serializers.Field):
                 code="type_mismatch",
                 pointer=f"{pointer}/data/type",
             )
-        if not isinstance(data["id"], str) or not self.ID.match(data["id"]):
+        if not isinstance(data["id"], str):
+            self.fail("id")
+        if not self.ID.match(data["id"]):
             missing = f"No gift_cards resource with id {data['id']!r}."
             raise RelatedNotFound(missing, pointer=pointer)
         return data["id"]

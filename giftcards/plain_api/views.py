@@ -367,23 +367,33 @@ class PaymentDetailView(PaymentView):
     @idempotent
     def delete(self, request, payment_id):
         payment = self.payment_from_url(payment_id)
-        data = request.data
-        if data:
-            field = "amount" if isinstance(data, Mapping) and "amount" in data else "detail"
-            message = (
-                "DELETE refunds all that remains of a payment and takes no body. To refund part "
-                f'of it, POST {{"amount": ...}} to /payments/{payment.pk}/refunds.'
-            )
-            raise ValidationError({field: [message]})
+        self.refuse_a_part(request, payment)
+        key = ledger_key(request, "plain")
         with transaction.atomic():  # all the response needs, read before the commit
             change = services.card_refund(
                 payment=payment,
                 tenant=self.tenant,
                 actor=self.actor,
-                idempotency_key=ledger_key(request, "plain"),
+                # Keyed apart from a part's refund: a key once used for a part, sent again
+                # here once its stored response is gone, refunds the rest, not "the part again".
+                idempotency_key=f"{key}:rest" if key else None,
             )
             refunds = self.refunds_of(payment)
         return Response(s.payment_data(payment, change.card, refunds))
+
+    @staticmethod
+    def refuse_a_part(request, payment: BalanceLog) -> None:
+        """A DELETE that says anything (a body other than an empty object, a query parameter)
+        may mean a part of the payment: it is refused, never taken as "all of it"."""
+        data = request.data if request.body.strip() else {}
+        if not request.query_params and isinstance(data, Mapping) and not data:
+            return  # no body, or an empty object
+        sent = {*request.query_params, *(data if isinstance(data, Mapping) else ())}
+        message = (
+            "DELETE refunds all that remains of a payment and takes no body or parameters. "
+            f'To refund part of it, POST {{"amount": ...}} to /payments/{payment.pk}/refunds.'
+        )
+        raise ValidationError({"amount" if "amount" in sent else "detail": [message]})
 
 
 class PaymentRefundsView(PaymentView):

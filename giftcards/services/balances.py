@@ -59,8 +59,8 @@ def replay(
         return None
     if entry.kind != kind or any(getattr(entry, name) != value for name, value in same.items()):
         raise exceptions.IdempotencyConflict(
-            f"Idempotency key {idempotency_key!r} was already used on this card for a "
-            f"different operation ({entry.kind} of {entry.amount_cents} cents)."
+            "This Idempotency-Key was already used on this card for a different operation "
+            f"({entry.kind} of {entry.amount_cents} cents)."
         )
     return BalanceChange(card=card, entry=entry, replayed=True, entries=(entry,))
 

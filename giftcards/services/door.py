@@ -78,7 +78,10 @@ def lock_card(
     return locked
 
 
-def lock_cards(cards: Iterable[GiftCard | str], *, tenant: Tenant | None = None) -> list[GiftCard]:
+def lock_cards(
+    cards: Iterable[GiftCard | str], *, tenant: Tenant | None = None, visible: bool = False
+) -> list[GiftCard]:
     """Several cards, each within the tenant, locked in primary-key order and returned in
-    that order."""
-    return [_lock(*scope) for scope in sorted({_scope(card, tenant) for card in cards})]
+    that order (`visible`: see `lock_card`)."""
+    scopes = sorted({_scope(card, tenant) for card in cards})
+    return [_lock(*scope, visible=visible) for scope in scopes]

@@ -126,11 +126,16 @@ def refund_order(
 ) -> list[BalanceLog]:
     """Give back `amount_cents` of what the order spent on the locked card, from its newest
     debit back (`debits`: `order_debits`, when the caller has read them). Raises
-    InvalidAmount, CardDeleted, RefundExceedsPayment, BalanceMaxExceeded."""
+    InvalidAmount, CardDeleted, AlreadyRefunded (nothing remains), RefundExceedsPayment,
+    BalanceMaxExceeded."""
     checks.require_positive_cents(amount_cents)
     checks.check_not_deleted(card)
     debits = order_debits(card, order_reference) if debits is None else debits
     remaining = sum(debit.remaining_cents for debit in debits)
+    if remaining <= 0:
+        raise exceptions.AlreadyRefunded(
+            f"Order {order_reference!r} has already been refunded in full on this card."
+        )
     if amount_cents > remaining:
         spent = checks.format_amount(card, sum(-debit.payment.amount_cents for debit in debits))
         raise exceptions.RefundExceedsPayment(
@@ -175,8 +180,8 @@ def order_refund_replay(
         amount_cents
     ):
         raise exceptions.IdempotencyConflict(
-            f"Idempotency key {idempotency_key!r} was already used on this card for a "
-            f"different operation (refund of {sum(r.amount_cents for r in rows)} cents)."
+            "This Idempotency-Key was already used on this card for a different operation "
+            f"(refund of {sum(r.amount_cents for r in rows)} cents)."
         )
     return balances.BalanceChange(card=card, entry=first, replayed=True, entries=tuple(rows))
 

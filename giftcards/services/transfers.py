@@ -54,16 +54,18 @@ def _side(side: str, check, *args, **kwargs) -> None:
         raise
 
 
-def _lock_both(source_id: str, target_id: str, tenant: Tenant) -> tuple[GiftCard, GiftCard]:
+def _lock_both(
+    source_id: str, target_id: str, tenant: Tenant, visible: bool
+) -> tuple[GiftCard, GiftCard]:
     try:
-        locked = {card.pk: card for card in lock_cards([source_id, target_id], tenant=tenant)}
+        pair = lock_cards([source_id, target_id], tenant=tenant, visible=visible)
+        locked = {card.pk: card for card in pair}
     except exceptions.CardNotFound:
         # Which one: a second, scoped look (on this path only).
-        found = set(
-            GiftCard.objects.for_tenant(tenant)
-            .filter(pk__in=[source_id, target_id])
-            .values_list("pk", flat=True)
-        )
+        cards = GiftCard.objects.for_tenant(tenant).filter(pk__in=[source_id, target_id])
+        if visible:
+            cards = cards.not_deleted()
+        found = set(cards.values_list("pk", flat=True))
         side = "source" if source_id not in found else "target"
         raise exceptions.CardNotFound(f"No {side} gift card with this id.", subject=side) from None
     return locked[source_id], locked[target_id]
@@ -85,7 +87,7 @@ def _replay(
         amount_cents,
     ):
         raise exceptions.IdempotencyConflict(
-            f"Idempotency key {key!r} was already used for a different transfer."
+            "This Idempotency-Key was already used for a different transfer."
         )
     return earlier
 
@@ -98,8 +100,7 @@ def _create(**fields) -> BalanceTransfer:
             return BalanceTransfer.objects.create(**fields)
     except IntegrityError:
         raise exceptions.IdempotencyConflict(
-            f"Idempotency key {fields['idempotency_key']!r} was already used for a different "
-            "transfer."
+            "This Idempotency-Key was already used for a different transfer."
         ) from None
 
 
@@ -115,13 +116,15 @@ def card_transfer(
     metadata: Mapping[str, Any] | None = None,
     note: str = "",
     idempotency_key: str | None = None,
+    visible: bool = False,
 ) -> TransferResult:
     """Move `amount_cents` (> 0) from `source` to `target`, both cards of `tenant`.
 
     Raises InvalidAmount, SameCard, CardNotFound (subject `source` or `target`; a card of
     another business or mode is not found), CardNotActive, CardExpired, CardDeleted,
-    NotRechargeable (their subject `source` or `target`), CurrencyMismatch,
-    InsufficientBalance, BalanceMaxExceeded, IdempotencyConflict. On any error nothing is
+    NotRechargeable (their subject `source` or `target`), CurrencyMismatch (subject
+    `target`), InsufficientBalance, BalanceMaxExceeded, IdempotencyConflict. With `visible`,
+    a soft-deleted card is not found (the JSON:API hides them). On any error nothing is
     written.
     """
     checks.require_positive_cents(amount_cents)
@@ -130,7 +133,7 @@ def card_transfer(
         raise exceptions.SameCard("A card cannot transfer to itself: choose another target.")
     checks.require_storable_json(metadata or {}, "metadata")
     with transaction.atomic(), outbox.batched():
-        giver, taker = _lock_both(source_id, target_id, tenant)
+        giver, taker = _lock_both(source_id, target_id, tenant, visible)
         earlier = _replay(tenant, idempotency_key, source_id, target_id, amount_cents)
         if earlier is not None:
             return TransferResult(earlier, giver, taker, replayed=True)
@@ -138,7 +141,8 @@ def card_transfer(
         if taker.currency_code != giver.currency_code:
             raise exceptions.CurrencyMismatch(
                 f"The source card is in {giver.currency_code} and the target card in "
-                f"{taker.currency_code}: a transfer stays in one currency."
+                f"{taker.currency_code}: a transfer stays in one currency.",
+                subject="target",
             )
         _side("target", balances.check_receivable, taker, amount_cents, receive="credited")
         moved = _create(

@@ -261,3 +261,22 @@ def test_reconcile_lists_a_transfer_without_its_two_ledger_rows(make_card, tenan
         call_command("reconcile_ledger", "--no-progress", stdout=stdout, stderr=io.StringIO())
 
     assert f"transfer {half.pk}: 0 ledger row(s)" in stdout.getvalue()
+
+
+def test_reconcile_reports_broken_transfers_even_when_a_card_differs(make_card, tenant):
+    source, target = make_card(balance_cents=5_000), make_card(balance_cents=1_000)
+    GiftCard.objects.filter(pk=source.pk).update(balance_cents=4_000)
+    half = BalanceTransfer.objects.create(
+        business=tenant.business,
+        mode=tenant.mode,
+        source=source,
+        target=target,
+        amount_cents=100,
+        currency_code="USD",
+    )
+
+    stdout = io.StringIO()
+    with pytest.raises(CommandError, match=r"1 card.*1 transfer"):
+        call_command("reconcile_ledger", "--no-progress", stdout=stdout, stderr=io.StringIO())
+
+    assert source.pk in stdout.getvalue() and half.pk in stdout.getvalue()

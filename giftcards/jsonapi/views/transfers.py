@@ -42,6 +42,7 @@ class BalanceTransferViewSet(ResourceViewSet):
             tenant=self.tenant,
             actor=self.actor,
             idempotency_key=self.idempotency_key(),
+            visible=True,
             **attributes,
         )
         return result.transfer

@@ -76,26 +76,28 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Checked {total} cards: {total - len(problems)} reconcile, {len(problems)} differ."
         )
+        for card_id, last4, business_id, reason in problems:
+            self.stdout.write(f"  card {card_id} (****{last4}, business {business_id}): {reason}")
+        broken = self.broken_transfers(business)
+        for transfer_id, rows in broken:
+            self.stdout.write(f"  transfer {transfer_id}: {rows} ledger row(s), not 2")
+        failures = []
         if problems:
-            for card_id, last4, business_id, reason in problems:
-                self.stdout.write(
-                    f"  card {card_id} (****{last4}, business {business_id}): {reason}"
-                )
-            raise CommandError(f"{len(problems)} card(s) do not reconcile with the ledger.")
-        self.check_transfers(business)
+            failures.append(f"{len(problems)} card(s) do not reconcile with the ledger")
+        if broken:
+            failures.append(f"{len(broken)} transfer(s) do not have their two ledger rows")
+        if failures:
+            raise CommandError("; ".join(failures) + ".")
 
-    def check_transfers(self, business: int | None) -> None:
-        """A transfer is one `transfer_out` and one `transfer_in` row (the database checks each
-        row against its transfer as it is written; this finds a transfer missing one)."""
+    @staticmethod
+    def broken_transfers(business: int | None) -> list[tuple[str, int]]:
+        """Transfers without their one `transfer_out` and one `transfer_in` row (the database
+        checks each row against its transfer as it is written; this finds one missing)."""
         transfers = BalanceTransfer.objects.order_by()
         if business is not None:
             transfers = transfers.filter(business_id=business)
-        broken = list(
+        return list(
             transfers.annotate(rows=Count("entries"), moved=Sum("entries__amount_cents"))
             .exclude(rows=2, moved=0)
             .values_list("id", "rows")
         )
-        if broken:
-            for transfer_id, rows in broken:
-                self.stdout.write(f"  transfer {transfer_id}: {rows} ledger row(s), not 2")
-            raise CommandError(f"{len(broken)} transfer(s) do not have their two ledger rows.")

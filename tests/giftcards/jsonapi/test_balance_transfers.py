@@ -3,6 +3,8 @@ listed and read like any resource, never changed."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from giftcards.models import BalanceLog, BalanceTransfer, GiftCard, OutboxEvent
@@ -16,13 +18,13 @@ def linkage(card_id):
     return {"type": "gift_cards", "id": card_id}
 
 
-def transfer(api, source, target, amount_cents=1_000, params=None, **extra):
+def transfer(api, source, target, amount_cents=1_000, params=None, headers=None, **extra):
     body = resource(
         "balance_transfers",
         {"amount_cents": amount_cents, **extra},
         {"source": linkage(source), "target": linkage(target)},
     )
-    return api.post(URL, body, params=params)
+    return api.post(URL, body, params=params, **(headers or {}))
 
 
 @pytest.fixture
@@ -299,3 +301,48 @@ def test_transfers_are_scoped_to_the_key(api, other_api, cards):
 def test_a_transfer_costs_a_bounded_number_of_queries(api, cards, django_assert_max_num_queries):
     with django_assert_max_num_queries(16):
         assert transfer(api, *cards).status_code == 201
+
+
+def test_a_deleted_card_reads_as_no_card_at_all(api, cards):
+    api.delete(f"/api/gift_cards/{cards[1]}")
+
+    found = error(transfer(api, cards[0], cards[1]), 404)
+
+    assert found["code"] == "not_found"
+    assert "****" not in found["detail"] and "deleted" not in found["detail"]
+    assert found["source"] == {"pointer": "/data/relationships/target"}
+
+
+@pytest.mark.parametrize("bad_id", [123, None, ["x"], {"id": "x"}])
+def test_a_linkage_id_that_is_not_a_string_is_a_400(api, cards, bad_id):
+    body = resource(
+        "balance_transfers",
+        {"amount_cents": 100},
+        {"source": linkage(cards[0]), "target": {"type": "gift_cards", "id": bad_id}},
+    )
+
+    found = error(api.post(URL, body), 400)
+
+    assert found["source"] == {"pointer": "/data/relationships/target"}
+
+
+def test_a_currency_mismatch_points_at_the_target(api, create_card, cards):
+    euros = create_card(status="active", balance_cents=5_000, currency_code="EUR")["id"]
+
+    found = error(transfer(api, cards[0], euros), 422)
+
+    assert found["source"] == {"pointer": "/data/relationships/target"}
+
+
+def test_a_key_conflict_never_shows_the_ledgers_internal_key(api, api_key, cards):
+    from clients.models import IdempotencyRecord
+
+    key = {"Idempotency-Key": "move-2"}
+    assert transfer(api, *cards, 100, headers=key).status_code == 201
+    IdempotencyRecord.objects.all().delete()
+
+    response = transfer(api, *cards, 200, headers=key)
+
+    assert response.status_code == 422, response.doc
+    text = json.dumps(response.doc)
+    assert api_key[0].pk not in text and "jsonapi:" not in text, text

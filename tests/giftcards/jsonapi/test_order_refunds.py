@@ -167,3 +167,16 @@ def test_usage_log_and_the_plain_apis_payment_list_agree(api, plain, create_card
     assert {p["invoiceId"] for p in payments} == {"ORD-1"}
     by_amount = {p["amount"]: p for p in payments}
     assert by_amount[8]["refunded"] is True and by_amount[10]["refundedAmount"] == 4
+
+
+def test_an_order_refunded_in_full_is_a_conflict_as_in_the_plain_api(api, create_card):
+    card = create_card(status="active", balance_cents=5_000)
+    change(api, card["id"], -1_000, "ORD-1")
+    change(api, card["id"], 1_000, "ORD-1")
+    before = snapshot(api, card["id"])
+
+    found = error(change(api, card["id"], 1, "ORD-1"), 409)
+
+    assert "refunded in full" in found["detail"]
+    assert found["source"] == {"pointer": "/data/attributes/_balance_change_cents"}
+    assert snapshot(api, card["id"]) == before

@@ -265,3 +265,56 @@ def test_a_refund_whose_response_was_lost_replays_from_the_ledger(api, card, pay
 def test_a_refund_costs_a_bounded_number_of_queries(api, payment, django_assert_max_num_queries):
     with django_assert_max_num_queries(14):
         assert refund(api, payment["paymentId"], "1").status_code == 201
+
+
+def test_a_key_conflict_never_shows_the_ledgers_internal_key(api, api_key, card, payment):
+    from clients.models import IdempotencyRecord
+
+    assert refund(api, payment["paymentId"], "3", key="k1").status_code == 201
+    IdempotencyRecord.objects.all().delete()  # its stored response is gone (after 24 h)
+
+    response = refund(api, payment["paymentId"], "4", key="k1")
+
+    assert response.status_code == 422, response.content
+    text = response.content.decode()
+    assert "Idempotency-Key" in text
+    assert api_key[0].pk not in text and "plain:" not in text, text
+
+
+@pytest.mark.parametrize("body", ["0", "false", "null", '""', "[]", "[1]", '"3"', "3"])
+def test_delete_with_any_body_but_an_empty_object_is_refused(api, card, payment, body):
+    before = snapshot()
+
+    response = api.generic(
+        "DELETE", f"/payments/{payment['paymentId']}", body, content_type="application/json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert snapshot() == before
+
+
+def test_delete_with_an_amount_in_the_query_is_refused(api, card, payment):
+    before = snapshot()
+
+    response = api.delete(f"/payments/{payment['paymentId']}?amount=3")
+
+    assert response.status_code == 400, response.content
+    assert "/refunds" in response.json()["amount"][0]
+    assert snapshot() == before
+
+
+def test_delete_after_a_part_with_the_same_key_refunds_the_rest_not_the_part_again(
+    api, card, payment
+):
+    """Once the stored response of a part's refund is gone, its key sent with DELETE is a
+    new request: the rest is refunded, and the answer says so."""
+    from clients.models import IdempotencyRecord
+
+    assert refund(api, payment["paymentId"], "3", key="k1").status_code == 201
+    IdempotencyRecord.objects.all().delete()
+
+    response = api.delete(f"/payments/{payment['paymentId']}", HTTP_IDEMPOTENCY_KEY="k1")
+
+    assert response.status_code == 200, response.content
+    assert (response.json()["refunded"], response.json()["refundedAmount"]) == (True, 8)
+    assert balance(card["giftCardUUId"]) == 10_000
