@@ -148,10 +148,15 @@ class SameCard(GiftCardError):
 
 
 class IdempotencyConflict(GiftCardError):
-    """The idempotency key was used before for a different operation."""
+    """The idempotency key (`key`) was used before for a different operation. The message
+    does not quote it: an API's ledger key carries the caller's API key identity."""
 
     code = "idempotency_conflict"
     subject = "idempotency_key"
+
+    def __init__(self, message: str, *, key: str | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.key = key
 
 
 # ---------------------------------------------------------------------------- catalogue

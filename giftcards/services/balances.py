@@ -60,7 +60,8 @@ def replay(
     if entry.kind != kind or any(getattr(entry, name) != value for name, value in same.items()):
         raise exceptions.IdempotencyConflict(
             "This Idempotency-Key was already used on this card for a different operation "
-            f"({entry.kind} of {entry.amount_cents} cents)."
+            f"({entry.kind} of {entry.amount_cents} cents).",
+            key=idempotency_key,
         )
     return BalanceChange(card=card, entry=entry, replayed=True, entries=(entry,))
 

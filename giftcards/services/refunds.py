@@ -181,7 +181,8 @@ def order_refund_replay(
     ):
         raise exceptions.IdempotencyConflict(
             "This Idempotency-Key was already used on this card for a different operation "
-            f"(refund of {sum(r.amount_cents for r in rows)} cents)."
+            f"(refund of {sum(r.amount_cents for r in rows)} cents).",
+            key=idempotency_key,
         )
     return balances.BalanceChange(card=card, entry=first, replayed=True, entries=tuple(rows))
 

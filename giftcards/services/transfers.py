@@ -87,7 +87,7 @@ def _replay(
         amount_cents,
     ):
         raise exceptions.IdempotencyConflict(
-            "This Idempotency-Key was already used for a different transfer."
+            "This Idempotency-Key was already used for a different transfer.", key=key
         )
     return earlier
 
@@ -100,7 +100,8 @@ def _create(**fields) -> BalanceTransfer:
             return BalanceTransfer.objects.create(**fields)
     except IntegrityError:
         raise exceptions.IdempotencyConflict(
-            "This Idempotency-Key was already used for a different transfer."
+            "This Idempotency-Key was already used for a different transfer.",
+            key=fields["idempotency_key"],
         ) from None
 
 
