@@ -1,8 +1,9 @@
 """The gift card app's models: cards and their ledger (`cards`), transfers between cards
 (`transfers`), what happened to them and who hears of it (`events`: the outbox, webhooks,
-deliveries, card e-mails), and attachments."""
+deliveries, card e-mails), attachments, and bulk imports and exports (`bulk`)."""
 
 from giftcards.models.attachments import AttachableType, Attachment
+from giftcards.models.bulk import Export, Import, JobStatus
 from giftcards.models.cards import (
     PUBLIC_ID_PATTERN,
     SHOWABLE_MOMENTS,
@@ -42,9 +43,12 @@ __all__ = [
     "CircuitState",
     "Delivery",
     "EventCallback",
+    "Export",
     "GiftCard",
     "GiftCardQuerySet",
     "GiftCardRecipient",
+    "Import",
+    "JobStatus",
     "LedgerImmutable",
     "Market",
     "OutboxEvent",

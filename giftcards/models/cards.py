@@ -301,7 +301,7 @@ class BalanceLogQuerySet(models.QuerySet):
 
 
 TRANSFERS = ("transfer_out", "transfer_in")
-NOT_TRANSFERS = ("issue", "debit", "recharge", "adjustment", "refund")
+NOT_TRANSFERS = ("issue", "debit", "recharge", "adjustment", "refund", "pre_import")
 
 
 class BalanceLog(models.Model):
@@ -315,6 +315,9 @@ class BalanceLog(models.Model):
         REFUND = "refund", "Refund"
         TRANSFER_OUT = "transfer_out", "Transfer out"
         TRANSFER_IN = "transfer_in", "Transfer in"
+        # What an imported card had spent in the system it came from: its initial amount
+        # less its balance when it was imported (the issue row carries the initial amount).
+        PRE_IMPORT = "pre_import", "Spent before import"
 
     card = models.ForeignKey(GiftCard, on_delete=models.PROTECT, related_name="ledger")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -372,7 +375,7 @@ class BalanceLog(models.Model):
             models.CheckConstraint(
                 condition=(
                     Q(kind="issue", amount_cents__gte=0)
-                    | Q(kind__in=["debit", "transfer_out"], amount_cents__lt=0)
+                    | Q(kind__in=["debit", "transfer_out", "pre_import"], amount_cents__lt=0)
                     | Q(kind__in=["recharge", "refund", "transfer_in"], amount_cents__gt=0)
                     | (Q(kind="adjustment") & ~Q(amount_cents=0))
                 ),

@@ -358,11 +358,15 @@ def test_unknown_ledger_kind_is_refused(card, kind):
         ("refund", 0),
         ("refund", -100),
         ("adjustment", 0),
+        ("pre_import", 0),
+        ("pre_import", 100),
     ],
 )
 def test_ledger_amount_with_the_wrong_sign_for_its_kind_is_refused(card, kind, amount_cents):
+    # A refund gives back a debit: it gets one, so that only the sign is wrong.
+    link = {"refund_of_id": insert_ledger_row(card.pk)} if kind == "refund" else {}
     with violates("giftcards_balancelog_amount_sign_matches_kind"):
-        insert_ledger_row(card.pk, kind=kind, amount_cents=amount_cents)
+        insert_ledger_row(card.pk, kind=kind, amount_cents=amount_cents, **link)
 
 
 @pytest.mark.parametrize(
@@ -374,6 +378,7 @@ def test_ledger_amount_with_the_wrong_sign_for_its_kind_is_refused(card, kind, a
         ("recharge", 1),
         ("adjustment", -1),
         ("adjustment", 1),
+        ("pre_import", -1),
     ],
 )
 def test_ledger_amount_with_the_right_sign_for_its_kind_is_accepted(card, kind, amount_cents):

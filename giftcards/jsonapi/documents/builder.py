@@ -21,8 +21,10 @@ from giftcards.jsonapi.documents.members import (
     EVENT_CALLBACK_RELATIONSHIPS,
     EVENT_RELATIONSHIPS,
     EVENTS,
+    EXPORT_ATTRIBUTES,
     GIFT_CARD_ATTRIBUTES,
     GIFT_CARD_RELATIONSHIPS,
+    IMPORT_ATTRIBUTES,
     INCLUDABLE,
     MARKET_ATTRIBUTES,
     RECIPIENT_ATTRIBUTES,
@@ -231,6 +233,21 @@ class Documents:
             for name in self.wanted("balance_transfers", BALANCE_TRANSFER_RELATIONSHIPS)
         }
         return self._resource("balance_transfers", transfer, attributes, relationships)
+
+    def bulk_import(self, job) -> dict:
+        """An import. Its `inputs` are shown only when asked for (`fields[imports]`): they
+        may be large."""
+        names = IMPORT_ATTRIBUTES
+        if "imports" not in self.fields:
+            names = tuple(name for name in names if name != "inputs")
+        return self._resource("imports", job, self._attributes("imports", names, job))
+
+    def bulk_export(self, job, attachment_url: str | None) -> dict:
+        """An export; `attachment_url` is its download link while it works (the view signs
+        it for the request's host)."""
+        computed = {"attachment_url": lambda: attachment_url}
+        attributes = self._attributes("exports", EXPORT_ATTRIBUTES, job, computed)
+        return self._resource("exports", job, attributes)
 
     def include_resources(self, resources: list[dict]) -> None:
         """Resources rendered elsewhere (cards, with their ledgers), to include."""

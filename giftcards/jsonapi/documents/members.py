@@ -78,6 +78,22 @@ BALANCE_TRANSFER_ATTRIBUTES = names(
     """
 )
 BALANCE_TRANSFER_RELATIONSHIPS = ("source", "target")
+# Commerce Layer's imports and exports (plus `dry_run` and the created/skipped counts of an
+# import, and `include_codes` of an export).
+IMPORT_ATTRIBUTES = names(
+    """
+    resource_type format status started_at completed_at interrupted_at inputs inputs_size
+    processed_count created_count skipped_count errors_count warnings_count errors_log
+    warnings_log dry_run created_at updated_at reference reference_origin metadata
+    """
+)
+EXPORT_ATTRIBUTES = names(
+    """
+    resource_type format status filters include_codes started_at completed_at interrupted_at
+    records_count attachment_url expires_at created_at updated_at reference reference_origin
+    metadata
+    """
+)
 RELATIONSHIPS = {
     "gift_cards": GIFT_CARD_RELATIONSHIPS,
     "gift_card_recipients": ATTACHABLE_RELATIONSHIPS,
@@ -100,4 +116,6 @@ FIELDS = {
     "event_callbacks": EVENT_CALLBACK_ATTRIBUTES + EVENT_CALLBACK_RELATIONSHIPS,
     "attachments": ATTACHMENT_ATTRIBUTES + ATTACHMENT_RELATIONSHIPS,
     "balance_transfers": BALANCE_TRANSFER_ATTRIBUTES + BALANCE_TRANSFER_RELATIONSHIPS,
+    "imports": IMPORT_ATTRIBUTES,
+    "exports": EXPORT_ATTRIBUTES,
 }
