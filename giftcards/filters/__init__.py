@@ -1,6 +1,7 @@
 """django-filter FilterSets with ransack-style predicates (`status_eq`, `created_at_gt`, ...):
 the predicate engine (`predicates`) and each resource's filterable attributes (`resources`)."""
 
+from giftcards.filters.exports import BalanceLogFilterSet, ExportFilterSet
 from giftcards.filters.predicates import (
     KIND_PREDICATES,
     PREDICATES,
@@ -27,9 +28,11 @@ __all__ = [
     "PREDICATES",
     "AttachmentFilterSet",
     "Attribute",
+    "BalanceLogFilterSet",
     "BalanceTransferFilterSet",
     "EventCallbackFilterSet",
     "EventFilterSet",
+    "ExportFilterSet",
     "GiftCardFilterSet",
     "GiftCardRecipientFilterSet",
     "MarketFilterSet",
