@@ -275,7 +275,13 @@ EVENTS_RETENTION_DAYS = int(os.environ.get("EVENTS_RETENTION_DAYS", "30"))
 CELERY_BEAT_SCHEDULE = {
     "events-sweep": {"task": "giftcards.events.tasks.sweep", "schedule": EVENTS_SWEEP_SECONDS},
     "events-purge": {"task": "giftcards.events.tasks.purge", "schedule": 24 * 3600},
+    "imports-sweep": {"task": "giftcards.imports.tasks.sweep", "schedule": 10.0},
 }
+# Imports (giftcards/imports/): how long a run may go without finishing a chunk before the
+# sweep takes it to be dead and queues the import again (it resumes at its last chunk), and
+# the largest request body POST /api/imports takes (the other routes take 256 KiB).
+IMPORTS_LEASE_SECONDS = float(os.environ.get("IMPORTS_LEASE_SECONDS", "120"))
+IMPORTS_MAX_BODY_BYTES = int(os.environ.get("IMPORTS_MAX_BODY_BYTES", str(16 * 1024 * 1024)))
 
 # Webhook calls (giftcards/events/egress.py): https to public addresses only. Loopback http
 # (a receiver on this machine) is for development and tests; `check --deploy` refuses it.
@@ -308,6 +314,61 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "gift-cards@localhost")
+
+# ---------------------------------------------------------------------------- exports
+# Files of cards, recipients or ledger rows written by a worker (giftcards/exports/), kept in
+# the `exports` storage: a folder by default, S3 (or any S3-compatible store) when
+# EXPORTS_STORAGE=s3. With several machines, every web and worker process must reach the
+# same storage: one shared folder, or S3.
+EXPORTS_STORAGE = os.environ.get("EXPORTS_STORAGE", "") or "filesystem"
+EXPORTS_ROOT = Path(os.environ.get("EXPORTS_ROOT", "") or BASE_DIR / ".exports")
+if EXPORTS_STORAGE == "s3":
+    if not os.environ.get("EXPORTS_S3_BUCKET"):
+        sys.exit("EXPORTS_STORAGE=s3 needs EXPORTS_S3_BUCKET.")
+    STORAGES["exports"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["EXPORTS_S3_BUCKET"],
+            # Unset: AWS itself; set for MinIO, Ceph, R2, ... (`https://minio.internal:9000`).
+            "endpoint_url": os.environ.get("EXPORTS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("EXPORTS_S3_REGION") or None,
+            # Unset: boto3's own chain (AWS_* variables, an instance or pod role).
+            "access_key": os.environ.get("EXPORTS_S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("EXPORTS_S3_SECRET_ACCESS_KEY") or None,
+            "location": os.environ.get("EXPORTS_S3_PREFIX", "exports"),
+            # Private objects, read only through the download view (which checks the key).
+            "default_acl": "private",
+            "file_overwrite": True,
+            "addressing_style": os.environ.get("EXPORTS_S3_ADDRESSING_STYLE") or None,
+        },
+    }
+elif EXPORTS_STORAGE == "filesystem":
+    # Never served as static or media files. The files hold card data (full codes when asked
+    # for): readable by this user only.
+    STORAGES["exports"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": str(EXPORTS_ROOT),
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
+else:
+    sys.exit(f"EXPORTS_STORAGE must be filesystem or s3, not {EXPORTS_STORAGE!r}.")
+# Seconds a finished export's download link works; the file is removed after it.
+EXPORTS_LINK_TTL = int(os.environ.get("EXPORTS_LINK_TTL", "3600"))
+# Seconds between sweeps that queue the exports no message announced or a dead worker left;
+# how long a queued export waits for its task, and a worker may go without renewing its lease
+# (it renews it every 2,000 rows), before a sweep queues it again.
+EXPORTS_SWEEP_SECONDS = float(os.environ.get("EXPORTS_SWEEP_SECONDS", "30"))
+EXPORTS_QUEUE_LEASE_SECONDS = float(os.environ.get("EXPORTS_QUEUE_LEASE_SECONDS", "300"))
+EXPORTS_WORK_LEASE_SECONDS = float(os.environ.get("EXPORTS_WORK_LEASE_SECONDS", "120"))
+CELERY_BEAT_SCHEDULE["exports-sweep"] = {
+    "task": "giftcards.exports.tasks.sweep",
+    "schedule": EXPORTS_SWEEP_SECONDS,
+}
+# Expired files are removed within five minutes of their link's end.
+CELERY_BEAT_SCHEDULE["exports-purge"] = {"task": "giftcards.exports.tasks.purge", "schedule": 300}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Gift card service: plain API",

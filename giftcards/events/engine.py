@@ -8,7 +8,8 @@ in the meantime and fans them out together, and a kick during the sleep is publi
 after it, so every event is announced and a busy process queues at most a few messages a
 second. A broker that fails or hangs holds only that thread (a failure is logged and the
 thread waits `BROKER_BACKOFF` before trying again); money keeps moving, and the sweep fans
-the events out once the broker answers. `kick_sweep` asks the same thread for a sweep.
+the events out once the broker answers. `kick_sweep` asks the same thread for a sweep, and
+`kick_imports` for the import sweep.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _wanted = threading.Event()
-_asked = {"dispatch": False, "sweep": False}
+_asked = {"dispatch": False, "sweep": False, "imports": False}
 _thread: dict[str, object] = {"pid": None}
 
 
@@ -37,6 +38,12 @@ def kick_sweep() -> None:
     """Have everything due queued soon (a circuit reset, a webhook enabled, an e-mail asked
     for again). Never blocks, never raises: without a broker the periodic sweep does it."""
     _ask("sweep")
+
+
+def kick_imports() -> None:
+    """After a commit that created an import: have it queued soon. Never blocks, never raises:
+    without a broker the periodic import sweep queues it."""
+    _ask("imports")
 
 
 def _ask(what: str) -> None:
@@ -71,10 +78,14 @@ def _publisher() -> None:
 
 
 def publish(asked: list[str]) -> None:
-    """Queue what was asked for: a delayed dispatch, a sweep."""
+    """Queue what was asked for: a delayed dispatch, a sweep, the import sweep."""
     from giftcards.events import tasks
 
     if "dispatch" in asked:
         tasks.dispatch.apply_async(countdown=KICK_INTERVAL)
     if "sweep" in asked:
         tasks.sweep.apply_async()
+    if "imports" in asked:
+        from giftcards.imports import tasks as import_tasks
+
+        import_tasks.sweep.apply_async()

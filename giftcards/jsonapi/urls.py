@@ -6,6 +6,7 @@ from giftcards.jsonapi.views.attachments import AttachmentViewSet
 from giftcards.jsonapi.views.base import NotFoundView
 from giftcards.jsonapi.views.events import EventCallbackViewSet, EventViewSet, WebhookViewSet
 from giftcards.jsonapi.views.gift_cards import GiftCardViewSet
+from giftcards.jsonapi.views.imports import ImportViewSet
 from giftcards.jsonapi.views.resources import (
     GiftCardRecipientViewSet,
     MarketViewSet,
@@ -73,6 +74,7 @@ urlpatterns = [
         "balance_transfers", BalanceTransferViewSet, "balance-transfer", immutable=True
     ),
     *resource_routes("webhooks", WebhookViewSet, "webhook"),
+    *resource_routes("imports", ImportViewSet, "import"),
     *resource_routes("events", EventViewSet, "event", read_only=True),
     *resource_routes("event_callbacks", EventCallbackViewSet, "event-callback", read_only=True),
     re_path(
