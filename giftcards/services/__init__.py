@@ -19,6 +19,7 @@ from giftcards.services.balances import (
     card_debit,
     card_recharge,
 )
+from giftcards.services.bulk_issue import cards_issue_many
 from giftcards.services.cards import (
     TRANSITIONS,
     UPDATABLE_FIELDS,
@@ -67,6 +68,7 @@ __all__ = [
     "card_transition",
     "card_update",
     "card_version",
+    "cards_issue_many",
     "lock_card",
     "lock_cards",
     "recipient_find_or_create",
