@@ -20,6 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from clients.admin import BusinessScopedAdmin
 from clients.tenancy import Actor
 from giftcards import codes, money, services
+from giftcards.admin.bulk_issue import BulkIssueMixin
 from giftcards.admin.card_pages import CardPagesMixin, card_admin_url
 from giftcards.admin.code_search import CodeSearchMixin, clean_term
 from giftcards.admin.filters import BalanceStateFilter, CurrencyFilter, DeletedFilter, ExpiryFilter
@@ -89,7 +90,9 @@ class GiftCardChangeForm(forms.ModelForm):
 
 
 @admin.register(GiftCard)
-class GiftCardAdmin(CodeSearchMixin, CardPagesMixin, BusinessScopedAdmin, SimpleHistoryAdmin):
+class GiftCardAdmin(
+    BulkIssueMixin, CodeSearchMixin, CardPagesMixin, BusinessScopedAdmin, SimpleHistoryAdmin
+):
     form = GiftCardChangeForm
     change_form_template = "admin/giftcards/giftcard/change_form.html"
     add_form_template = "admin/giftcards/giftcard/sell.html"
@@ -255,6 +258,7 @@ class GiftCardAdmin(CodeSearchMixin, CardPagesMixin, BusinessScopedAdmin, Simple
         extra = {
             "title": "Gift cards",
             "can_export": request.user.has_perm("giftcards.export_giftcard"),
+            "can_bulk_issue": self.can_bulk_issue(request),
             "export_query": request.GET.urlencode(),
             **self.code_search_context(request),
             **(extra_context or {}),

@@ -17,7 +17,8 @@ from django.utils import timezone
 from clients.models import Business, Client
 from clients.tenancy import Mode
 from giftcards import codes, dates, money, text
-from giftcards.models import GiftCard, Market, Status
+from giftcards.models import GiftCard, Market, Status, Tag
+from giftcards.services import bulk_issue
 
 # Plain ASCII digits and at most one decimal point: Decimal() alone would also take "1e3",
 # "1_000", "NaN" and full-width digits (U+FF10 to U+FF19).
@@ -263,6 +264,110 @@ class SellForm(forms.Form):
         )
         if expires_on and expires_on < timezone.now().astimezone(business.tzinfo).date():
             self.add_error("expires_on", "That day is past: the card would be sold expired.")
+        elif expires_on and not dates.in_range(data["expires_at"]):
+            self.add_error(
+                "expires_on",
+                f"The end of that day in {business.timezone} is outside the moments a card can "
+                f"hold ({dates.RANGE_TEXT}).",
+            )
+        return data
+
+
+BATCH_TOKEN = re.compile(r"[0-9A-Za-z_-]{1,64}", re.ASCII)
+
+
+class BulkIssueForm(forms.Form):
+    """Issue a batch of alike cards with generated codes, in the staff user's business and
+    the live mode (the codes are shown once, on a printable sheet, after the issue).
+
+    `batch_token` is drawn when the form is rendered: the view issues once per token, so a
+    double click or a resubmitted page does not issue a second batch."""
+
+    batch_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    count = forms.IntegerField(
+        label="Number of cards",
+        min_value=1,
+        max_value=bulk_issue.MAX_BATCH,
+        initial=10,
+        help_text=f"From 1 to {bulk_issue.MAX_BATCH}.",
+    )
+    amount = forms.CharField(
+        label="Amount of each card",
+        max_length=32,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    currency_code = forms.CharField(
+        label="Currency",
+        required=False,
+        max_length=3,
+        help_text="Blank: the market's currency, else the business's.",
+    )
+    status = forms.ChoiceField(
+        choices=[
+            (Status.INACTIVE, "Inactive: sold, to be activated later"),
+            (Status.ACTIVE, "Active: usable now"),
+            (Status.DRAFT, "Draft: not sold yet"),
+        ],
+        initial=Status.INACTIVE,
+    )
+    expires_on = forms.DateField(
+        label="Expires on",
+        required=False,
+        widget=AdminDateWidget,
+        help_text="Valid through the end of this day, in the business's time zone.",
+    )
+    tag = forms.ModelChoiceField(queryset=Tag.objects.none(), required=False)
+    market = forms.ModelChoiceField(queryset=Market.objects.none(), required=False)
+    reference_prefix = forms.CharField(
+        label="Reference prefix",
+        required=False,
+        max_length=bulk_issue.REFERENCE_PREFIX_MAX_LENGTH,
+        help_text="Optional. XMAS- gives the cards the references XMAS-0001, XMAS-0002, ...",
+    )
+
+    def __init__(self, *args, business: Business, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("batch_token", uuid.uuid4().hex)
+        kwargs["initial"].setdefault("currency_code", business.currency_code)
+        super().__init__(*args, **kwargs)
+        self.business = business
+        self.fields["tag"].queryset = Tag.objects.filter(business=business, mode=Mode.LIVE)
+        self.fields["market"].queryset = Market.objects.filter(business=business, mode=Mode.LIVE)
+        self.fields["market"].label_from_instance = lambda m: f"{m.name} ({m.currency_code})"
+        zone = business.timezone
+        self.fields["expires_on"].help_text = f"Valid through the end of this day, in {zone}."
+
+    def clean_batch_token(self):
+        # The token becomes part of the sheet's URL: a tampered one is replaced (by the view),
+        # never echoed.
+        token = self.cleaned_data["batch_token"]
+        return token if BATCH_TOKEN.fullmatch(token) else ""
+
+    def clean_currency_code(self):
+        code = self.cleaned_data["currency_code"].strip().upper()
+        if code and not money.is_known_currency(code):
+            raise forms.ValidationError(f"{code!r} is not an ISO 4217 currency code.")
+        return code or None
+
+    def clean(self):
+        data = super().clean()
+        business = self.business
+        market = data.get("market")
+        # The currency the amount is read in; whether the market takes it is the service's
+        # to say (it refuses a mismatch, and the view shows why).
+        currency = data.get("currency_code") or (
+            market.currency_code if market else business.currency_code
+        )
+        if data.get("amount") is not None:
+            try:
+                data["balance_cents"] = parse_amount(data["amount"], currency)
+            except forms.ValidationError as exc:
+                self.add_error("amount", exc)
+        expires_on = data.get("expires_on")
+        data["expires_at"] = (
+            datetime.combine(expires_on, time.max, tzinfo=business.tzinfo) if expires_on else None
+        )
+        if expires_on and expires_on < timezone.now().astimezone(business.tzinfo).date():
+            self.add_error("expires_on", "That day is past: the cards would be issued expired.")
         elif expires_on and not dates.in_range(data["expires_at"]):
             self.add_error(
                 "expires_on",
