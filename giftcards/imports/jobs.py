@@ -80,7 +80,9 @@ def run(job_id: str, *, rows: Iterable[Any] | None = None, progress: Callable | 
     source = iter(rows) if rows is not None else inputs_of(job)
     source = islice(source, job.cursor, None)  # resume after the committed chunks
     reader, importer = _reader_and_importer(job, tenant)
-    seen: dict = {}
+    # The keys of earlier chunks: a real run finds them in the database; a dry run's chunks
+    # were rolled back, so it remembers them (memory grows with the rows of a dry run only).
+    seen: dict | None = {} if job.dry_run else None
     index = job.cursor
     while True:
         chunk = list(islice(source, CHUNK))

@@ -11,6 +11,9 @@ Three shapes of gift card rows are read:
   time zone;
 - CSV whose header names JSON:API attributes (README "Imports"), values as text.
 
+A row's natural key is its code, else its `reference` and `reference_origin` (a seed 000
+row's old `giftCardUUId`); a row with neither gets one from its position and content.
+
 A JSON row is seed 000's when it has one of its own keys (`SEED_000_KEYS`). Every value is
 checked with the strict fields both APIs use; a row with a bad value becomes a list of
 messages that name it, never an exception.
@@ -19,6 +22,7 @@ messages that name it, never an exception.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -93,6 +97,8 @@ RECIPIENT_MEMBERS = frozenset(
     {"email", "first_name", "last_name", "reference", "reference_origin", "metadata"}
 )
 RECIPIENT_IGNORED = frozenset(RECIPIENT_ATTRIBUTES) - RECIPIENT_MEMBERS | {"id"}
+# The reference_origin of cards whose row had no code nor reference (see CardReader.read).
+ROW_KEY_ORIGIN = "import-row"
 CSV_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
@@ -216,6 +222,13 @@ class CardReader:
             row = self._jsonapi(index, raw, errors)
         if errors or row is None:
             return Refused(index, errors or ["The row could not be read."])
+        if not row.code and not (row.reference and row.reference_origin):
+            # No natural key of its own: its position and content are one, so that the same
+            # import run again finds the card it made.
+            digest = hashlib.sha256(
+                json.dumps(raw, sort_keys=True, default=str).encode()
+            ).hexdigest()[:16]
+            row.reference, row.reference_origin = f"row-{index}-{digest}", ROW_KEY_ORIGIN
         return row
 
     # -------------------------------------------------------------------- JSON:API attributes
