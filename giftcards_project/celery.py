@@ -17,4 +17,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "giftcards_project.settings")
 
 app = Celery("giftcards_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["giftcards.events", "giftcards.imports"])
+app.autodiscover_tasks(["giftcards.events", "giftcards.imports", "giftcards.exports"])
