@@ -15,7 +15,7 @@ CHROMIUM ?= /usr/bin/chromium
 # Each worker has its own test database (pytest-django adds _gw0, _gw1, ... to its name).
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test test-sqlite test-postgres lint install migrate bench chromium sdk bench-csv bench-http bench-events bench-throttle chaos fuzz clean
+.PHONY: run test test-sqlite test-postgres lint install migrate bench chromium sdk bench-csv bench-import bench-http bench-events bench-throttle chaos fuzz clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -108,6 +108,17 @@ bench: install
 bench-csv: install
 	$(PY) tests/admin/bench_csv_export.py
 	DATABASE_URL=$(PG_URL) $(PY) tests/admin/bench_csv_export.py
+
+# Cards a second through an import beside a bulk insert of the same rows (PostgreSQL; re-creates
+# the giftcards_bench_import database). BENCH_IMPORT_ARGS="--memory" adds import_giftcards'
+# peak memory at 10,000 and 100,000 rows.
+BENCH_IMPORT_ARGS ?=
+bench-import: install
+	$(PY) -c "import psycopg; c = psycopg.connect('$(PG_ADMIN_URL)', autocommit=True); \
+		c.execute('DROP DATABASE IF EXISTS giftcards_bench_import'); \
+		c.execute('CREATE DATABASE giftcards_bench_import')"
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/giftcards_bench_import \
+		$(PY) benchmarks/import_throughput.py $(BENCH_IMPORT_ARGS)
 
 # The service over HTTP (gunicorn, PostgreSQL, Redis) against hand-written baselines served by
 # the same gunicorn; re-creates the giftcards_bench_http database. Figures, not assertions.

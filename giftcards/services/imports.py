@@ -354,17 +354,15 @@ def _ledger(card: GiftCard, row: CardRow, actor: Actor, now, note: str) -> Itera
 
 
 def _record_events(cards: list[GiftCard], entries: list[BalanceLog]) -> None:
-    """`gift_cards.create`, then a `balance_change` per ledger row, as issuing records."""
-    rows_of: dict[str, list[BalanceLog]] = {}
+    """One `gift_cards.create` per card, its data saying it was imported and where its
+    ledger starts (`issue`, and `pre_import` when part was spent before): the state it
+    arrives in, not a change of balance, so no `balance_change` is recorded."""
+    rows_of: dict[str, list[dict]] = {}
     for entry in entries:
-        rows_of.setdefault(entry.card_id, []).append(entry)
+        rows_of.setdefault(entry.card_id, []).append(outbox.ledger_entry(entry)["ledger_entry"])
     for card in cards:
-        happened = [(topics.CARD_CREATE, outbox.card_facts(card, imported=True))]
-        happened += [
-            (topics.CARD_BALANCE_CHANGE, outbox.card_facts(card, **outbox.ledger_entry(entry)))
-            for entry in rows_of.get(card.pk, ())
-        ]
-        outbox.record(card, *happened)
+        facts = outbox.card_facts(card, imported=True, ledger_entries=rows_of.get(card.pk, []))
+        outbox.record(card, (topics.CARD_CREATE, facts))
 
 
 # ---------------------------------------------------------------------------- recipients
