@@ -5,6 +5,7 @@ from django.urls import re_path
 from giftcards.jsonapi.views.attachments import AttachmentViewSet
 from giftcards.jsonapi.views.base import NotFoundView
 from giftcards.jsonapi.views.events import EventCallbackViewSet, EventViewSet, WebhookViewSet
+from giftcards.jsonapi.views.exports import ExportDownloadView, ExportViewSet
 from giftcards.jsonapi.views.gift_cards import GiftCardViewSet
 from giftcards.jsonapi.views.imports import ImportViewSet
 from giftcards.jsonapi.views.resources import (
@@ -75,6 +76,12 @@ urlpatterns = [
     ),
     *resource_routes("webhooks", WebhookViewSet, "webhook"),
     *resource_routes("imports", ImportViewSet, "import"),
+    re_path(
+        rf"^exports/{PK}/download/?$",
+        ExportDownloadView.as_view(),
+        name="jsonapi-export-download",
+    ),
+    *resource_routes("exports", ExportViewSet, "export"),
     *resource_routes("events", EventViewSet, "event", read_only=True),
     *resource_routes("event_callbacks", EventCallbackViewSet, "event-callback", read_only=True),
     re_path(
