@@ -1,15 +1,20 @@
-"""The ledger in the admin: read-only for everyone, superusers included."""
+"""The ledger in the admin: read-only for everyone, superusers included; managers export what
+its list is filtered to as CSV (the columns of a `balance_logs` export), streamed."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import quote, unquote
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from clients.admin import BusinessScopedAdmin
 from giftcards import codes, money
+from giftcards.admin import export
 from giftcards.admin.code_search import CodeSearchMixin, clean_term
 from giftcards.models import BalanceLog
 
@@ -138,11 +143,44 @@ class BalanceLogAdmin(ReadOnlyMixin, CodeSearchMixin, BusinessScopedAdmin):
             by_code = by_code | queryset.filter(card__code_last4=codes.normalise(term))
         return results | by_code, duplicates
 
+    change_list_template = "admin/giftcards/balancelog/change_list_export.html"
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_export"
+        wrap = self.admin_site.admin_view
+        return [path("export/", wrap(self.export_view), name=name), *super().get_urls()]
+
+    def can_export(self, request) -> bool:
+        # The card list's export permission: managers.
+        return self.has_view_permission(request) and request.user.has_perm(
+            "giftcards.export_giftcard"
+        )
+
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET":
             self.prepare_code_search(request)  # the ledger never leaves its list
-        extra = {**self.code_search_context(request), **(extra_context or {})}
+        extra = {
+            **self.code_search_context(request),
+            "can_export": self.can_export(request),
+            # After prepare_code_search: a full code in `?q=` has become the card's id.
+            "export_query": request.GET.urlencode(),
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, extra)
+
+    def export_view(self, request):
+        """The rows the list shows with the same parameters (filters, search, date, order),
+        all of them, as CSV."""
+        if not self.can_export(request):
+            raise PermissionDenied
+        if request.method == "GET":
+            self.prepare_code_search(request)
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return redirect(f"{reverse('admin:giftcards_balancelog_changelist')}?e=1")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        return export.ledger_csv_response(changelist.queryset, f"ledger-{stamp}.csv")
 
     @admin.display(description="time", ordering="created_at")
     def time(self, entry):
