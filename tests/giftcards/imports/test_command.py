@@ -3,6 +3,7 @@ committed chunk, with exact counts and nothing half-written."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from datetime import timedelta
@@ -12,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from giftcards.imports import jobs, tasks
-from giftcards.models import BalanceLog, GiftCard, Import, JobStatus
+from giftcards.models import BalanceLog, GiftCard, GiftCardRecipient, Import, JobStatus
 from giftcards.services import imports as service
 from tests.giftcards.imports.test_api import SEED_CREATE, SEED_LISTED, jsonapi_rows, seed_rows
 
@@ -52,6 +53,50 @@ def test_a_thousand_seed_000_rows_from_a_file_twice(write, business, tenant):
     reconciles()
     job = Import.objects.order_by("created_at").first()
     assert (job.status, job.source_name) == (JobStatus.COMPLETED, "file:cards.json")
+
+
+def csv_text(rows: list[dict]) -> str:
+    columns = [
+        "code",
+        "initial_balance_cents",
+        "balance_cents",
+        "expires_at",
+        "created_at",
+        "reference",
+        "reference_origin",
+    ]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("shape", ["json", "csv"])
+def test_a_thousand_cards_from_a_file_keep_codes_balances_and_dates(write, business, shape):
+    rows = jsonapi_rows(1_000)
+    path = write(f"cards.{shape}", csv_text(rows) if shape == "csv" else rows)
+
+    first = run(path, "--business", str(business.pk))
+    second = run(path, "--business", str(business.pk))
+
+    assert "1000 created, 0 skipped, 0 refused" in first, first
+    assert "0 created, 1000 skipped" in second, second
+    card = GiftCard.objects.get(reference="old-3", reference_origin="legacy")
+    assert card.code == rows[3]["code"]
+    assert (card.initial_balance_cents, card.balance_cents) == (5_000, 4_700)
+    assert card.expires_at.isoformat() == "2031-01-31T00:00:00+00:00"
+    assert card.created_at.isoformat() == "2024-03-01T09:00:00+00:00"
+    reconciles()
+
+
+def test_recipients_from_a_file(write, business, tenant):
+    path = write("people.json", [{"email": f"p{n}@example.com"} for n in range(40)])
+
+    output = run(path, "--business", str(business.pk), "--resource", "gift_card_recipients")
+
+    assert "40 created" in output, output
+    assert GiftCardRecipient.objects.for_tenant(tenant).count() == 40
 
 
 def test_a_csv_file_with_a_bad_row(write, business, tenant):
