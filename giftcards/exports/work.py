@@ -89,7 +89,10 @@ def run(export_id: str, token: str) -> str:
     done = held.update(
         status=JobStatus.COMPLETED,
         completed_at=completed_at,
-        expires_at=completed_at + timedelta(seconds=settings.EXPORTS_LINK_TTL),
+        # Whole seconds: the link carries its end in seconds (signing), and ends with it.
+        expires_at=(completed_at + timedelta(seconds=settings.EXPORTS_LINK_TTL)).replace(
+            microsecond=0
+        ),
         records_count=count,
         file_name=name,
         file_size=size,
