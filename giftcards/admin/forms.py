@@ -169,6 +169,9 @@ class ConfirmForm(CardActionForm):
     """Status triggers, soft delete and restore: nothing to fill in."""
 
 
+SALE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
 class SellForm(forms.Form):
     """Issue a card. The code is optional: blank draws one (shown once after the sale).
 
@@ -242,6 +245,11 @@ class SellForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        token = data.get("sale_token")
+        if token and not SALE_TOKEN.match(token):
+            # It goes into the URL of the page that shows the sale: only the kind the form
+            # draws is taken.
+            raise forms.ValidationError("This form was altered or is out of date: reload the page.")
         business = data.get("business")
         if business is None:
             return data

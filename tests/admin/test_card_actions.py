@@ -732,3 +732,14 @@ def test_history_rows_are_labelled_with_the_cards_masked_code(manager, login, ma
     assert rows == card.versions.count() == 2
     assert text.count("****PQ77") >= rows
     assert "Gift card ****\n" not in text and "Gift card ****<" not in text
+
+
+@pytest.mark.parametrize("token", ["a/b", "../x", "a b", "é" * 8])
+def test_a_sale_token_that_no_form_draws_sells_nothing_and_says_so(cashier, login, token):
+    """A token goes into the URL of the page that shows the sale: only the form's own kind
+    is taken (a "/" in it sold the card, then failed to build that URL: a 500)."""
+    response = login(cashier).post(sell_url(), {**SALE, "sale_token": token})
+
+    assert response.status_code == 200
+    assert "reload" in response.content.decode().lower()
+    assert not GiftCard.objects.exists()
