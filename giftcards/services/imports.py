@@ -18,6 +18,7 @@ a time, each in a savepoint, and only the row at fault is refused.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
@@ -138,7 +139,7 @@ def _chunk(tenant, actor, rows, dry_run, seen_before, seen, note) -> list[Outcom
         recipients = _recipients(tenant, [plan.row for plan in plans])
         cards = [_card(tenant, actor, plan, now, clients, recipients) for plan in plans]
         with outbox.batched():
-            GiftCard.objects.bulk_create(cards)
+            _insert_cards(cards)
             entries = BalanceLog.objects.bulk_create(
                 [
                     entry
@@ -327,6 +328,46 @@ def _card(tenant, actor, plan: _Planned, now, clients, recipients) -> GiftCard:
         created_by=row.created_by or actor.name,
         modified_by=actor.name,
     )
+
+
+# Every column of a card row, in order (a test checks it against the model). Django's
+# bulk_create spends most of an import's time turning each value into SQL (on PostgreSQL,
+# arrays for UNNEST, escaped element by element); one prepared INSERT run for every row
+# costs a fraction of that.
+CARD_COLUMNS = (
+    "id", "business_id", "mode", "code_hash", "code_encrypted", "code_last4", "status",
+    "deleted_at", "currency_code", "initial_balance_cents", "balance_cents",
+    "balance_max_cents", "single_use", "rechargeable", "distribute_discount", "image_url",
+    "purchase_date", "expires_at", "reference", "reference_origin", "metadata", "client_id",
+    "recipient_id", "market_id", "created_at", "updated_at", "created_by", "modified_by",
+)  # fmt: skip
+_JSON_COLUMNS = frozenset({"metadata"})
+_MOMENT_COLUMNS = frozenset({"deleted_at", "purchase_date", "expires_at", "created_at",
+                             "updated_at"})  # fmt: skip
+
+
+def _insert_cards(cards: list[GiftCard]) -> None:
+    if not cards:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = []
+    for card in cards:
+        row = []
+        for column in CARD_COLUMNS:
+            value = getattr(card, column)
+            if column in _JSON_COLUMNS:
+                value = json.dumps(value)
+            elif column in _MOMENT_COLUMNS and value is not None:
+                value = adapt(value)
+            row.append(value)
+        rows.append(row)
+    table = connection.ops.quote_name(GiftCard._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(column) for column in CARD_COLUMNS)
+    places = ", ".join(["%s"] * len(CARD_COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({places})", rows)
+    for card in cards:
+        card._state.adding, card._state.db = False, connection.alias
 
 
 def _ledger(card: GiftCard, row: CardRow, actor: Actor, now, note: str) -> Iterable[BalanceLog]:

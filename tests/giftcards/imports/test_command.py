@@ -223,3 +223,10 @@ def test_a_command_that_stopped_is_marked_interrupted_by_the_sweep(business):
 
     job.refresh_from_db()
     assert job.status == JobStatus.INTERRUPTED and job.interrupted_at is not None
+
+
+def test_the_import_writes_every_column_of_a_card():
+    """Cards are INSERTed with a column list of their own: a new field must be added to it."""
+    columns = {field.column for field in GiftCard._meta.concrete_fields}
+
+    assert set(service.CARD_COLUMNS) == columns
