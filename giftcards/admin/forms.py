@@ -1,23 +1,29 @@
-"""Forms of the card page's actions and of selling a card. They only translate input
-(major units to cents, a day to an end-of-day instant); the services decide."""
+"""Forms of the card page's actions, of selling a card and of uploading an import. They only
+translate input (major units to cents, a day to an end-of-day instant, a file to rows); the
+services decide."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import uuid
 from datetime import datetime, time
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
 from django.forms.fields import InvalidJSONInput
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from clients.models import Business, Client
 from clients.tenancy import Mode
 from giftcards import codes, dates, money, text
-from giftcards.models import GiftCard, Market, Status, Tag
+from giftcards.imports.rows import csv_records
+from giftcards.jsonapi.serializers.imports import MAX_INPUTS as MAX_IMPORT_ROWS
+from giftcards.models import GiftCard, Import, Market, Status, Tag
 from giftcards.services import bulk_issue
 
 # Plain ASCII digits and at most one decimal point: Decimal() alone would also take "1e3",
@@ -383,3 +389,101 @@ class BulkIssueForm(forms.Form):
                 f"hold ({dates.RANGE_TEXT}).",
             )
         return data
+
+
+class ImportUploadForm(forms.Form):
+    """A file of rows to import, read into what `giftcards.imports.jobs.start` takes (rows, or
+    the text of a CSV), within the API's limits: IMPORTS_MAX_BODY_BYTES and MAX_INPUTS rows.
+    The rows themselves are checked one by one by the dry run the page runs next."""
+
+    file = forms.FileField(
+        label="File",
+        help_text="A JSON array of objects, or a CSV whose first line names the attributes.",
+    )
+    shape = forms.ChoiceField(
+        label="Shape",
+        choices=[
+            ("auto", "Auto: CSV for a .csv file, JSON otherwise"),
+            ("json", "JSON array: this service's attributes, or seed 000 objects"),
+            ("csv", "CSV: a header of attribute names, a row per line"),
+            ("timetap", "TimeTap: a JSON array of seed 000 gift card objects"),
+        ],
+        initial="auto",
+    )
+    resource_type = forms.ChoiceField(
+        label="Rows are",
+        choices=[
+            (Import.ResourceType.GIFT_CARDS, "Gift cards"),
+            (Import.ResourceType.GIFT_CARD_RECIPIENTS, "Gift card recipients"),
+        ],
+        initial=Import.ResourceType.GIFT_CARDS,
+    )
+
+    def clean(self):
+        data = super().clean()
+        upload, shape = data.get("file"), data.get("shape")
+        if upload is None or shape is None:
+            return data
+        limit = settings.IMPORTS_MAX_BODY_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                {
+                    "file": f"The file is {filesizeformat(upload.size)}; at most "
+                    f"{filesizeformat(limit)} is taken: split it."
+                }
+            )
+        if shape == "auto":
+            shape = "csv" if upload.name.lower().endswith(".csv") else "json"
+        if shape == "timetap" and data.get("resource_type") != Import.ResourceType.GIFT_CARDS:
+            raise forms.ValidationError({"shape": "TimeTap files hold gift cards, not recipients."})
+        try:
+            content = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError({"file": "The file is not UTF-8 text."}) from None
+        inputs, count = _csv_inputs(content) if shape == "csv" else _json_inputs(content)
+        if count == 0:
+            raise forms.ValidationError({"file": "The file has no rows."})
+        if count > MAX_IMPORT_ROWS:
+            raise forms.ValidationError(
+                {"file": f"At most {MAX_IMPORT_ROWS} rows per import ({count} in the file)."}
+            )
+        data["inputs"] = inputs
+        data["rows"] = count
+        data["format"] = Import.Format.CSV if shape == "csv" else Import.Format.JSON
+        data["metadata"] = {"shape": "timetap"} if shape == "timetap" else {}
+        data["file_name"] = text.storable(upload.name)[:255]
+        return data
+
+
+def _json_inputs(content: str) -> tuple[list, int]:
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not a JSON number")
+
+    try:
+        rows = json.loads(content, parse_constant=refuse)
+    except (ValueError, RecursionError) as exc:
+        raise forms.ValidationError({"file": f"The file is not valid JSON: {exc}"}) from None
+    if not isinstance(rows, list):
+        raise forms.ValidationError(
+            {"file": "The file must hold a JSON array of objects, one per row."}
+        )
+    # What no store can hold is refused here, as the API refuses it, before it is recorded.
+    found = text.find_in_json(rows)
+    if found is not None:
+        path, reason = found
+        raise forms.ValidationError({"file": f"Row {path[0]}: {reason}" if path else reason})
+    infinite = text.find_infinite(rows)
+    if infinite is not None:
+        raise forms.ValidationError({"file": f"Row {infinite[0]}: {text.INFINITE}"})
+    return rows, len(rows)
+
+
+def _csv_inputs(content: str) -> tuple[str, int]:
+    reason = text.problem(content, "The file")
+    if reason is not None:
+        raise forms.ValidationError({"file": reason})
+    try:
+        count = sum(1 for _ in csv_records(content))
+    except csv.Error as exc:
+        raise forms.ValidationError({"file": f"The file is not a readable CSV: {exc}"}) from None
+    return content, count
