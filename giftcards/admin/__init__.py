@@ -1,11 +1,18 @@
-"""Staff admin for gift cards, their ledger, recipients, markets, tags and webhooks.
+"""Staff admin for gift cards, their ledger, recipients, markets, tags, webhooks and imports.
 
 Registration happens on import (Django's admin autodiscovery imports this package).
 """
 
 from django.contrib import admin
 
-from giftcards.admin import cards, catalogue, ledger, webhook_calls, webhooks  # noqa: F401
+from giftcards.admin import (  # noqa: F401
+    cards,
+    catalogue,
+    imports,
+    ledger,
+    webhook_calls,
+    webhooks,
+)
 
 admin.site.site_header = "Gift cards"
 admin.site.site_title = "Gift cards staff"
