@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from clients.auth import ApiKeyScopedView
 from giftcards.exports import services, signing, storage, writers
 from giftcards.filters import ExportFilterSet
+from giftcards.idempotency import idempotent
 from giftcards.jsonapi.documents import Documents, api_root
 from giftcards.jsonapi.errors import Forbidden, InvalidQueryParameter
 from giftcards.jsonapi.negotiation import JsonApiContentNegotiation
@@ -68,6 +69,10 @@ class ExportViewSet(ResourceViewSet):
 
     def resources(self, docs: Documents, rows) -> list[dict]:
         return [docs.bulk_export(row, attachment_url(self.request, row)) for row in rows]
+
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
 
     def create_resource(self, attributes):
         return services.export_create(tenant=self.tenant, actor=self.actor, **attributes)

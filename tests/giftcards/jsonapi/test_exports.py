@@ -213,6 +213,18 @@ def test_a_broker_that_fails_only_logs_and_leaves_the_export_to_the_sweep(api, m
     assert export.status == JobStatus.COMPLETED
 
 
+def test_a_create_retried_with_its_idempotency_key_makes_one_export(api):
+    body = resource("exports", {"resource_type": "balance_logs"})
+
+    first = api.post(URL, body, **{"Idempotency-Key": "nightly-2025-03-01"})
+    again = api.post(URL, body, **{"Idempotency-Key": "nightly-2025-03-01"})
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.doc["data"]["id"] == first.doc["data"]["id"]
+    assert Export.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("attributes", "pointer"),
     [
