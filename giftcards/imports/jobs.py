@@ -19,7 +19,7 @@ from itertools import islice
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import reset_queries, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -92,6 +92,9 @@ def run(job_id: str, *, rows: Iterable[Any] | None = None, progress: Callable | 
         if outcome is None:  # interrupted, or no longer ours
             return Import.objects.get(pk=job_id)
         index += len(chunk)
+        # With DEBUG on (development), Django keeps every query's SQL for the request: a long
+        # command would hold thousands of them.
+        reset_queries()
         if progress is not None:
             progress(len(chunk))
     now = timezone.now()

@@ -138,19 +138,15 @@ def _chunk(tenant, actor, rows, dry_run, seen_before, seen, note) -> list[Outcom
         clients = _clients(tenant, actor, [plan.row for plan in plans], plans)
         recipients = _recipients(tenant, [plan.row for plan in plans])
         cards = [_card(tenant, actor, plan, now, clients, recipients) for plan in plans]
+        ledger = [
+            entry for card, plan in zip(cards, plans, strict=True)
+            for entry in _ledger(card, plan.row, actor, now, note)
+        ]  # fmt: skip
         with outbox.batched():
-            _insert_cards(cards)
-            entries = BalanceLog.objects.bulk_create(
-                [
-                    entry
-                    for card, plan in zip(cards, plans, strict=True)
-                    for entry in _ledger(card, plan.row, actor, now, note)
-                ]
-            )
-            GiftCard.history.bulk_history_create(
-                cards, default_user=actor.user, default_date=now, default_change_reason=note
-            )
-            _record_events(cards, entries)
+            _insert(GiftCard, [_columns(card) for card in cards])
+            _insert(BalanceLog, ledger)
+            _insert(GiftCard.history.model, _history(cards, actor, now, note))
+            _record_events(cards, ledger)
         if dry_run:
             transaction.set_rollback(True)
     for card, plan in zip(cards, plans, strict=True):
@@ -330,77 +326,111 @@ def _card(tenant, actor, plan: _Planned, now, clients, recipients) -> GiftCard:
     )
 
 
-# Every column of a card row, in order (a test checks it against the model). Django's
-# bulk_create spends most of an import's time turning each value into SQL (on PostgreSQL,
-# arrays for UNNEST, escaped element by element); one prepared INSERT run for every row
-# costs a fraction of that.
-CARD_COLUMNS = (
-    "id", "business_id", "mode", "code_hash", "code_encrypted", "code_last4", "status",
-    "deleted_at", "currency_code", "initial_balance_cents", "balance_cents",
-    "balance_max_cents", "single_use", "rechargeable", "distribute_discount", "image_url",
-    "purchase_date", "expires_at", "reference", "reference_origin", "metadata", "client_id",
-    "recipient_id", "market_id", "created_at", "updated_at", "created_by", "modified_by",
-)  # fmt: skip
-_JSON_COLUMNS = frozenset({"metadata"})
-_MOMENT_COLUMNS = frozenset({"deleted_at", "purchase_date", "expires_at", "created_at",
-                             "updated_at"})  # fmt: skip
-
-
-def _insert_cards(cards: list[GiftCard]) -> None:
-    if not cards:
+def _insert(model, rows: list[dict]) -> None:
+    """INSERT rows (column -> value, every concrete column but an auto id) with one prepared
+    statement run for every row. Django's bulk_create spent most of an import's time turning
+    values into SQL (on PostgreSQL, arrays for UNNEST, escaped element by element in Python)
+    and building model instances; this costs a fraction of that."""
+    if not rows:
         return
+    fields = [
+        one
+        for one in model._meta.concrete_fields
+        if one.get_internal_type() not in ("AutoField", "BigAutoField")
+    ]
     adapt = connection.ops.adapt_datetimefield_value
-    rows = []
-    for card in cards:
-        row = []
-        for column in CARD_COLUMNS:
-            value = getattr(card, column)
-            if column in _JSON_COLUMNS:
-                value = json.dumps(value)
-            elif column in _MOMENT_COLUMNS and value is not None:
-                value = adapt(value)
-            row.append(value)
-        rows.append(row)
-    table = connection.ops.quote_name(GiftCard._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(column) for column in CARD_COLUMNS)
-    places = ", ".join(["%s"] * len(CARD_COLUMNS))
-    with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({places})", rows)
-    for card in cards:
-        card._state.adding, card._state.db = False, connection.alias
-
-
-def _ledger(card: GiftCard, row: CardRow, actor: Actor, now, note: str) -> Iterable[BalanceLog]:
-    who = {"actor_name": actor.name, "user": actor.user, "api_key": actor.api_key}
-    yield BalanceLog(
-        card=card,
-        kind=Kind.ISSUE,
-        amount_cents=row.initial_cents,
-        balance_after_cents=row.initial_cents,
-        note=note,
-        occurred_at=row.created_at,
-        created_at=now,
-        **who,
+    converters = []
+    for one in fields:
+        kind = one.get_internal_type()
+        if kind == "DateTimeField":
+            converters.append(lambda value: None if value is None else adapt(value))
+        elif kind == "JSONField":
+            converters.append(json.dumps)
+        else:
+            converters.append(None)
+    columns = [one.column for one in fields]
+    values = [
+        [
+            row[column] if convert is None else convert(row[column])
+            for column, convert in zip(columns, converters, strict=True)
+        ]
+        for row in rows
+    ]
+    quote = connection.ops.quote_name
+    statement = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(map(quote, columns))}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
     )
+    with connection.cursor() as cursor:
+        cursor.executemany(statement, values)
+
+
+def _columns(row) -> dict:
+    return {one.column: getattr(row, one.attname) for one in row._meta.concrete_fields}
+
+
+def _history(cards: list[GiftCard], actor: Actor, now, note: str) -> list[dict]:
+    """The cards' first historical rows, as django-simple-history writes them."""
+    model = GiftCard.history.model
+    tracked = [field.attname for field in model.tracked_fields]
+    return [
+        {
+            **{name: getattr(card, name) for name in tracked},
+            "history_date": now,
+            "history_change_reason": note[:100],
+            "history_type": "+",
+            "history_relation_id": card.pk,
+            "history_user_id": actor.user.pk if actor.user else None,
+        }
+        for card in cards
+    ]
+
+
+def _ledger(card: GiftCard, row: CardRow, actor: Actor, now, note: str) -> Iterable[dict]:
+    """Its ledger's first rows: the amount it was sold for, and what was spent before."""
+    common = {
+        "card_id": card.pk,
+        "order_reference": "",
+        "idempotency_key": None,
+        "refund_of_id": None,
+        "transfer_id": None,
+        "actor_name": actor.name,
+        "user_id": actor.user.pk if actor.user else None,
+        "api_key_id": actor.api_key.pk if actor.api_key else None,
+        "created_at": now,
+    }
+    yield {
+        **common,
+        "kind": Kind.ISSUE,
+        "amount_cents": row.initial_cents,
+        "balance_after_cents": row.initial_cents,
+        "note": note,
+        "occurred_at": row.created_at,
+    }
     if row.spent_cents:
-        yield BalanceLog(
-            card=card,
-            kind=Kind.PRE_IMPORT,
-            amount_cents=-row.spent_cents,
-            balance_after_cents=row.balance_cents,
-            note="Spent before the card was imported.",
-            created_at=now,
-            **who,
-        )
+        yield {
+            **common,
+            "kind": Kind.PRE_IMPORT,
+            "amount_cents": -row.spent_cents,
+            "balance_after_cents": row.balance_cents,
+            "note": "Spent before the card was imported.",
+            "occurred_at": None,
+        }
 
 
-def _record_events(cards: list[GiftCard], entries: list[BalanceLog]) -> None:
+def _record_events(cards: list[GiftCard], ledger: list[dict]) -> None:
     """One `gift_cards.create` per card, its data saying it was imported and where its
     ledger starts (`issue`, and `pre_import` when part was spent before): the state it
     arrives in, not a change of balance, so no `balance_change` is recorded."""
     rows_of: dict[str, list[dict]] = {}
-    for entry in entries:
-        rows_of.setdefault(entry.card_id, []).append(outbox.ledger_entry(entry)["ledger_entry"])
+    for entry in ledger:
+        rows_of.setdefault(entry["card_id"], []).append(
+            {
+                "kind": entry["kind"],
+                "amount_cents": entry["amount_cents"],
+                "balance_after_cents": entry["balance_after_cents"],
+            }
+        )
     for card in cards:
         facts = outbox.card_facts(card, imported=True, ledger_entries=rows_of.get(card.pk, []))
         outbox.record(card, (topics.CARD_CREATE, facts))

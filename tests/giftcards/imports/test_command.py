@@ -225,8 +225,21 @@ def test_a_command_that_stopped_is_marked_interrupted_by_the_sweep(business):
     assert job.status == JobStatus.INTERRUPTED and job.interrupted_at is not None
 
 
-def test_the_import_writes_every_column_of_a_card():
-    """Cards are INSERTed with a column list of their own: a new field must be added to it."""
-    columns = {field.column for field in GiftCard._meta.concrete_fields}
+def test_an_imported_card_has_its_history_and_reads_back_whole(write, business):
+    rows = jsonapi_rows(3)
+    rows[1].update(metadata={"tier": "gold"}, single_use=True, image_url="https://x.test/c.png")
+    run(write("cards.json", rows), "--business", str(business.pk))
 
-    assert set(service.CARD_COLUMNS) == columns
+    card = GiftCard.objects.get(reference="old-1")
+
+    assert (card.metadata, card.single_use, card.image_url) == (
+        {"tier": "gold"},
+        True,
+        "https://x.test/c.png",
+    )
+    versions = list(card.versions.all())
+    assert [(v.history_type, v.balance_cents, v.status) for v in versions] == [
+        ("+", card.balance_cents, card.status)
+    ]
+    assert versions[0].history_change_reason.startswith("Imported")
+    assert list(card.ledger.values_list("kind", flat=True)) == ["issue", "pre_import"]
