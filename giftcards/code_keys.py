@@ -23,7 +23,7 @@ from django.db import IntegrityError, connection, transaction
 
 from clients.models import IdempotencyRecord
 from giftcards import codes
-from giftcards.models import EventCallback, GiftCard, Webhook
+from giftcards.models import EventCallback, GiftCard, Import, Webhook
 
 BATCH_SIZE = 500
 
@@ -91,14 +91,19 @@ class Sealed:
     model: type
     column: str
     what: str
+    start: int | str = 0  # below every primary key: 0, or "" for text keys
 
-    def rows(self, after: int = 0):
-        return self.model.objects.filter(pk__gt=after).order_by("pk").values_list("pk", self.column)
+    def rows(self, after: int | str | None = None):
+        """The rows that hold something sealed, after `after` in primary-key order."""
+        rows = self.model.objects.exclude(**{self.column: ""})
+        rows = rows.filter(pk__gt=self.start if after is None else after)
+        return rows.order_by("pk").values_list("pk", self.column)
 
 
 SEALED = (
     Sealed("Webhook secrets", Webhook, "shared_secret_encrypted", "webhook"),
     Sealed("Event callback payloads", EventCallback, "payload_encrypted", "event callback"),
+    Sealed("Import inputs", Import, "inputs_encrypted", "import", start=""),
 )
 
 
@@ -173,7 +178,7 @@ def survey(progress: Progress = silent) -> list[TableCount]:
 
 
 def _survey_sealed(sealed: Sealed, progress: Progress) -> TableCount:
-    table = TableCount(sealed.label, total=sealed.model.objects.count())
+    table = TableCount(sealed.label, total=sealed.rows().count())
     with progress(table.total, f"checking {sealed.label.lower()}") as bar:
         for pk, token in sealed.rows().iterator(chunk_size=2000):
             bar.update()
@@ -327,5 +332,7 @@ def code_key_rotate(progress: Progress = silent, batch_size: int = BATCH_SIZE) -
     for sealed, table in zip(SEALED, sealed_tables, strict=True):
         with progress(table.total, f"re-encrypting {sealed.label.lower()}") as bar:
             rotate = _rotate_sealed(sealed)
-            rotation.rewritten.append(_in_batches(sealed.rows, 0, rotate, bar, batch_size))
+            rotation.rewritten.append(
+                _in_batches(sealed.rows, sealed.start, rotate, bar, batch_size)
+            )
     return rotation

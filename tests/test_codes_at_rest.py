@@ -26,6 +26,7 @@ from clients.services import api_key_create, business_create
 from clients.tenancy import Actor, Mode, Tenant
 from giftcards import codes
 from giftcards.events import topics, webhooks, work
+from giftcards.imports import jobs as import_jobs
 from giftcards.models import BalanceLog, CardEmail, EventCallback, GiftCard
 from tests.giftcards.jsonapi.conftest import JsonApiClient, resource
 from tests.giftcards.plain_api.helpers import api_client
@@ -197,9 +198,29 @@ def test_a_database_dump_holds_no_issued_code(staff, settings, receiver):
     assert IdempotencyRecord.objects.filter(status_code__gt=0).count() >= 10
     assert BalanceLog.objects.filter(note="dump test").count() == 7
 
+    # Cards brought in by imports, a real one and a dry run whose rows stay with it.
+    imported = ["IMPORT-ED01-K7QM", "IMPORT-ED02-X2PD"]
+    for dry_run in (False, True):
+        job = jsonapi.post(
+            "/api/imports",
+            resource(
+                "imports",
+                {
+                    "resource_type": "gift_cards",
+                    "dry_run": dry_run,
+                    "inputs": [{"code": code, "balance_cents": 500} for code in imported],
+                },
+            ),
+        )
+        assert job.status_code == 201, job.doc
+    import_jobs.drain()
+    assert GiftCard.objects.filter(code_last4__in=["K7QM", "X2PD"]).count() == 2
+    issued += imported
+
     work.drain()
     sent = b"".join(call.body for call in receiver.received).upper()
-    assert all(code.upper().encode() in sent for code in issued)  # the payloads held them
+    # The payloads held them (an import's create event does not carry the code).
+    assert all(code.upper().encode() in sent for code in issued if code not in imported)
     assert EventCallback.objects.count() == len(receiver.received) > 7 * 3
     assert "JSON-PLAIN-7QXW" in mail.outbox[0].body
     assert CardEmail.objects.filter(state="sent").count() == 1

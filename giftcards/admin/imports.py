@@ -133,7 +133,7 @@ class ImportAdmin(ReadOnlyMixin, BusinessScopedAdmin):
     # ------------------------------------------------------------------ reading
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("inputs")
+        return super().get_queryset(request).defer("inputs_encrypted")
 
     def get_changelist(self, request, **kwargs):
         return ImportChangeList
@@ -289,7 +289,7 @@ class ImportAdmin(ReadOnlyMixin, BusinessScopedAdmin):
     def _preview(self, request, object_id: str, *, lock: bool = False) -> Import:
         """The staff user's own dry run of their business, or a 404 (another's preview is
         theirs to confirm)."""
-        rows = Import.objects.select_for_update() if lock else Import.objects.defer("inputs")
+        rows = Import.objects.select_for_update() if lock else Import.objects.defer("inputs_encrypted")
         preview = (
             self.scope(request, rows)
             .filter(pk=object_id, dry_run=True, user=request.user, mode=Mode.LIVE)

@@ -8,12 +8,15 @@ the job again, which resumes where its last committed chunk ended (`cursor`).
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from clients.tenancy import TenantModel
+from giftcards import codes
 from giftcards.models.cards import PUBLIC_ID_PATTERN, new_public_id
 
 
@@ -68,9 +71,10 @@ def _job_constraints(table: str) -> list:
 
 
 class Import(BulkJob):
-    """Rows to create (cards or recipients), processed in chunks. `inputs` holds the rows of an
-    import made through the API (a list of objects, or the text of a CSV); a command streams
-    its file instead and records only what happened (`source_name`)."""
+    """Rows to create (cards or recipients), processed in chunks. `inputs` are the rows of an
+    import made through the API or the admin (a list of objects, or the text of a CSV),
+    stored encrypted with the code key since they hold codes; a command streams its file
+    instead and records only what happened (`source_name`)."""
 
     class ResourceType(models.TextChoices):
         GIFT_CARDS = "gift_cards", "Gift cards"
@@ -82,7 +86,7 @@ class Import(BulkJob):
 
     resource_type = models.CharField(max_length=32, choices=ResourceType.choices)
     format = models.CharField(max_length=4, choices=Format.choices, default=Format.JSON)
-    inputs = models.JSONField(default=list, blank=True)
+    inputs_encrypted = models.TextField(blank=True)
     source_name = models.CharField(max_length=255, blank=True)
     dry_run = models.BooleanField(default=False)
     inputs_size = models.PositiveIntegerField(default=0)
@@ -116,6 +120,20 @@ class Import(BulkJob):
 
     def __str__(self) -> str:
         return f"Import {self.pk} of {self.resource_type}"
+
+    @property
+    def inputs(self) -> list | str:
+        """The rows, decrypted (empty when there are none, or no configured key reads them)."""
+        if not self.inputs_encrypted:
+            return "" if self.format == self.Format.CSV else []
+        try:
+            return json.loads(codes.decrypt(self.inputs_encrypted))
+        except ValueError:
+            return "" if self.format == self.Format.CSV else []
+
+    @inputs.setter
+    def inputs(self, rows: list | str) -> None:
+        self.inputs_encrypted = codes.encrypt(json.dumps(rows)) if rows else ""
 
 
 class Export(BulkJob):

@@ -330,3 +330,24 @@ def test_rotation_refuses_a_webhook_secret_no_key_opens(settings, tenant, actor)
         rotate("--no-progress")
     stored = Webhook.objects.get(pk=hook.pk).shared_secret_encrypted
     assert stored == hook.shared_secret_encrypted
+
+
+def test_an_imports_inputs_move_to_the_new_key_and_one_without_inputs_is_left(
+    settings, tenant, actor
+):
+    from giftcards.imports import jobs
+    from giftcards.models import Import
+
+    use_keys(settings, KEY_A)
+    rows = [{"code": CODES[0], "balance_cents": 100}]
+    job = jobs.start(tenant=tenant, actor=actor, resource_type="gift_cards", inputs=rows)
+    Import.objects.create(  # a command's import: its file was never stored
+        business=tenant.business, mode=tenant.mode, resource_type="gift_cards"
+    )
+
+    use_keys(settings, KEY_B, KEY_A)
+    out, _ = rotate("--no-progress")
+
+    assert "Import inputs: 1 checked, 1 re-encrypted" in out
+    use_keys(settings, KEY_B)
+    assert Import.objects.get(pk=job.pk).inputs == rows

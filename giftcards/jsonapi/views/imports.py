@@ -42,7 +42,7 @@ class ImportViewSet(ResourceViewSet):
         # The inputs are read only when a document shows them.
         queryset = super().get_queryset()
         if self.action == "list" and "imports" not in self.documents().fields:
-            queryset = queryset.defer("inputs")
+            queryset = queryset.defer("inputs_encrypted")
         return queryset
 
     @idempotent

@@ -1,6 +1,6 @@
-"""Re-encrypt and re-hash every stored code (and idempotency record, webhook secret and
-callback payload) with the current code key, so that the old keys can be dropped from
-GIFTCARD_CODE_OLD_KEYS."""
+"""Re-encrypt and re-hash every stored code (and idempotency record, webhook secret,
+callback payload and import inputs) with the current code key, so that the old keys can be
+dropped from GIFTCARD_CODE_OLD_KEYS."""
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -10,8 +10,8 @@ from giftcards import code_keys, codes
 
 class Command(BaseCommand):
     help = (
-        "Move every gift card code, idempotency record, webhook secret and callback payload "
-        "still under an old code key "
+        "Move every gift card code, idempotency record, webhook secret, callback payload and "
+        "import's inputs still under an old code key "
         "(GIFTCARD_CODE_OLD_KEYS) to the current one (GIFTCARD_CODE_KEY). Safe to stop and "
         "run again: finished batches are committed, rows under the current key are skipped."
     )
