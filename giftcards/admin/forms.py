@@ -175,25 +175,11 @@ class ConfirmForm(CardActionForm):
     """Status triggers, soft delete and restore: nothing to fill in."""
 
 
-SALE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+class CardTermsForm(forms.Form):
+    """What selling a card and issuing a batch share: the amount, read in the currency the
+    card will have; the currency; the last valid day, made the end of that day in the
+    business's time zone."""
 
-
-class SellForm(forms.Form):
-    """Issue a card. The code is optional: blank draws one (shown once after the sale).
-
-    `sale_token` is drawn when the form is rendered: the view sells once per token, so a
-    double click or a resubmitted page does not sell a second card."""
-
-    sale_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
-    business = forms.ModelChoiceField(queryset=Business.objects.all(), required=True)
-    mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.LIVE)
-    code = forms.CharField(
-        label="Code",
-        required=False,
-        max_length=40,
-        help_text="Scan or type the code of a printed card; leave blank to generate one.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
-    )
     amount = forms.CharField(
         label="Amount",
         max_length=32,
@@ -205,6 +191,75 @@ class SellForm(forms.Form):
         max_length=3,
         help_text="Blank: the market's currency, else the business's.",
     )
+    expires_on = forms.DateField(
+        label="Expires on",
+        required=False,
+        widget=AdminDateWidget,
+        help_text="Valid through the end of this day, in the business's time zone.",
+    )
+
+    def clean_currency_code(self):
+        code = self.cleaned_data["currency_code"].strip().upper()
+        if code and not money.is_known_currency(code):
+            raise forms.ValidationError(f"{code!r} is not an ISO 4217 currency code.")
+        return code or None
+
+    def read_terms(self, data: dict, business: Business, amounts: dict, past: str) -> None:
+        """Put into `data` each of `amounts` (field -> key) in cents, and `expires_at`;
+        `past` says what a day already gone would do."""
+        market = data.get("market")
+        # The currency the amounts are read in; whether the market takes it is the
+        # service's to say (it refuses a mismatch, and the view shows why).
+        currency = data.get("currency_code") or (
+            market.currency_code if market else business.currency_code
+        )
+        for name, target in amounts.items():
+            raw = data.get(name)
+            if raw in (None, ""):
+                data[target] = None
+                continue
+            try:
+                data[target] = parse_amount(raw, currency)
+            except forms.ValidationError as exc:
+                self.add_error(name, exc)
+        expires_on = data.get("expires_on")
+        data["expires_at"] = (
+            datetime.combine(expires_on, time.max, tzinfo=business.tzinfo) if expires_on else None
+        )
+        if expires_on and expires_on < timezone.now().astimezone(business.tzinfo).date():
+            self.add_error("expires_on", f"That day is past: {past}.")
+        elif expires_on and not dates.in_range(data["expires_at"]):
+            self.add_error(
+                "expires_on",
+                f"The end of that day in {business.timezone} is outside the moments a card can "
+                f"hold ({dates.RANGE_TEXT}).",
+            )
+
+
+SALE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class SellForm(CardTermsForm):
+    """Issue a card. The code is optional: blank draws one (shown once after the sale).
+
+    `sale_token` is drawn when the form is rendered: the view sells once per token, so a
+    double click or a resubmitted page does not sell a second card."""
+
+    field_order = [
+        "sale_token", "business", "mode", "code", "amount", "currency_code", "status",
+        "expires_on", "client", "recipient_email", "market", "reference", "balance_max",
+        "single_use", "rechargeable",
+    ]  # fmt: skip
+    sale_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    business = forms.ModelChoiceField(queryset=Business.objects.all(), required=True)
+    mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.LIVE)
+    code = forms.CharField(
+        label="Code",
+        required=False,
+        max_length=40,
+        help_text="Scan or type the code of a printed card; leave blank to generate one.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
+    )
     status = forms.ChoiceField(
         choices=[
             (Status.ACTIVE, "Active: usable now"),
@@ -212,12 +267,6 @@ class SellForm(forms.Form):
             (Status.DRAFT, "Draft: not sold yet"),
         ],
         initial=Status.ACTIVE,
-    )
-    expires_on = forms.DateField(
-        label="Expires on",
-        required=False,
-        widget=AdminDateWidget,
-        help_text="Valid through the end of this day, in the business's time zone.",
     )
     client = forms.ModelChoiceField(
         queryset=Client.objects.all(),
@@ -243,12 +292,6 @@ class SellForm(forms.Form):
             self.fields["client"].queryset = Client.objects.filter(business_id=user.business_id)
             self.fields["market"].queryset = Market.objects.filter(business_id=user.business_id)
 
-    def clean_currency_code(self):
-        code = self.cleaned_data["currency_code"].strip().upper()
-        if code and not money.is_known_currency(code):
-            raise forms.ValidationError(f"{code!r} is not an ISO 4217 currency code.")
-        return code or None
-
     def clean(self):
         data = super().clean()
         token = data.get("sale_token")
@@ -259,44 +302,29 @@ class SellForm(forms.Form):
         business = data.get("business")
         if business is None:
             return data
-        market = data.get("market")
-        currency = data.get("currency_code") or (
-            market.currency_code if market else business.currency_code
+        self.read_terms(
+            data,
+            business,
+            {"amount": "balance_cents", "balance_max": "balance_max_cents"},
+            past="the card would be sold expired",
         )
-        for name, target in (("amount", "balance_cents"), ("balance_max", "balance_max_cents")):
-            raw = data.get(name)
-            if raw in (None, ""):
-                data[target] = None
-                continue
-            try:
-                data[target] = parse_amount(raw, currency)
-            except forms.ValidationError as exc:
-                self.add_error(name, exc)
-        expires_on = data.get("expires_on")
-        data["expires_at"] = (
-            datetime.combine(expires_on, time.max, tzinfo=business.tzinfo) if expires_on else None
-        )
-        if expires_on and expires_on < timezone.now().astimezone(business.tzinfo).date():
-            self.add_error("expires_on", "That day is past: the card would be sold expired.")
-        elif expires_on and not dates.in_range(data["expires_at"]):
-            self.add_error(
-                "expires_on",
-                f"The end of that day in {business.timezone} is outside the moments a card can "
-                f"hold ({dates.RANGE_TEXT}).",
-            )
         return data
 
 
 BATCH_TOKEN = re.compile(r"[0-9A-Za-z_-]{1,64}", re.ASCII)
 
 
-class BulkIssueForm(forms.Form):
+class BulkIssueForm(CardTermsForm):
     """Issue a batch of alike cards with generated codes, in the staff user's business and
     the live mode (the codes are shown once, on a printable sheet, after the issue).
 
     `batch_token` is drawn when the form is rendered: the view issues once per token, so a
     double click or a resubmitted page does not issue a second batch."""
 
+    field_order = [
+        "batch_token", "count", "amount", "currency_code", "status", "expires_on", "tag",
+        "market", "reference_prefix",
+    ]  # fmt: skip
     batch_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
     count = forms.IntegerField(
         label="Number of cards",
@@ -310,12 +338,6 @@ class BulkIssueForm(forms.Form):
         max_length=32,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
-    currency_code = forms.CharField(
-        label="Currency",
-        required=False,
-        max_length=3,
-        help_text="Blank: the market's currency, else the business's.",
-    )
     status = forms.ChoiceField(
         choices=[
             (Status.INACTIVE, "Inactive: sold, to be activated later"),
@@ -323,12 +345,6 @@ class BulkIssueForm(forms.Form):
             (Status.DRAFT, "Draft: not sold yet"),
         ],
         initial=Status.INACTIVE,
-    )
-    expires_on = forms.DateField(
-        label="Expires on",
-        required=False,
-        widget=AdminDateWidget,
-        help_text="Valid through the end of this day, in the business's time zone.",
     )
     tag = forms.ModelChoiceField(queryset=Tag.objects.none(), required=False)
     market = forms.ModelChoiceField(queryset=Market.objects.none(), required=False)
@@ -356,38 +372,14 @@ class BulkIssueForm(forms.Form):
         token = self.cleaned_data["batch_token"]
         return token if BATCH_TOKEN.fullmatch(token) else ""
 
-    def clean_currency_code(self):
-        code = self.cleaned_data["currency_code"].strip().upper()
-        if code and not money.is_known_currency(code):
-            raise forms.ValidationError(f"{code!r} is not an ISO 4217 currency code.")
-        return code or None
-
     def clean(self):
         data = super().clean()
-        business = self.business
-        market = data.get("market")
-        # The currency the amount is read in; whether the market takes it is the service's
-        # to say (it refuses a mismatch, and the view shows why).
-        currency = data.get("currency_code") or (
-            market.currency_code if market else business.currency_code
+        self.read_terms(
+            data,
+            self.business,
+            {"amount": "balance_cents"},
+            past="the cards would be issued expired",
         )
-        if data.get("amount") is not None:
-            try:
-                data["balance_cents"] = parse_amount(data["amount"], currency)
-            except forms.ValidationError as exc:
-                self.add_error("amount", exc)
-        expires_on = data.get("expires_on")
-        data["expires_at"] = (
-            datetime.combine(expires_on, time.max, tzinfo=business.tzinfo) if expires_on else None
-        )
-        if expires_on and expires_on < timezone.now().astimezone(business.tzinfo).date():
-            self.add_error("expires_on", "That day is past: the cards would be issued expired.")
-        elif expires_on and not dates.in_range(data["expires_at"]):
-            self.add_error(
-                "expires_on",
-                f"The end of that day in {business.timezone} is outside the moments a card can "
-                f"hold ({dates.RANGE_TEXT}).",
-            )
         return data
 
 
