@@ -6,44 +6,27 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from giftcards.fields import JsonObjectField, StrictBooleanField, StrictCharField
+from giftcards.fields import StrictBooleanField
 from giftcards.imports.rows import csv_records
-from giftcards.jsonapi.serializers.base import ResourceSerializer
+from giftcards.jsonapi.serializers.jobs import JobSerializer
 from giftcards.models import Import
 
 # Commerce Layer's limit on the inputs of one import.
 MAX_INPUTS = 10_000
 
 
-class ImportSerializer(ResourceSerializer):
+class ImportSerializer(JobSerializer):
     resource_type = serializers.ChoiceField(choices=Import.ResourceType.values)
     format = serializers.ChoiceField(choices=Import.Format.values, required=False)
     inputs = serializers.JSONField()
     dry_run = StrictBooleanField(required=False)
-    reference = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=255)
-    reference_origin = StrictCharField(
-        required=False, allow_null=True, allow_blank=True, max_length=255
-    )
-    metadata = JsonObjectField(required=False, allow_null=True)
-    _interrupt = StrictBooleanField(write_only=True, required=False)
+
+    noun = "An import"
 
     class Meta:
         resource_name = "imports"
 
-    def validate(self, attrs):
-        if self.partial:
-            extra = sorted(set(attrs) - {"_interrupt"})
-            if extra or not attrs.get("_interrupt"):
-                raise serializers.ValidationError(
-                    {
-                        (extra[0] if extra else "_interrupt"): [
-                            "An import is changed only by `_interrupt: true`."
-                        ]
-                    }
-                )
-            return attrs
-        if "_interrupt" in attrs:
-            raise serializers.ValidationError({"_interrupt": ["Only an existing import stops."]})
+    def validate_new(self, attrs):
         inputs, kind = attrs["inputs"], attrs.get("format", Import.Format.JSON)
         if kind == Import.Format.JSON and not isinstance(inputs, list):
             raise serializers.ValidationError({"inputs": ["Must be an array of objects."]})
