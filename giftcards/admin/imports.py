@@ -289,7 +289,9 @@ class ImportAdmin(ReadOnlyMixin, BusinessScopedAdmin):
     def _preview(self, request, object_id: str, *, lock: bool = False) -> Import:
         """The staff user's own dry run of their business, or a 404 (another's preview is
         theirs to confirm)."""
-        rows = Import.objects.select_for_update() if lock else Import.objects.defer("inputs_encrypted")
+        rows = Import.objects.defer("inputs_encrypted")
+        if lock:
+            rows = Import.objects.select_for_update()
         preview = (
             self.scope(request, rows)
             .filter(pk=object_id, dry_run=True, user=request.user, mode=Mode.LIVE)
