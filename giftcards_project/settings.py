@@ -281,6 +281,9 @@ CELERY_BEAT_SCHEDULE = {
 # sweep takes it to be dead and queues the import again (it resumes at its last chunk), and
 # the largest request body POST /api/imports takes (the other routes take 256 KiB).
 IMPORTS_LEASE_SECONDS = float(os.environ.get("IMPORTS_LEASE_SECONDS", "120"))
+# Runs an import or an export may start before it is given up (interrupted): one whose runs
+# keep dying (a bug, a row that kills the worker) is not retried forever.
+BULK_JOB_MAX_ATTEMPTS = int(os.environ.get("BULK_JOB_MAX_ATTEMPTS", "5"))
 IMPORTS_MAX_BODY_BYTES = int(os.environ.get("IMPORTS_MAX_BODY_BYTES", str(16 * 1024 * 1024)))
 
 # Webhook calls (giftcards/events/egress.py): https to public addresses only. Loopback http

@@ -31,6 +31,7 @@ from clients.tenancy import Tenant
 from giftcards.exports import selection, storage, tables, writers
 from giftcards.exports.services import audit, queue_lease
 from giftcards.models import Export, JobStatus, new_public_id
+from giftcards.models.bulk import worn_out
 
 logger = logging.getLogger(__name__)
 RUNNABLE = (JobStatus.PENDING, JobStatus.IN_PROGRESS)
@@ -55,12 +56,17 @@ def run(export_id: str, token: str) -> str:
     `refused`: its filters no longer apply)."""
     now = timezone.now()
     mine = new_public_id()
-    taken = Export.objects.filter(pk=export_id, lease_token=token, status__in=RUNNABLE).update(
-        status=JobStatus.IN_PROGRESS,
-        started_at=now,
-        lease_token=mine,
-        leased_until=now + work_lease(),
-        updated_at=now,
+    taken = (
+        Export.objects.filter(pk=export_id, lease_token=token, status__in=RUNNABLE)
+        .filter(attempts__lt=settings.BULK_JOB_MAX_ATTEMPTS)
+        .update(
+            status=JobStatus.IN_PROGRESS,
+            started_at=now,
+            lease_token=mine,
+            leased_until=now + work_lease(),
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
     )
     if not taken:
         return "not_held"
@@ -156,11 +162,13 @@ def queue_due(queue: Queue | None = None, *, limit: int = SWEEP_BATCH) -> int:
     whichever run comes first takes it, the other finds it gone), or gets a fresh one."""
     queue = queue or default_queue()
     now = timezone.now()
+    give_up(now)
     fresh = new_public_id()
     with transaction.atomic():
         claimed = list(
             Export.objects.filter(status__in=RUNNABLE)
             .filter(free(now))
+            .filter(attempts__lt=settings.BULK_JOB_MAX_ATTEMPTS)
             .order_by("created_at", "id")
             .select_for_update(skip_locked=True)
             .values_list("pk", "lease_token")[:limit]
@@ -173,6 +181,19 @@ def queue_due(queue: Queue | None = None, *, limit: int = SWEEP_BATCH) -> int:
     for pk, token in claimed:
         queue(pk, token or fresh)
     return len(claimed)
+
+
+def give_up(now) -> int:
+    """Interrupt the exports whose runs kept dying (`worn_out`); the purge removes what their
+    runs left."""
+    stopped = list(Export.objects.filter(worn_out(now)).values_list("pk", "attempts"))
+    for pk, attempts in stopped:
+        logger.warning("Export %s given up after %s runs that did not finish.", pk, attempts)
+    return (
+        Export.objects.filter(pk__in=[pk for pk, _ in stopped])
+        .filter(worn_out(now))
+        .update(status=JobStatus.INTERRUPTED, interrupted_at=now, lease_token="", updated_at=now)
+    )
 
 
 def drain(rounds: int = 10) -> int:

@@ -20,13 +20,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import reset_queries, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from clients.tenancy import Actor, Tenant
 from giftcards.events import engine
 from giftcards.imports.rows import CardReader, RecipientReader, Refused, csv_records
 from giftcards.models import Import, JobStatus, new_public_id
+from giftcards.models.bulk import worn_out
 from giftcards.services import imports as service
 
 logger = logging.getLogger(__name__)
@@ -55,10 +56,12 @@ def claim(job_id: str) -> str | None:
     taken = (
         Import.objects.filter(pk=job_id, status__in=[JobStatus.PENDING, JobStatus.IN_PROGRESS])
         .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+        .filter(attempts__lt=settings.BULK_JOB_MAX_ATTEMPTS)
         .update(
             lease_token=token,
             leased_until=now + lease(),
             status=JobStatus.IN_PROGRESS,
+            attempts=F("attempts") + 1,
             updated_at=now,
         )
     )
@@ -220,12 +223,40 @@ def interrupt(job: Import) -> Import:
     return Import.objects.get(pk=job.pk)
 
 
+def give_up(now=None) -> int:
+    """Interrupt the imports whose runs kept dying (`worn_out`), saying so in their log."""
+    now = now or timezone.now()
+    stopped = 0
+    for job in Import.objects.filter(worn_out(now)).only("pk", "attempts", "errors_log"):
+        message = (
+            f"Stopped after {job.attempts} runs that did not finish (a worker died or an error "
+            "stopped each one): the rows before `processed_count` are imported; run the rest "
+            "in a new import."
+        )
+        stopped += (
+            Import.objects.filter(pk=job.pk)
+            .filter(worn_out(now))
+            .update(
+                status=JobStatus.INTERRUPTED,
+                interrupted_at=now,
+                updated_at=now,
+                errors_log={**job.errors_log, "import": [message]},
+                errors_count=F("errors_count") + 1,
+            )
+        )
+        logger.warning(
+            "Import %s given up after %s runs that did not finish.", job.pk, job.attempts
+        )
+    return stopped
+
+
 def due(now=None) -> list[str]:
     """Imports to run: pending or in progress, with no live lease (a dead worker's too)."""
     now = now or timezone.now()
     return list(
         Import.objects.filter(status__in=[JobStatus.PENDING, JobStatus.IN_PROGRESS])
         .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+        .filter(attempts__lt=settings.BULK_JOB_MAX_ATTEMPTS)
         .exclude(source_name__startswith="file:")  # a command's file is not here to resume
         .order_by("created_at")
         .values_list("pk", flat=True)[:100]

@@ -27,6 +27,7 @@ def sweep() -> int:
     ).filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now)).update(
         status=JobStatus.INTERRUPTED, interrupted_at=now, updated_at=now
     )
+    jobs.give_up(now)
     due = jobs.due(now)
     for job_id in due:
         run_import.delay(job_id)

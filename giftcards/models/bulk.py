@@ -38,6 +38,9 @@ class BulkJob(TenantModel):
     interrupted_at = models.DateTimeField(null=True, blank=True)
     lease_token = models.CharField(max_length=22, blank=True)
     leased_until = models.DateTimeField(null=True, blank=True)
+    # Runs started: a job whose runs keep dying is given up after BULK_JOB_MAX_ATTEMPTS
+    # (interrupted, said in the log), never retried forever.
+    attempts = models.PositiveSmallIntegerField(default=0)
     reference = models.CharField(max_length=255, blank=True)
     reference_origin = models.CharField(max_length=255, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
@@ -58,6 +61,14 @@ class BulkJob(TenantModel):
     @property
     def finished(self) -> bool:
         return self.status in (JobStatus.COMPLETED, JobStatus.INTERRUPTED)
+
+
+def worn_out(now) -> Q:
+    """Running jobs whose runs kept dying: no live lease, and no attempts left."""
+    return Q(
+        status__in=[JobStatus.PENDING, JobStatus.IN_PROGRESS],
+        attempts__gte=settings.BULK_JOB_MAX_ATTEMPTS,
+    ) & (Q(leased_until__isnull=True) | Q(leased_until__lt=now))
 
 
 def _job_constraints(table: str) -> list:

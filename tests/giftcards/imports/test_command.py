@@ -243,3 +243,28 @@ def test_an_imported_card_has_its_history_and_reads_back_whole(write, business):
     ]
     assert versions[0].history_change_reason.startswith("Imported")
     assert list(card.ledger.values_list("kind", flat=True)) == ["issue", "pre_import"]
+
+
+def test_an_import_whose_runs_keep_dying_is_given_up_not_retried_forever(
+    api, monkeypatch, settings
+):
+    from tests.giftcards.imports.test_api import start
+
+    settings.BULK_JOB_MAX_ATTEMPTS = 3
+    job_id = start(api, jsonapi_rows(10))["id"]
+
+    def dies(**kwargs):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(service, "import_cards", dies)
+    for _ in range(3):
+        with pytest.raises(SystemExit):
+            jobs.run(job_id)
+        Import.objects.filter(pk=job_id).update(leased_until=timezone.now() - timedelta(seconds=1))
+    assert jobs.run(job_id) is None  # no attempt left
+    assert tasks.sweep.run() == 0  # nothing queued: it is given up instead
+
+    job = Import.objects.get(pk=job_id)
+    assert (job.status, job.attempts, job.processed_count) == (JobStatus.INTERRUPTED, 3, 0)
+    assert "Stopped after 3 runs" in job.errors_log["import"][0]
+    assert GiftCard.objects.count() == 0

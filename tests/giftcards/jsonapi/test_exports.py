@@ -643,6 +643,29 @@ def test_a_crash_mid_file_leaves_the_export_runnable_and_never_half_completed(
     assert len(file_rows(export)) == 5
 
 
+def test_an_export_whose_runs_keep_dying_is_given_up_not_retried_forever(
+    api, cards, folder, monkeypatch, settings
+):
+    settings.BULK_JOB_MAX_ATTEMPTS = 2
+    export_id = created(api)
+
+    def broken(table, out):
+        raise OSError("disk full")
+
+    monkeypatch.setitem(writers.WRITERS, "csv", broken)
+    for _ in range(2):
+        Export.objects.filter(pk=export_id).update(leased_until=timezone.now() - timedelta(1))
+        with pytest.raises(OSError, match="disk full"):
+            work.drain()
+    Export.objects.filter(pk=export_id).update(leased_until=timezone.now() - timedelta(1))
+
+    assert work.drain() == 0  # given up instead of queued a third time
+
+    export = Export.objects.get(pk=export_id)
+    assert (export.status, export.attempts) == (JobStatus.INTERRUPTED, 2)
+    assert export.interrupted_at is not None
+
+
 def test_a_crash_after_storing_leaves_a_file_that_deleting_the_export_removes(
     api, cards, folder, monkeypatch
 ):
