@@ -36,6 +36,10 @@ class ReportError(ValueError):
     """A day or a range a report cannot be made for; the message is for the person asking."""
 
 
+class DayNotBegun(ReportError):
+    """The day has not begun yet in the business's time zone (it is still the day before)."""
+
+
 # ---------------------------------------------------------------------------- days
 
 
@@ -135,10 +139,11 @@ def liability_as_of(
     midnight, valid through `as_of`, is still owed); each card's status, deletion, expiry,
     market and currency are those of its last historical row before the moment, its balance
     the sum of its ledger rows created before it. Test-mode cards are never owed. Raises
-    ReportError for a day that has not begun in the business's time zone or is out of range.
+    DayNotBegun for a day that has not begun in the business's time zone, ReportError for one
+    out of range.
     """
     if as_of > today(business, now):
-        raise ReportError(
+        raise DayNotBegun(
             f"{as_of} has not begun yet in {business.timezone}: the latest day to report "
             f"is {today(business, now)}."
         )

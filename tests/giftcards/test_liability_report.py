@@ -13,6 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from clients.models import Business
 from clients.services import business_create
 from clients.tenancy import Actor, Mode, Tenant
 from giftcards import reports, selectors, services
@@ -313,3 +314,21 @@ def test_the_command_costs_a_query_per_business_not_per_card(
         rows = parsed(run("--as-of", reports.today(business).isoformat()))
 
     assert rows[0]["cards"] == "30"
+
+
+def test_every_business_report_leaves_out_one_whose_day_has_not_begun(kiwi, clock):
+    """At 13:00 UTC on DAY it is already the next day in Auckland and still DAY in Los
+    Angeles: asking for the next day reports Auckland and leaves Los Angeles out, saying so;
+    asking for that one business alone is refused."""
+    business_create(name="LA Books", currency_code="USD", timezone="America/Los_Angeles")
+    clock(datetime(DAY.year, DAY.month, DAY.day, 13, tzinfo=UTC))
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    call_command("liability_report", "--as-of", NEXT.isoformat(), stdout=stdout, stderr=stderr)
+
+    assert {row["business"] for row in parsed(stdout.getvalue())} == {"Kiwi Books"}
+    assert "Left out LA Books" in stderr.getvalue()
+    assert "has not begun yet in America/Los_Angeles" in stderr.getvalue()
+    la = Business.objects.get(name="LA Books")
+    with pytest.raises(CommandError, match="has not begun"):
+        run("--as-of", NEXT.isoformat(), "--business", str(la.pk))

@@ -33,12 +33,24 @@ class Command(BaseCommand):
                 raise CommandError(f"There is no business with id {business}.")
         # Everything is computed before anything is written: a refusal leaves no half file.
         rows = [reports.LIABILITY_HEADER]
+        left_out: list[str] = []
         for each in businesses:
             try:
                 found = reports.liability_as_of(business=each, as_of=day)
+            except reports.DayNotBegun as exc:
+                if business is not None:
+                    raise CommandError(f"{each.name} (id {each.pk}): {exc}") from exc
+                # Every business's report: one whose zone is still on the day before is left
+                # out, said on stderr, rather than failing the others' (run it again later).
+                left_out.append(f"{each.name} (id {each.pk}): {exc}")
+                continue
             except reports.ReportError as exc:
                 raise CommandError(f"{each.name} (id {each.pk}): {exc}") from exc
             rows.extend(reports.liability_csv(each, day, found))
+        if left_out and len(rows) == 1 and len(left_out) == businesses.count():
+            raise CommandError(left_out[0])  # no business has reached that day yet
+        for note in left_out:
+            self.stderr.write(f"Left out {note}")
         text = io.StringIO()
         csv.writer(text).writerows(rows)
         if not output:
