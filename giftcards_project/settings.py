@@ -284,6 +284,9 @@ IMPORTS_LEASE_SECONDS = float(os.environ.get("IMPORTS_LEASE_SECONDS", "120"))
 # Runs an import or an export may start before it is given up (interrupted): one whose runs
 # keep dying (a bug, a row that kills the worker) is not retried forever.
 BULK_JOB_MAX_ATTEMPTS = int(os.environ.get("BULK_JOB_MAX_ATTEMPTS", "5"))
+# Days a finished import keeps its inputs (encrypted: they hold codes); its counts and logs
+# stay.
+IMPORTS_KEEP_INPUTS_DAYS = int(os.environ.get("IMPORTS_KEEP_INPUTS_DAYS", "30"))
 IMPORTS_MAX_BODY_BYTES = int(os.environ.get("IMPORTS_MAX_BODY_BYTES", str(16 * 1024 * 1024)))
 
 # Webhook calls (giftcards/events/egress.py): https to public addresses only. Loopback http

@@ -250,6 +250,19 @@ def give_up(now=None) -> int:
     return stopped
 
 
+def forget_inputs(now=None) -> int:
+    """Drop the inputs of imports finished more than IMPORTS_KEEP_INPUTS_DAYS ago: they hold
+    codes, and the cards they made are the record."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.IMPORTS_KEEP_INPUTS_DAYS)
+    return (
+        Import.objects.filter(status__in=[JobStatus.COMPLETED, JobStatus.INTERRUPTED])
+        .filter(updated_at__lt=cutoff)
+        .exclude(inputs_encrypted="")
+        .update(inputs_encrypted="")
+    )
+
+
 def due(now=None) -> list[str]:
     """Imports to run: pending or in progress, with no live lease (a dead worker's too)."""
     now = now or timezone.now()

@@ -20,7 +20,8 @@ def run_import(job_id: str) -> str | None:
 @shared_task(name="giftcards.imports.tasks.sweep")
 def sweep() -> int:
     """Queue the due imports; an import a command was running whose lease ran out (the
-    command stopped) is marked interrupted: running the command again skips what it did."""
+    command stopped) is marked interrupted: running the command again skips what it did.
+    Imports whose runs kept dying are given up, and old finished imports drop their inputs."""
     now = timezone.now()
     Import.objects.filter(
         status__in=[JobStatus.PENDING, JobStatus.IN_PROGRESS], source_name__startswith="file:"
@@ -28,6 +29,7 @@ def sweep() -> int:
         status=JobStatus.INTERRUPTED, interrupted_at=now, updated_at=now
     )
     jobs.give_up(now)
+    jobs.forget_inputs(now)
     due = jobs.due(now)
     for job_id in due:
         run_import.delay(job_id)

@@ -268,3 +268,18 @@ def test_an_import_whose_runs_keep_dying_is_given_up_not_retried_forever(
     assert (job.status, job.attempts, job.processed_count) == (JobStatus.INTERRUPTED, 3, 0)
     assert "Stopped after 3 runs" in job.errors_log["import"][0]
     assert GiftCard.objects.count() == 0
+
+
+def test_a_finished_import_forgets_its_inputs_after_the_days_set(api, settings):
+    from tests.giftcards.imports.test_api import start
+
+    settings.IMPORTS_KEEP_INPUTS_DAYS = 30
+    old, recent = (start(api, jsonapi_rows(2))["id"] for _ in range(2))
+    jobs.drain()
+    Import.objects.filter(pk=old).update(updated_at=timezone.now() - timedelta(days=31))
+
+    tasks.sweep.run()
+
+    assert Import.objects.get(pk=old).inputs == []
+    assert Import.objects.get(pk=old).created_count == 2  # its counts stay
+    assert len(Import.objects.get(pk=recent).inputs) == 2
