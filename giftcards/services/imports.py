@@ -65,6 +65,7 @@ class _Planned:
     code: str
     hashes: list[str]
     outcome: Outcome
+    generated: bool = False  # the row had no code: one was drawn for it
 
 
 def _code_key(hashes: list[str]) -> tuple[str, str]:
@@ -129,7 +130,9 @@ def _chunk(tenant, actor, rows, dry_run, seen_before, seen, note) -> list[Outcom
                 outcome.result, outcome.errors = REFUSED, [f"{name}: {dates.MESSAGE}"]
         if outcome.result == REFUSED:
             continue
-        plans.append(_Planned(row, code, codes.lookup_hashes(code), outcome))
+        plans.append(
+            _Planned(row, code, codes.lookup_hashes(code), outcome, generated=row.code is None)
+        )
 
     with transaction.atomic():
         _match_existing(tenant, plans, seen_before)
@@ -177,6 +180,12 @@ def _match_existing(tenant: Tenant, plans: list[_Planned], seen: dict) -> None:
     for plan in plans:
         outcome, row = plan.outcome, plan.row
         found = next((by_hash[h] for h in plan.hashes if h in by_hash), None)
+        if found is not None and plan.generated:
+            # A drawn code that a card has is no match: draw another (a clash of that one
+            # too is caught by the unique index, and the chunk is redone row by row).
+            plan.code = codes.generate()
+            plan.hashes = codes.lookup_hashes(plan.code)
+            found = None
         keys = [key for key in (_code_key(plan.hashes), _reference_key(row)) if key]
         if found is not None and found["mode"] != tenant.mode:
             outcome.result = REFUSED

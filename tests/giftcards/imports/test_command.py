@@ -283,3 +283,24 @@ def test_a_finished_import_forgets_its_inputs_after_the_days_set(api, settings):
     assert Import.objects.get(pk=old).inputs == []
     assert Import.objects.get(pk=old).created_count == 2  # its counts stay
     assert len(Import.objects.get(pk=recent).inputs) == 2
+
+
+def test_a_drawn_code_that_a_card_has_is_drawn_again_not_taken_for_a_match(
+    api, monkeypatch, make_card
+):
+    """A row without a code gets one drawn; should the draw hit a card's code, that is no
+    sign the row was imported before."""
+    from giftcards import codes
+    from tests.giftcards.imports.test_api import start
+
+    existing = make_card(code="DRAW-NCOD-E7KQ-P2XW")
+    draws = iter(["DRAW-NCOD-E7KQ-P2XW", "FRES-HCOD-E9RT-W3ZM"])
+    monkeypatch.setattr(codes, "generate", lambda *args: next(draws))
+
+    attrs = start(api, [{"balance_cents": 500, "reference": "n-1", "reference_origin": "x"}])
+    jobs.drain()
+
+    job = Import.objects.get(pk=attrs["id"])
+    assert (job.created_count, job.skipped_count) == (1, 0), job.warnings_log
+    made = GiftCard.objects.get(reference="n-1")
+    assert made.code == "FRES-HCOD-E9RT-W3ZM" and made.pk != existing.pk
