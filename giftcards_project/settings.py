@@ -275,7 +275,10 @@ EVENTS_RETENTION_DAYS = int(os.environ.get("EVENTS_RETENTION_DAYS", "30"))
 CELERY_BEAT_SCHEDULE = {
     "events-sweep": {"task": "giftcards.events.tasks.sweep", "schedule": EVENTS_SWEEP_SECONDS},
     "events-purge": {"task": "giftcards.events.tasks.purge", "schedule": 24 * 3600},
-    "imports-sweep": {"task": "giftcards.imports.tasks.sweep", "schedule": 10.0},
+    "imports-sweep": {
+        "task": "giftcards.imports.tasks.sweep",
+        "schedule": float(os.environ.get("IMPORTS_SWEEP_SECONDS", "10")),
+    },
 }
 # Imports (giftcards/imports/): how long a run may go without finishing a chunk before the
 # sweep takes it to be dead and queues the import again (it resumes at its last chunk), and

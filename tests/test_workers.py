@@ -1,7 +1,8 @@
 """Events with real workers (issue 11): on PostgreSQL and Redis, two Celery worker processes and
 beat deliver the balance changes of 1,000 money moves to a receiver on 127.0.0.1, each at
 least once and none lost, although one worker is killed with `kill -9` half-way; a move
-that is rolled back sends nothing.
+that is rolled back sends nothing. An import (issue 13) run by a worker that is killed
+mid-run is resumed by another at its last committed chunk: every row imported once.
 
 The test process makes the moves through the services, from several threads, and its
 commits kick the workers on the run's own queue as a server's would. Beat sweeps every half
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import secrets
 import time
@@ -30,9 +32,18 @@ from django.db.models import Max
 
 from benchmarks import celery_stack
 from clients.tenancy import Actor
-from giftcards import selectors, services
+from giftcards import codes, selectors, services
 from giftcards.events import tasks, topics, webhooks
-from giftcards.models import BalanceLog, Delivery, GiftCard, OutboxEvent, Status
+from giftcards.imports import jobs as import_jobs
+from giftcards.models import (
+    BalanceLog,
+    Delivery,
+    GiftCard,
+    Import,
+    JobStatus,
+    OutboxEvent,
+    Status,
+)
 from tests.giftcards.events.receiver import Receiver
 
 REDIS_URL = os.environ.get("WORKERS_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -48,7 +59,11 @@ WORKER_SETTINGS = {
     "WEBHOOK_TIMEOUT": "2",
     "WEBHOOK_CONNECT_TIMEOUT": "1",
     "WEBHOOK_ALLOW_LOOPBACK_HTTP": "1",
+    # Imports: swept every half second, a dead run's lease gone after 3 s.
+    "IMPORTS_SWEEP_SECONDS": "0.5",
+    "IMPORTS_LEASE_SECONDS": "3",
 }
+IMPORT_ROWS = 3_000
 ROLLED_BACK = "ROLLED-BACK-MOVE"
 
 DELIVER = r"Task giftcards\.events\.tasks\.deliver\[([\w-]+)\]"
@@ -278,3 +293,48 @@ def test_every_move_is_delivered_while_a_worker_is_killed_and_none_rolled_back(
             log = process.log()
             assert "Traceback" not in log and " ERROR " not in log, process.name
             assert "tests stay on loopback" not in log and "stub resolver" not in log
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_an_import_whose_worker_is_killed_is_finished_by_another_once(cluster, tenant, actor):
+    rng = random.Random(13)
+    rows = [
+        {"code": codes.generate(rng), "initial_balance_cents": 1_500, "balance_cents": 1_000}
+        for _ in range(IMPORT_ROWS)
+    ]
+    worker_a = cluster.worker("worker-a", concurrency=1)
+    cluster.beat()
+    with logs_on_failure(cluster):
+        cluster.wait_ready(seconds=60)
+        job = import_jobs.start(tenant=tenant, actor=actor, resource_type="gift_cards", inputs=rows)
+
+        def progress() -> int:
+            return Import.objects.get(pk=job.pk).processed_count
+
+        # A chunk or two committed, then worker A dies, most likely inside the next one.
+        wait_until(lambda: progress() >= 2 * import_jobs.CHUNK, 60, "worker A importing")
+        killed = worker_a.kill()
+        at_kill = progress()
+        worker_b = cluster.worker("worker-b", concurrency=1)
+        wait_until(worker_b.ready, 60, "worker B ready")
+        wait_until(
+            lambda: Import.objects.get(pk=job.pk).status == JobStatus.COMPLETED,
+            120,
+            "the import completed by worker B",
+        )
+
+    job.refresh_from_db()
+    print(
+        f"\n{IMPORT_ROWS} rows; worker A ({killed} processes) killed after {at_kill} rows; "
+        f"{job.attempts} runs in all",
+        flush=True,
+    )
+    assert at_kill < IMPORT_ROWS, "worker A finished before it was killed: nothing was shown"
+    assert (job.processed_count, job.created_count, job.errors_count) == (IMPORT_ROWS,) * 2 + (0,)
+    assert job.attempts >= 2
+    imported = GiftCard.objects.filter(business=tenant.business)
+    assert imported.count() == IMPORT_ROWS
+    assert len(set(imported.values_list("code_hash", flat=True))) == IMPORT_ROWS
+    assert BalanceLog.objects.filter(card__in=imported).count() == 2 * IMPORT_ROWS
+    assert not selectors.cards_out_of_balance().exists()
