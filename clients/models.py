@@ -83,11 +83,16 @@ class Client(TenantModel):
     modified_at = models.DateTimeField(auto_now=True)
     created_by = models.CharField(max_length=150, blank=True)
     modified_by = models.CharField(max_length=150, blank=True)
+    # Its identity in the system it came from (an import: the old `clientId`, origin
+    # "clientId"), by which a later import finds it again.
+    reference = models.CharField(max_length=255, blank=True)
+    reference_origin = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ("id",)
         indexes = [
             models.Index(fields=["business", "mode", "last_name"]),
+            models.Index(fields=["business", "mode", "reference"]),
             models.Index(Lower("email"), name="clients_client_email_lower"),
         ]
         constraints = [TenantModel.mode_constraint("clients_client_mode_valid")]

@@ -134,7 +134,7 @@ def _run_chunk(job_id, token, tenant, actor, reader, importer, start, chunk, see
         job = Import.objects.select_for_update().get(pk=job_id)
         if job.status != JobStatus.IN_PROGRESS or job.lease_token != token:
             return None
-        read = [reader.read(start + offset, raw) for offset, raw in enumerate(chunk)]
+        read = [_read(reader, start + offset, raw) for offset, raw in enumerate(chunk)]
         rows = [row for row in read if not isinstance(row, Refused)]
         outcomes = importer(tenant=tenant, actor=actor, rows=rows, dry_run=job.dry_run, seen=seen)
         refused = [row for row in read if isinstance(row, Refused)]
@@ -170,6 +170,16 @@ def _run_chunk(job_id, token, tenant, actor, reader, importer, start, chunk, see
             ]
         )
     return True
+
+
+def _read(reader, index: int, raw) -> Any:
+    """A row read, or refused. A row the readers did not foresee is refused (and logged with
+    its traceback), never allowed to stop the import: the rows after it go on."""
+    try:
+        return reader.read(index, raw)
+    except Exception:
+        logger.exception("Import row %s could not be read.", index)
+        return Refused(index, ["The row could not be read (the error is in the service's log)."])
 
 
 def _log(log: dict, index: int, messages: list[str]) -> None:

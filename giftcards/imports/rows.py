@@ -25,6 +25,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +35,7 @@ from rest_framework import serializers
 
 from clients.models import Business
 from giftcards import money
+from giftcards import text as text_rules
 from giftcards.fields import (
     JsonObjectField,
     StrictBooleanField,
@@ -43,7 +45,7 @@ from giftcards.fields import (
     StrictURLField,
 )
 from giftcards.jsonapi.documents import GIFT_CARD_ATTRIBUTES, RECIPIENT_ATTRIBUTES
-from giftcards.models import Status
+from giftcards.models import PUBLIC_ID_PATTERN, Status
 from giftcards.plain_api.fields import (
     MAX_CENTS,
     EpochMillisField,
@@ -97,9 +99,40 @@ RECIPIENT_MEMBERS = frozenset(
     {"email", "first_name", "last_name", "reference", "reference_origin", "metadata"}
 )
 RECIPIENT_IGNORED = frozenset(RECIPIENT_ATTRIBUTES) - RECIPIENT_MEMBERS | {"id"}
-# The reference_origin of cards whose row had no code nor reference (see CardReader.read).
+# The reference_origin of cards whose row had no code nor reference (see CardReader.read),
+# and of those whose row had a reference without an origin.
 ROW_KEY_ORIGIN = "import-row"
+REFERENCE_ORIGIN = "import"
+PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
+# A member name shown back in a message: only what looks like one (a CSV without its header
+# line has a row of values, perhaps a code, where the names go).
+SHOWN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# Text an export's CSV wrote with a leading "'" so that spreadsheets do not run it.
+FORMULA_GUARDED = re.compile(r"^'[=+\-@\t\r]")
 CSV_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def unknown_members(names: set, kind: str) -> list[str]:
+    """Messages for members a row may not have, naming only those that look like names."""
+    shown = sorted(name for name in names if isinstance(name, str) and SHOWN_NAME.match(name))
+    messages = [f"{name}: Unknown {kind}." for name in shown]
+    hidden = len(names) - len(shown)
+    if hidden:
+        messages.append(
+            f"{hidden} unknown {kind}(s) whose names are not shown (they do not look like "
+            "names: a CSV without its header line?)."
+        )
+    return messages
+
+
+def unstorable_text(raw: Mapping) -> str | None:
+    """Why a row holds text no store can hold (NUL, a lone surrogate), or None."""
+    found = text_rules.find_in_json(dict(raw))
+    if found is None:
+        return None
+    path, reason = found
+    where = str(path[0]) if path and isinstance(path[0], str) else "the row"
+    return f"{where if SHOWN_NAME.match(where) else 'the row'}: {reason}"
 
 
 @dataclass
@@ -213,6 +246,9 @@ class CardReader:
             return Refused(index, ["The row must be an object."])
         if raw.get("type") == "gift_cards" and isinstance(raw.get("attributes"), Mapping):
             raw = raw["attributes"]
+        unstorable = unstorable_text(raw)
+        if unstorable:
+            return Refused(index, [unstorable])
         shape = self.shape
         if shape == "auto":
             shape = "seed000" if SEED_000_KEYS & set(raw) else "jsonapi"
@@ -222,6 +258,10 @@ class CardReader:
             row = self._jsonapi(index, raw, errors)
         if errors or row is None:
             return Refused(index, errors or ["The row could not be read."])
+        if row.reference and not row.reference_origin:
+            # A reference alone is kept; its origin says it came with an import, and the two
+            # are the row's key.
+            row.reference_origin = REFERENCE_ORIGIN
         if not row.code and not (row.reference and row.reference_origin):
             # No natural key of its own: its position and content are one, so that the same
             # import run again finds the card it made.
@@ -234,8 +274,7 @@ class CardReader:
     # -------------------------------------------------------------------- JSON:API attributes
 
     def _jsonapi(self, index: int, raw: Mapping, errors: list[str]) -> CardRow | None:
-        unknown = sorted(set(raw) - CARD_MEMBERS - CARD_IGNORED)
-        errors.extend(f"{name}: Unknown attribute." for name in unknown)
+        errors.extend(unknown_members(set(raw) - CARD_MEMBERS - CARD_IGNORED, "attribute"))
         value = self.fields.value
         currency = raw.get("currency_code", self.business.currency_code)
         if not money.is_known_currency(currency):
@@ -245,7 +284,7 @@ class CardReader:
         if "initial_balance_cents" in raw:
             initial = cents(raw["initial_balance_cents"], "initial_balance_cents", errors)
         status = raw.get("status", Status.ACTIVE)
-        if status not in IMPORTABLE_STATUSES:
+        if not isinstance(status, str) or status not in IMPORTABLE_STATUSES:
             errors.append(f"status: Must be one of {', '.join(IMPORTABLE_STATUSES)}.")
         row = CardRow(
             index=index,
@@ -280,8 +319,7 @@ class CardReader:
     # -------------------------------------------------------------------- seed 000
 
     def _seed000(self, index: int, raw: Mapping, errors: list[str]) -> CardRow | None:
-        unknown = sorted(set(raw) - SEED_000_MEMBERS)
-        errors.extend(f"{name}: Unknown field." for name in unknown)
+        errors.extend(unknown_members(set(raw) - SEED_000_MEMBERS, "field"))
         value = self.fields.value
         for required in ("amount", "balanceAmount"):
             if raw.get(required) is None:
@@ -289,7 +327,7 @@ class CardReader:
         initial = value("major", raw.get("amount"), "amount", errors)
         balance = value("major", raw.get("balanceAmount"), "balanceAmount", errors)
         status = raw.get("status", "Active")
-        if status not in SEED_000_STATUSES:
+        if not isinstance(status, str) or status not in SEED_000_STATUSES:
             errors.append('status: Must be "Active", "Deleted" or "Expired".')
         active = raw.get("active", True)
         if not isinstance(active, bool):
@@ -303,7 +341,7 @@ class CardReader:
         )
         card_id = raw.get("giftCardUUId")
         if card_id is not None:
-            if not isinstance(card_id, str) or len(card_id) != 22:
+            if not isinstance(card_id, str) or not PUBLIC_ID.match(card_id):
                 errors.append("giftCardUUId: Must be 22 characters of URL-safe base64.")
             else:
                 row.card_id = card_id
@@ -354,10 +392,10 @@ class RecipientReader:
             return Refused(index, ["The row must be an object."])
         if raw.get("type") == "gift_card_recipients" and isinstance(raw.get("attributes"), Mapping):
             raw = raw["attributes"]
-        errors = [
-            f"{name}: Unknown attribute."
-            for name in sorted(set(raw) - RECIPIENT_MEMBERS - RECIPIENT_IGNORED)
-        ]
+        unstorable = unstorable_text(raw)
+        if unstorable:
+            return Refused(index, [unstorable])
+        errors = unknown_members(set(raw) - RECIPIENT_MEMBERS - RECIPIENT_IGNORED, "attribute")
         value = self.fields.value
         email = value("email", raw.get("email"), "email", errors)
         row = RecipientRow(index=index, email=email or "")
@@ -378,8 +416,8 @@ class RecipientReader:
 def csv_records(text: str | Iterable[str]) -> Iterator[dict[str, Any]]:
     """The rows of a CSV (a header of JSON:API attribute names), as JSON-typed objects: empty
     cells are left out, `*_cents` become integers, booleans and metadata are read."""
-    lines = io.StringIO(text) if isinstance(text, str) else text
-    for record in csv.DictReader(lines, restkey="(cells beyond the header)"):
+    lines = io.StringIO(text.removeprefix("\ufeff")) if isinstance(text, str) else text
+    for record in csv.DictReader(lines, restkey="cells_beyond_the_header"):
         yield {name: _csv_value(name, value) for name, value in record.items() if value}
 
 
@@ -396,4 +434,6 @@ def _csv_value(name: str, value: Any) -> Any:
             return json.loads(value)
         except ValueError:
             return value
+    if FORMULA_GUARDED.match(value):
+        return value[1:]  # an export's CSV guards text a spreadsheet would run: undone
     return value

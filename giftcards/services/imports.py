@@ -23,7 +23,6 @@ import re
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 
-from django.core.management.color import no_style
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -227,60 +226,52 @@ def _choose_ids(tenant: Tenant, plans: list[_Planned]) -> None:
         used.add(plan.row.card_id)
 
 
+CLIENT_ID_ORIGIN = "clientId"
+
+
 def _clients(tenant: Tenant, actor: Actor, rows: list[CardRow], plans) -> dict:
-    """Seed 000 rows' clients, found by id, else by email, else created (keeping the id when
-    no client has it); returns (client_id, email) -> Client."""
+    """Seed 000 rows' clients, found by id among the tenant's own (a file this service wrote),
+    else by the old id they were imported with (`reference`), else by email, else created
+    with that old id as their reference; returns (client_id, email) -> Client. An old id is
+    never made a primary key: ids are one sequence for every business, and an input must not
+    move it."""
     wanted = {(row.client_id, (row.client_email or "").lower()) for row in rows if row.client_id}
     if not wanted:
         return {}
     mine = Client.objects.for_tenant(tenant)
     by_id = {c.pk: c for c in mine.filter(pk__in=[pk for pk, _ in wanted])}
+    by_reference = {
+        int(c.reference): c
+        for c in mine.filter(
+            reference_origin=CLIENT_ID_ORIGIN, reference__in=[str(pk) for pk, _ in wanted]
+        )
+    }
     emails = [email for _, email in wanted if email]
     by_email = {}
     if emails:
         matching = mine.annotate(lower_email=Lower("email")).filter(lower_email__in=emails)
         by_email = {c.email.lower(): c for c in matching}
-    missing = {pk for pk, email in wanted if pk not in by_id and email not in by_email}
-    taken = set(Client.objects.filter(pk__in=missing).values_list("pk", flat=True))
-    made = {}
+    made: dict[int, Client] = {}
     for pk, email in sorted(wanted):
-        if pk in by_id or (email and email in by_email) or pk in made:
+        if pk in by_id or pk in by_reference or (email and email in by_email) or pk in made:
             continue
-        client = Client(
+        made[pk] = Client(
             business=tenant.business,
             mode=tenant.mode,
             first_name="Imported",
             last_name=f"client {pk}",
             email=email,
+            reference=str(pk),
+            reference_origin=CLIENT_ID_ORIGIN,
             created_by=actor.name,
             modified_by=actor.name,
         )
-        if pk not in taken:
-            client.pk = pk
-        made[pk] = client
     if made:
         Client.objects.bulk_create(made.values())
-        if any(pk not in taken for pk in made):
-            _reset_sequence(Client)
-        if any(pk in taken for pk in made):
-            for plan in plans:
-                if plan.row.client_id in taken:
-                    plan.outcome.warnings.append(
-                        f"clientId {plan.row.client_id} is not available here: the client "
-                        "was created with a new id."
-                    )
-    found = {}
-    for pk, email in wanted:
-        found[(pk, email)] = by_id.get(pk) or by_email.get(email) or made[pk]
-    return found
-
-
-def _reset_sequence(model) -> None:
-    """After rows were written with ids of their own, the next generated id is past them."""
-    statements = connection.ops.sequence_reset_sql(no_style(), [model])
-    with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
+    return {
+        (pk, email): by_id.get(pk) or by_reference.get(pk) or by_email.get(email) or made[pk]
+        for pk, email in wanted
+    }
 
 
 def _recipients(tenant: Tenant, rows: list[CardRow]) -> dict[str, GiftCardRecipient]:

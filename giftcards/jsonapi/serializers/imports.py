@@ -4,6 +4,8 @@ import itself: its resource type, its format and the shape of `inputs`."""
 
 from __future__ import annotations
 
+import csv
+
 from rest_framework import serializers
 
 from giftcards.fields import StrictBooleanField
@@ -34,7 +36,10 @@ class ImportSerializer(JobSerializer):
             raise serializers.ValidationError(
                 {"inputs": ["Must be the text of a CSV, its first line the column names."]}
             )
-        size = len(inputs) if isinstance(inputs, list) else sum(1 for _ in csv_records(inputs))
+        try:
+            size = len(inputs) if isinstance(inputs, list) else sum(1 for _ in csv_records(inputs))
+        except csv.Error as exc:
+            raise serializers.ValidationError({"inputs": [f"Not a readable CSV: {exc}."]}) from exc
         if size > MAX_INPUTS:
             raise serializers.ValidationError(
                 {"inputs": [f"At most {MAX_INPUTS} rows per import ({size} sent): split them."]}

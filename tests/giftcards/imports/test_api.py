@@ -139,16 +139,23 @@ def test_seed_000_objects_verbatim_keep_their_ids_and_clients(api, tenant, busin
     assert listed.belongs_to(tenant)
     assert (listed.initial_balance_cents, listed.balance_cents) == (5_000, 4_000)
     assert listed.created_by == "JoeSchmo"
-    assert listed.client_id == 5147394
-    assert Client.objects.get(pk=5147394).business_id == business.pk
-    assert Client.objects.get(pk=5146945).business_id == business.pk
+    # The old clientIds are the clients' references (ids are one sequence for every business).
+    client = listed.client
+    assert (client.reference, client.reference_origin) == ("5147394", "clientId")
+    assert client.business_id == business.pk
+    assert Client.objects.get(reference="5146945").business_id == business.pk
     assert listed.purchase_date == datetime.fromtimestamp(1536811200, UTC)
     reconciles()
-    # The plain API reads them as the other system did.
-    plain = api_plain_get(api, "/giftcards/client/5147394")
+    # The plain API reads them as the other system did, under the client's id here.
+    plain = api_plain_get(api, f"/giftcards/client/{client.pk}")
     assert [(c["giftCardUUId"], c["amount"], c["balanceAmount"]) for c in plain] == [
         ("rSnVGKkHSGCYfalfOuae1g", 50, 40)
     ]
+    # A later import finds the same clients by their old ids.
+    again = dict(SEED_LISTED, giftCardUUId="zSnVGKkHSGCYfalfOuae1g")
+    finished(api, start(api, [again])["id"])
+    assert GiftCard.objects.get(pk="zSnVGKkHSGCYfalfOuae1g").client_id == client.pk
+    assert Client.objects.filter(reference="5147394").count() == 1
 
 
 def api_plain_get(api, path):
@@ -359,3 +366,94 @@ def test_an_anonymous_large_body_is_refused_before_it_is_read(anonymous):
     )
 
     assert response.status_code == 401
+
+
+# ---------------------------------------------------------------------------- review findings
+
+
+def test_an_old_client_id_never_moves_the_shared_id_sequence(api, tenant, business):
+    row = {"amount": "25", "balanceAmount": "25", "status": "Active", "clientId": 2**63 - 1}
+
+    attrs = finished(api, start(api, [row])["id"])
+
+    assert attrs["created_count"] == 1, attrs["errors_log"]
+    imported = Client.objects.get(reference=str(2**63 - 1))
+    assert imported.pk < 1_000_000
+    later = Client.objects.create(business=business, mode="live", first_name="Next")
+    assert later.pk == imported.pk + 1
+
+
+def test_a_row_of_an_unforeseen_shape_is_refused_and_the_rest_imported(api, tenant):
+    rows = seed_rows(600)
+    rows[300] = {"amount": "25", "balanceAmount": "25", "status": {"x": 1}}
+    rows[301] = {"amount": "25", "balanceAmount": "25", "status": ["Active"]}
+
+    attrs = finished(api, start(api, rows)["id"])
+
+    assert attrs["status"] == "completed"
+    assert (attrs["created_count"], attrs["errors_count"]) == (598, 2), attrs["errors_log"]
+    assert "status" in attrs["errors_log"]["300"][0]
+
+
+def test_a_csv_without_its_header_line_never_echoes_a_code(api):
+    inputs = "K7QM-X2PD-9RTA-WF3H,5000\r\nAB7Q-M2PD-9RTA-WF3J,100\r\n"
+
+    attrs = finished(api, start(api, inputs, format="csv")["id"])
+
+    assert attrs["errors_count"] == 1
+    assert "K7QM" not in json.dumps(attrs["errors_log"])
+    assert "names are not shown" in attrs["errors_log"]["0"][0]
+
+
+def test_a_csv_too_wide_to_read_is_a_400_not_a_500(api):
+    inputs = "balance_cents,reference\r\n100," + "x" * 140_000 + "\r\n"
+
+    response = api.post(
+        URL, resource("imports", {"resource_type": "gift_cards", "format": "csv", "inputs": inputs})
+    )
+
+    found = error(response, 400)
+    assert found["source"] == {"pointer": "/data/attributes/inputs"}
+
+
+def test_a_csv_with_a_byte_order_mark_is_read(api, tenant):
+    inputs = "\ufeffbalance_cents,reference,reference_origin\r\n100,bom-1,csv\r\n"
+
+    attrs = finished(api, start(api, inputs, format="csv")["id"])
+
+    assert (attrs["created_count"], attrs["errors_count"]) == (1, 0), attrs["errors_log"]
+
+
+def test_a_reference_without_an_origin_is_kept(api, tenant):
+    attrs = finished(api, start(api, [{"balance_cents": 700, "reference": "KEEP-ME"}])["id"])
+
+    assert attrs["created_count"] == 1
+    card = GiftCard.objects.for_tenant(tenant).get()
+    assert (card.reference, card.reference_origin) == ("KEEP-ME", "import")
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"balance_cents": 100, "metadata": {"a": "x\u0000y"}},
+        {"balance_cents": 100, "metadata": {"x\u0000": 1}},
+        {"amount": "25", "balanceAmount": "25", "giftCardUUId": "AAAAAAAAAA\u0000AAAAAAAAAAA"},
+        {"amount": "25", "balanceAmount": "25", "giftCardUUId": "é" * 22},
+    ],
+)
+def test_a_row_with_unstorable_text_or_a_bad_id_is_refused(tmp_path, business, row):
+    path = tmp_path / "cards.json"
+    path.write_text(json.dumps([row, {"balance_cents": 200}]))
+    out = io.StringIO()
+
+    call_command(
+        "import_giftcards",
+        str(path),
+        "--business",
+        str(business.pk),
+        "--no-progress",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+
+    assert "1 created, 0 skipped, 1 refused" in out.getvalue(), out.getvalue()

@@ -22,6 +22,8 @@ def test_an_export_with_codes_imports_into_another_business(
     first = make_card(status="active", balance_cents=5_000, reference="r-1")
     services.card_debit(card=first, amount_cents=1_200, actor=actor)
     make_card(status="inactive", balance_cents=2_000, metadata={"tier": "gold"})
+    # Text a spreadsheet would run: a CSV export guards it, and an import undoes the guard.
+    make_card(status="active", balance_cents=300, reference="-42", reference_origin="+pos")
     export = export_create(
         tenant=tenant, actor=actor, resource_type="gift_cards", format=file_format,
         include_codes=True,
@@ -41,7 +43,7 @@ def test_an_export_with_codes_imports_into_another_business(
     )
     done = jobs.run(job.pk)
 
-    assert (done.created_count, done.errors_count) == (2, 0), done.errors_log
+    assert (done.created_count, done.errors_count) == (3, 0), done.errors_log
     for card in GiftCard.objects.for_tenant(tenant):
         copy = GiftCard.objects.for_tenant(elsewhere).get(code_last4=card.code_last4)
         assert copy.code == card.code
