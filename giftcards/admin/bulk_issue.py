@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from django.contrib import messages
 from django.contrib.admin import helpers
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
@@ -29,6 +28,7 @@ from django.utils import timezone
 from clients.models import User
 from clients.tenancy import Actor, Mode, Tenant
 from giftcards import money, services
+from giftcards.admin.access import require_perms, without_business
 from giftcards.admin.card_pages import REVEAL_MESSAGE, card_admin_url
 from giftcards.admin.export import _text as csv_text
 from giftcards.admin.forms import BulkIssueForm
@@ -41,10 +41,6 @@ PERMISSIONS = ("giftcards.add_giftcard", "giftcards.reveal_code_giftcard")
 SESSION_KEY = "giftcards.admin.bulk_issues"
 BATCHES_KEPT = 5  # recent batch tokens remembered per session
 CSV_WINDOW_SECONDS = 15 * 60
-NO_BUSINESS = (
-    "Your staff account is not linked to a business, so it cannot issue cards. "
-    "Ask an administrator to set your business."
-)
 ISSUED_MESSAGE = "Issued in a batch of {count} (bulk issue)."
 ALREADY_ISSUED = (
     "This batch was already issued (the form was sent twice); no more cards were issued."
@@ -98,18 +94,13 @@ class BulkIssueMixin:
         user = request.user
         return user.business_id is not None and user.has_perms(PERMISSIONS)
 
-    def _require_bulk_permission(self, request) -> None:
-        if not request.user.has_perms(PERMISSIONS):
-            raise PermissionDenied
-
     # ------------------------------------------------------------------ the form
 
     def bulk_issue_view(self, request):
-        self._require_bulk_permission(request)
+        require_perms(request, PERMISSIONS)
+        if refused := without_business(self, request, "issue cards"):
+            return refused
         business = request.user.business
-        if business is None:
-            self.message_user(request, NO_BUSINESS, messages.ERROR)
-            return redirect("admin:index")
         form = BulkIssueForm(request.POST or None, business=business)
         if request.method == "POST" and form.is_valid():
             token = form.cleaned_data["batch_token"] or uuid.uuid4().hex
@@ -205,7 +196,7 @@ class BulkIssueMixin:
 
     def bulk_sheet_view(self, request, token):
         """The batch's codes, the first time it is opened; afterwards the masked cards."""
-        self._require_bulk_permission(request)
+        require_perms(request, PERMISSIONS)
         with transaction.atomic():
             stored = self._stored_session(request)
             batches = dict(stored.get(SESSION_KEY, {}))
@@ -261,7 +252,7 @@ class BulkIssueMixin:
         """The codes of a batch whose sheet was just shown, as CSV: once, within the window."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        self._require_bulk_permission(request)
+        require_perms(request, PERMISSIONS)
         sheet = reverse("admin:giftcards_giftcard_bulk_sheet", args=[token])
         with transaction.atomic():
             stored = self._stored_session(request)

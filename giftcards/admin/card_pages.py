@@ -23,6 +23,7 @@ from clients.models import User
 from clients.tenancy import Actor, Tenant
 from giftcards import services
 from giftcards.admin import export
+from giftcards.admin.access import without_business
 from giftcards.admin.actions import CARD_ACTIONS, amount_text
 from giftcards.admin.forms import SellForm
 from giftcards.admin.ledger import LEDGER_ROWS_ON_CARD_PAGE
@@ -30,10 +31,6 @@ from giftcards.exceptions import GiftCardError
 from giftcards.models import CardEmail, GiftCard
 
 REVEAL_MESSAGE = "Revealed the full code."
-NO_BUSINESS = (
-    "Your staff account is not linked to a business, so it cannot sell cards. "
-    "Ask an administrator to set your business."
-)
 SALES_SESSION_KEY = "giftcards.admin.sales"
 SALES_KEPT = 20  # recent sale tokens remembered per session
 EMAILS_ON_CARD_PAGE = 10
@@ -214,9 +211,10 @@ class CardPagesMixin:
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        if not request.user.is_superuser and request.user.business_id is None:
-            self.message_user(request, NO_BUSINESS, messages.ERROR)
-            return redirect("admin:index")
+        if not request.user.is_superuser and (
+            refused := without_business(self, request, "sell cards")
+        ):
+            return refused
         form = SellForm(request.POST or None, user=request.user)
         if request.method == "POST" and form.is_valid():
             token = form.cleaned_data["sale_token"] or uuid.uuid4().hex

@@ -16,7 +16,6 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
@@ -26,6 +25,7 @@ from django.utils.html import format_html
 
 from clients.admin import BusinessScopedAdmin
 from clients.tenancy import Actor, Mode, Tenant
+from giftcards.admin.access import require_perms, without_business
 from giftcards.admin.forms import MAX_IMPORT_ROWS, ImportUploadForm
 from giftcards.admin.ledger import ReadOnlyMixin, when
 from giftcards.imports import jobs
@@ -41,10 +41,6 @@ READ_PERMISSIONS = ("giftcards.view_import", "giftcards.view_giftcard")
 PREVIEW_KEY = "admin_preview"
 SHOWN_LOG_ROWS = 50
 REFRESH_SECONDS = 3
-NO_BUSINESS = (
-    "Your staff account is not linked to a business, so it cannot import cards. "
-    "Ask an administrator to set your business."
-)
 ALREADY_STARTED = (
     "The rows of this preview were already imported (the form was sent twice): no second "
     "import was started."
@@ -235,16 +231,11 @@ class ImportAdmin(ReadOnlyMixin, BusinessScopedAdmin):
             *super().get_urls(),
         ]
 
-    def _require_import_permission(self, request) -> None:
-        if not request.user.has_perms(PERMISSIONS):
-            raise PermissionDenied
-
     def upload_view(self, request):
-        self._require_import_permission(request)
+        require_perms(request, PERMISSIONS)
+        if refused := without_business(self, request, "import cards"):
+            return refused
         business = request.user.business
-        if business is None:
-            self.message_user(request, NO_BUSINESS, messages.ERROR)
-            return redirect("admin:index")
         form = ImportUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -316,7 +307,7 @@ class ImportAdmin(ReadOnlyMixin, BusinessScopedAdmin):
         )
 
     def preview_view(self, request, object_id):
-        self._require_import_permission(request)
+        require_perms(request, PERMISSIONS)
         preview = self._preview(request, unquote(object_id))
         started = self._started_from(preview)
         context = {
@@ -342,7 +333,7 @@ class ImportAdmin(ReadOnlyMixin, BusinessScopedAdmin):
         """Start the real import of the preview's rows, once; then its page (post/redirect/get)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        self._require_import_permission(request)
+        require_perms(request, PERMISSIONS)
         preview_url = _preview_url(unquote(object_id))
         with transaction.atomic():
             preview = self._preview(request, unquote(object_id), lock=True)
