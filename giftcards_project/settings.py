@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "rest_framework_json_api",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "simple_history",
     "axes",
     "clients",
@@ -379,20 +380,27 @@ CELERY_BEAT_SCHEDULE["exports-sweep"] = {
 # Expired files are removed within five minutes of their link's end.
 CELERY_BEAT_SCHEDULE["exports-purge"] = {"task": "giftcards.exports.tasks.purge", "schedule": 300}
 
+# /api/schema describes both APIs; /api/schema/plain and /api/schema/jsonapi one each
+# (giftcards.api_docs). Swagger UI and Redoc are served from the sidecar's static files.
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Gift card service: plain API",
+    "TITLE": "Gift card service",
     "DESCRIPTION": (
-        "The plain API (camelCase, /giftcards, /clients, /payments). The JSON:API under /api/ "
-        "follows JSON:API 1.0 and is documented by its resources and links."
+        "Two APIs over the same cards. The plain API (camelCase: /giftcards, /clients, "
+        "/payments) and the JSON:API under /api/ (JSON:API 1.0, Commerce Layer's gift card "
+        "resources, filters and errors). Guides: docs/ in the repository."
     ),
     "VERSION": "1.0.0",
     "PREPROCESSING_HOOKS": ["giftcards.plain_api.schema.plain_api_only"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "giftcards.plain_api.schema.seed_path_names",
+        "giftcards.jsonapi.openapi.add_jsonapi",
     ],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 if not DEBUG:

@@ -1,9 +1,9 @@
-"""Top-level routes: the staff admin, the two APIs, the OpenAPI schema and the probes."""
+"""Top-level routes: the staff admin, the two APIs, their OpenAPI documents and docs, the
+probes."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.views import SpectacularAPIView
 
 from giftcards_project import errors, health
 
@@ -12,7 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
+    path("", include("giftcards.api_docs")),  # /api/schema...: before the JSON:API's routes
     path("api/", include("giftcards.jsonapi.urls")),
     path("", include("giftcards.plain_api.urls")),
     # Last: any other path. Without it, debug mode (the embedded default) would answer API

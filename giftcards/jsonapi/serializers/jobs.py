@@ -19,10 +19,12 @@ class JobSerializer(ResourceSerializer):
 
     # "An import", "An export": how messages name the job.
     noun = "A job"
+    # What an update may send (the OpenAPI document's update request shows these only).
+    updatable = frozenset({"_interrupt"})
 
     def validate(self, attrs):
         if self.partial:
-            extra = sorted(set(attrs) - {"_interrupt"})
+            extra = sorted(set(attrs) - self.updatable)
             if extra or not attrs.get("_interrupt"):
                 name = extra[0] if extra else "_interrupt"
                 raise serializers.ValidationError(
