@@ -42,6 +42,17 @@ class GiftCardFilterSet(PredicateFilterSet):
         ("reference_origin", "string"),
         ("metadata", "json"),
         ("recipient_email", "email", "recipient__email"),
+        # Relationships, as Commerce Layer names them: <relationship>_<attribute>.
+        ("market_id", "integer", "market_id"),
+        ("market_name", "string", "market__name"),
+        ("market_currency_code", "string", "market__currency_code"),
+        ("gift_card_recipient_id", "integer", "recipient_id"),
+        ("gift_card_recipient_email", "email", "recipient__email"),
+        ("gift_card_recipient_first_name", "string", "recipient__first_name"),
+        ("gift_card_recipient_last_name", "string", "recipient__last_name"),
+        ("gift_card_recipient_reference", "string", "recipient__reference"),
+        ("tags_id", "integer", "tags__id", (), True),
+        ("tags_name", "string", "tags__name", (), True),
     )
 
     class Meta:

@@ -61,10 +61,11 @@ class IsoDateTimeField(forms.Field):
 
 
 class CommaListField(forms.Field):
-    """`a,b,c`, each item validated by `item`."""
+    """`a,b,c`, each item validated by `item`; at most `max_items` (MAX_LIST_ITEMS)."""
 
-    def __init__(self, *, item: forms.Field, **kwargs):
+    def __init__(self, *, item: forms.Field, max_items: int = MAX_LIST_ITEMS, **kwargs):
         self.item = item
+        self.max_items = max_items
         super().__init__(**kwargs)
 
     def to_python(self, value):
@@ -73,8 +74,8 @@ class CommaListField(forms.Field):
         items = [part.strip() for part in str(value).split(",")]
         if any(part == "" for part in items):
             raise forms.ValidationError("Empty item in the comma-separated list.", code="invalid")
-        if len(items) > MAX_LIST_ITEMS:
-            raise forms.ValidationError(f"At most {MAX_LIST_ITEMS} items.", code="max_length")
+        if len(items) > self.max_items:
+            raise forms.ValidationError(f"At most {self.max_items} items.", code="max_length")
         return [self.item.clean(part) for part in items]
 
 

@@ -99,12 +99,12 @@ class JsonApiFilterBackend(DjangoFilterBackend):
                 continue
             if q_form:
                 name = q_form["name"]
-                if name not in filterset_class.base_filters:
+                if filterset_class.resolve(name) is None:
                     problems.append((parameter, filterset_class.explain_unknown(name)))
                     continue
             elif short:
                 name = filterset_class.short_form(short["name"])
-                if name is None or name not in filterset_class.base_filters:
+                if name is None or filterset_class.resolve(name) is None:
                     filterable = ", ".join(filterset_class.attribute_names())
                     problems.append(
                         (parameter, f"Unknown filter {short['name']!r}; filterable: {filterable}.")
