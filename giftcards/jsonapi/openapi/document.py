@@ -4,7 +4,8 @@ and relationships it serves."""
 
 from __future__ import annotations
 
-from giftcards.filters.predicates import BOOLEAN_VALUE, KIND_PREDICATES, TEXT
+from giftcards.filters.predicates import BOOLEAN_VALUE, NOT_TEXT, TEXT
+from giftcards.filters.values import MAX_LIST_ITEMS
 from giftcards.jsonapi import documents
 from giftcards.jsonapi.openapi.resources import (
     MEDIA_TYPE,
@@ -157,7 +158,11 @@ def comma_list(name: str, values, description: str) -> dict:
         "description": description,
         "style": "form",
         "explode": False,
-        "schema": {"type": "array", "items": {"type": "string", "enum": list(values)}},
+        "schema": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "enum": list(values)},
+        },
     }
 
 
@@ -175,29 +180,58 @@ ITEM_SCHEMAS = {
 }
 
 
+# A filter's text: not empty (an empty filter is refused), at most 255 characters.
+TEXT_VALUE = {"type": "string", "minLength": 1, "maxLength": 255}
+LISTS = frozenset({"in", "not_in"})
+
+
 def predicate_schema(attribute, predicate: str) -> dict:
+    """The value of `filter[q][<attribute>_<predicate>]`."""
     if predicate in BOOLEAN_VALUE:
         return {"type": "boolean"}
-    if predicate == "jcont":
-        return {"type": "string", "description": 'A JSON object, e.g. {"key":"value"}.'}
-    if predicate in TEXT:
-        return {"type": "string", "maxLength": 255}
-    item = dict(ITEM_SCHEMAS.get(attribute.kind, {"type": "string", "maxLength": 255}))
+    if predicate in TEXT or predicate in NOT_TEXT:
+        return TEXT_VALUE
+    item = dict(ITEM_SCHEMAS.get(attribute.kind, TEXT_VALUE))
     if attribute.kind == "choice":
         item["enum"] = list(attribute.choices)
-    if predicate in ("in", "not_in"):
-        return {"type": "array", "items": item, "maxItems": 100}
+    if predicate in LISTS:
+        if item["type"] == "string" and "enum" not in item and "format" not in item:
+            item["pattern"] = "^[^,]+$"  # the list is comma-separated
+        return {"type": "array", "items": item, "minItems": 1, "maxItems": MAX_LIST_ITEMS}
     return item
 
 
+def jcont_parameter(name: str) -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": 'The JSON object the attribute contains, e.g. {"channel":"web"}; nested '
+        "objects match recursively.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "maxProperties": 10,
+                    "additionalProperties": {"type": "string", "maxLength": 100},
+                }
+            }
+        },
+    }
+
+
 def filter_parameters(filterset) -> list[dict]:
+    """One parameter per attribute and predicate (`filter[q][status_eq]`); the `_or_`, `_any`
+    and `_all` forms are described in docs/filtering.md."""
     parameters = []
     for attribute in getattr(filterset, "attributes", ()):
-        for predicate in KIND_PREDICATES[attribute.kind]:
-            parameter = query(
-                f"filter[q][{attribute.name}_{predicate}]",
-                predicate_schema(attribute, predicate),
-            )
+        for predicate in attribute.predicates:
+            name = f"filter[q][{attribute.name}_{predicate}]"
+            if predicate == "jcont":
+                parameters.append(jcont_parameter(name))
+                continue
+            parameter = query(name, predicate_schema(attribute, predicate))
             if parameter["schema"].get("type") == "array":
                 parameter.update(style="form", explode=False)
             parameters.append(parameter)
@@ -229,6 +263,19 @@ class JsonApiOpenApi:
                 "required": ["data"],
                 "properties": {
                     "data": resource,
+                    "included": ref("Included"),
+                    "links": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "meta": {"type": "object", "additionalProperties": True},
+                },
+            }
+            self.schemas[f"{name}RelatedDocument"] = {
+                "type": "object",
+                "required": ["data"],
+                "description": "A to-one relationship's resource, or null.",
+                "properties": {
+                    "data": {
+                        "oneOf": [resource, {"type": "object", "nullable": True, "enum": [None]}]
+                    },
                     "included": ref("Included"),
                     "links": {"type": "object", "additionalProperties": {"type": "string"}},
                     "meta": {"type": "object", "additionalProperties": True},
@@ -393,14 +440,21 @@ class JsonApiOpenApi:
             if target is not None and target in self.specs:
                 target_name = self.specs[target].name
                 document = ref(
-                    f"{target_name}ListDocument" if relationship.many else f"{target_name}Document"
+                    f"{target_name}ListDocument"
+                    if relationship.many
+                    else f"{target_name}RelatedDocument"
                 )
             else:
                 document = {"type": "object", "required": ["data"]}
             parameters = [ref_parameter("Id")]
-            if target is not None and target in self.specs:
-                found = self.specs[target]
-                parameters += self.document_parameters(found.viewset, found)
+            if target is not None and target in documents.FIELDS:
+                parameters.append(
+                    comma_list(
+                        f"fields[{target}]",
+                        documents.FIELDS[target],
+                        f"Sparse fieldset: only these members of {target}.",
+                    )
+                )
             if relationship.many:
                 parameters += self.page_parameters()
             get = self.operation(

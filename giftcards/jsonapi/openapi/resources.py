@@ -123,6 +123,8 @@ class ResourceComponents:
             schema = dict(self.auto._map_serializer_field(found, direction))
         if found.allow_null:
             schema["nullable"] = True
+        if getattr(found, "allow_blank", False):
+            schema.pop("format", None)  # "" is no URL, e-mail address or date
         for attribute, key in (("min_value", "minimum"), ("max_value", "maximum")):
             value = getattr(found, attribute, None)
             if value is not None and schema.get("type") == "integer":
