@@ -1,9 +1,24 @@
 """Domain errors -> the plain API's error bodies (DRF's usual shape, the field named); a
-database or cache outage -> 503 with Retry-After (`giftcards.outages`)."""
+database or cache outage -> 503 with Retry-After (`giftcards.outages`).
+
+Every error body keeps DRF's shape (`{"amount": ["..."]}`, `{"detail": "..."}`) and adds
+`errors`, one object per message with a stable machine-readable `code`:
+
+    {"amount": ["Must be greater than zero."],
+     "errors": [{"field": "amount", "code": "zero", "message": "Must be greater than zero."}]}
+
+`field` is the body's key for that message (a field, a header such as `Idempotency-Key`, a
+query parameter), or null for a message about the whole request (`detail`,
+`non_field_errors`). The codes are listed, with when each happens, in
+docs/plain-api-errors.md; a code not in `CODES` is never sent (it is replaced by its status's
+generic code), so clients only ever see documented codes.
+"""
 
 from __future__ import annotations
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
@@ -64,7 +79,127 @@ def status_for(exc: exceptions.GiftCardError) -> int:
     return status.HTTP_422_UNPROCESSABLE_ENTITY
 
 
+# Every code the plain API sends in `errors` (docs/plain-api-errors.md documents each).
+FIELD_CODES = frozenset(
+    {
+        # Input fields and query parameters (DRF's and this API's fields).
+        "required",
+        "null",
+        "blank",
+        "invalid",
+        "invalid_choice",
+        "not_a_string",
+        "max_length",
+        "min_value",
+        "max_value",
+        "negative",
+        "zero",
+        "too_large",
+        "out_of_range",
+        "implausible",
+        "invalid_character",
+        "unknown_field",
+        "not_an_object",
+        "invalid_id",
+        "does_not_exist",
+        "wrong_business",
+        "client_required",
+        "client_deleted",
+        "exceeds_amount",
+        "immutable",
+        "refund_takes_no_body",
+    }
+)
+DOMAIN_CODES = frozenset(
+    {
+        "giftcard_error",
+        "not_found",
+        "precondition_failed",
+        "invalid_amount",
+        "invalid_currency",
+        "currency_mismatch",
+        "insufficient_balance",
+        "balance_max_exceeded",
+        "card_not_active",
+        "card_expired",
+        "card_deleted",
+        "not_rechargeable",
+        "illegal_transition",
+        "invalid_code",
+        "duplicate_code",
+        "already_refunded",
+        "refund_exceeds_payment",
+        "not_refundable",
+        "idempotency_conflict",
+        "invalid_idempotency_key",
+        "idempotency_key_in_use",
+    }
+)
+HTTP_CODES = frozenset(
+    {
+        "parse_error",
+        "not_authenticated",
+        "authentication_failed",
+        "permission_denied",
+        "method_not_allowed",
+        "not_acceptable",
+        "unsupported_media_type",
+        "request_too_large",
+        "throttled",
+        "service_unavailable",
+    }
+)
+# What a code outside CODES becomes, by status; the last resort is `error`.
+GENERIC_CODES = {400: "invalid", 404: "not_found", 409: "conflict", 422: "refused"}
+CODES = FIELD_CODES | DOMAIN_CODES | HTTP_CODES | {*GENERIC_CODES.values(), "error"}
+# Body keys that are not fields: their messages are about the whole request.
+WHOLE_REQUEST = frozenset({"detail", "non_field_errors"})
+
+
+def error(field: str | None, code: str, message: str) -> dict:
+    return {"field": None if field in WHOLE_REQUEST else field, "code": code, "message": message}
+
+
+def _details(field: str | None, details) -> list[dict]:
+    """`get_full_details()` of a DRF exception as `errors` entries."""
+    if isinstance(details, dict) and set(details) == {"message", "code"}:
+        return [error(field, str(details["code"]), str(details["message"]))]
+    if isinstance(details, dict):
+        return [entry for name, inner in details.items() for entry in _details(str(name), inner)]
+    if isinstance(details, list):
+        return [entry for inner in details for entry in _details(field, inner)]
+    return [error(field, "invalid", str(details))]
+
+
+def error_list(exc, response: Response) -> list[dict]:
+    """The `errors` of a response built for `exc`, every code one of CODES."""
+    data = response.data
+    if isinstance(exc, exceptions.GiftCardError):
+        (field, messages), *_ = data.items()
+        found = [error(field, exc.code, messages[0] if isinstance(messages, list) else messages)]
+    elif isinstance(exc, drf_exceptions.APIException):
+        found = _details(None, exc.get_full_details())
+    else:
+        code = {
+            Http404: "not_found",
+            PermissionDenied: "permission_denied",
+            RequestDataTooBig: "request_too_large",
+        }.get(type(exc), "error")
+        found = [error(None, code, str(data.get("detail", "")))]
+    if response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        found = [error(None, "service_unavailable", str(data.get("detail", "")))]
+    generic = GENERIC_CODES.get(response.status_code, "error")
+    return [entry if entry["code"] in CODES else {**entry, "code": generic} for entry in found]
+
+
 def plain_exception_handler(exc, context):
+    response = _error_response(exc, context)
+    if response is not None and isinstance(response.data, dict):
+        response.data["errors"] = error_list(exc, response)
+    return response
+
+
+def _error_response(exc, context):
     dependency = outages.dependency_of(exc)
     if dependency is not None:
         outages.log(dependency, exc, context.get("request"))

@@ -52,15 +52,15 @@ class StrictIntegerField(serializers.Field):
 
     default_error_messages = {
         "invalid": "Must be a whole number.",
-        "min": "Must be positive.",
-        "max": f"Must be at most {MAX_ID}.",
+        "min_value": "Must be positive.",
+        "max_value": f"Must be at most {MAX_ID}.",
     }
 
     def to_internal_value(self, data):
         value = parse_id(data)
         if value is None:
             if isinstance(data, int) and not isinstance(data, bool):
-                self.fail("min" if data < 1 else "max")
+                self.fail("min_value" if data < 1 else "max_value")
             self.fail("invalid")
         return value
 

@@ -9,6 +9,7 @@ serializers below only describe them (a test checks the two agree).
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
@@ -78,10 +79,27 @@ class PaymentShape(serializers.Serializer):
     createdUser = serializers.CharField()
 
 
+class ErrorItemShape(serializers.Serializer):
+    field = serializers.CharField(
+        allow_null=True,
+        help_text=(
+            "The body key the message is under (a field, a header such as Idempotency-Key, a "
+            "query parameter); null when it is about the whole request."
+        ),
+    )
+    code = serializers.CharField(
+        help_text="Stable and machine-readable; each is described in docs/plain-api-errors.md."
+    )
+    message = serializers.CharField(help_text="For people; may change.")
+
+
 class ErrorShape(serializers.Serializer):
     detail = serializers.CharField(
         required=False,
         help_text="A message; field errors come instead as {field: [messages]}.",
+    )
+    errors = ErrorItemShape(
+        many=True, help_text="Every message of the body, each with its field and code."
     )
 
 
@@ -106,6 +124,45 @@ IF_MATCH = OpenApiParameter(
     ),
 )
 
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description=(
+        "ETags of representations you hold (or `*`). When one is the current one's, the "
+        "answer is 304 with no body. Compared weakly: a `W/` prefix is ignored."
+    ),
+)
+ETAG = OpenApiParameter(
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200, 304],
+    description=(
+        "Strong validator of this representation: send it back in If-None-Match. A card's "
+        "also names the card's version, so it serves as If-Match on POST /giftcards."
+    ),
+)
+NOT_MODIFIED = OpenApiResponse(
+    None, "Not Modified: If-None-Match names the current ETag. No body; the ETag is sent."
+)
+CLIENT_PAGE_PARAMETERS = [
+    OpenApiParameter(
+        "page",
+        {"type": "integer", "minimum": 1, "maximum": 10**9, "default": 1},
+        OpenApiParameter.QUERY,
+        description="The page, from 1. A page past the last is an empty array.",
+    ),
+    OpenApiParameter(
+        "pageSize",
+        {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+        OpenApiParameter.QUERY,
+        description="Clients per page, 1 to 500 (default 100).",
+    ),
+]
+# A bare JSON integer (GET /clients/count).
+COUNT = OpenApiTypes.INT
+
 # Path parameters as the API reads them (the routes match any segment, then check it).
 PATH_PARAMETERS = {
     "card_id": OpenApiParameter(
@@ -120,7 +177,9 @@ PATH_PARAMETERS = {
 }
 
 ERRORS = {
-    400: OpenApiResponse(ErrorShape, "Bad input; each offending field is named."),
+    400: OpenApiResponse(
+        ErrorShape, "Bad input; each offending field (or query parameter) is named."
+    ),
     401: OpenApiResponse(ErrorShape, "No valid API key."),
     404: OpenApiResponse(ErrorShape, "Not found for this key's business and mode."),
     409: OpenApiResponse(ErrorShape, "Conflicts with the current state (e.g. refunded in full)."),
@@ -142,17 +201,23 @@ def document(
     updates=False,
     idempotent=False,
     if_match=False,
+    not_modified=False,
+    parameters=(),
     **kwargs,
 ):
-    """extend_schema for one plain API method: its body, its path parameters, its success
-    shape (also 200 when a create-or-update `updates`) and the errors."""
-    body = shape(many=True) if many else shape
+    """extend_schema for one plain API method: its body, its path and query parameters, its
+    success shape (also 200 when a create-or-update `updates`), the errors, and for a read of
+    one resource (`not_modified`) its ETag, If-None-Match and 304."""
+    body = shape(many=True) if many and not isinstance(shape, OpenApiTypes) else shape
     responses = {ok: body, **ERRORS}
     if updates:
         responses[200] = OpenApiResponse(body, "Updated.")
     if request is not None:
         responses.update(BODY_ERRORS)
-    parameters = [PATH_PARAMETERS[name] for name in path]
+    parameters = [PATH_PARAMETERS[name] for name in path] + list(parameters)
+    if not_modified:
+        parameters += [IF_NONE_MATCH, ETAG]
+        responses[304] = NOT_MODIFIED
     if idempotent:
         parameters.append(IDEMPOTENCY_KEY)
     if if_match:

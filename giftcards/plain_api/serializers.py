@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,7 +43,10 @@ class StrictSerializer(serializers.Serializer):
         unknown = {}
         if isinstance(data, Mapping):
             extra = set(data) - set(self.fields) - self.echoed_read_only
-            unknown = {name: ["Unknown field."] for name in sorted(extra)}
+            unknown = {
+                name: [serializers.ErrorDetail("Unknown field.", code="unknown_field")]
+                for name in sorted(extra)
+            }
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:
@@ -122,12 +126,16 @@ class GiftCardWriteSerializer(StrictSerializer):
 
     def validate_giftCardUUId(self, value: str | None) -> str | None:
         if value is not None and self.context.get("card") is None:
-            raise serializers.ValidationError("No gift card with this giftCardUUId.")
+            raise serializers.ValidationError(
+                "No gift card with this giftCardUUId.", code="does_not_exist"
+            )
         return value
 
     def validate_businessId(self, value: int) -> int:
         if value != self.context["tenant"].business.pk:
-            raise serializers.ValidationError("This is not the business of your API key.")
+            raise serializers.ValidationError(
+                "This is not the business of your API key.", code="wrong_business"
+            )
         return value
 
     def validate_clientId(self, value: int | None) -> Client | None:
@@ -138,27 +146,36 @@ class GiftCardWriteSerializer(StrictSerializer):
                     "This field may not be null."
                     if card is None
                     else f"This card belongs to client {card.client_id}: send that clientId "
-                    "(or another client's)."
+                    "(or another client's).",
+                    code="null" if card is None else "client_required",
                 )
             return None
         client = Client.objects.for_tenant(self.context["tenant"]).filter(pk=value).first()
         if client is None:
-            raise serializers.ValidationError(f"No client with id {value}.")
+            raise serializers.ValidationError(f"No client with id {value}.", code="does_not_exist")
         if not client.active and (card is None or card.client_id != client.pk):
-            raise serializers.ValidationError(f"Client {value} is deleted.")
+            raise serializers.ValidationError(f"Client {value} is deleted.", code="client_deleted")
         return client
 
     def validate(self, attrs):
         card = self.context.get("card")
         if card is None and attrs["purchaseDate"] is None:
-            raise serializers.ValidationError({"purchaseDate": ["This field may not be null."]})
+            raise serializers.ValidationError(
+                {"purchaseDate": ["This field may not be null."]}, code="null"
+            )
         if card is None and attrs["balanceAmount"] > attrs["amount"]:
             raise serializers.ValidationError(
-                {"balanceAmount": ["Cannot exceed amount when the card is created."]}
+                {"balanceAmount": ["Cannot exceed amount when the card is created."]},
+                code="exceeds_amount",
             )
         if card is not None and attrs["amount"] != card.initial_balance_cents:
             raise serializers.ValidationError(
-                {"amount": ["The amount (initial balance) cannot change after the card is issued."]}
+                {
+                    "amount": [
+                        "The amount (initial balance) cannot change after the card is issued."
+                    ]
+                },
+                code="immutable",
             )
         sent_day = attrs.get("expireDate")
         if card is not None and sent_day and self._same_day(sent_day, card.expires_at):
@@ -175,7 +192,8 @@ class GiftCardWriteSerializer(StrictSerializer):
                         f'The card expired on {day}: send a later expireDate to make it "Active", '
                         'or status "Expired".'
                     ]
-                }
+                },
+                code="card_expired",
             )
         return attrs
 
@@ -231,6 +249,40 @@ class GiftCardWriteSerializer(StrictSerializer):
 
 # ---------------------------------------------------------------------------- clients
 
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+MAX_PAGE = 10**9  # keeps the offset (page x pageSize) far from any column's limit
+_WHOLE_NUMBER = re.compile(r"^[0-9]{1,18}$")
+
+
+def page_parameters(params) -> tuple[int, int]:
+    """(page, pageSize) of a list's query string: page from 1 (default 1) to MAX_PAGE,
+    pageSize from 1 to MAX_PAGE_SIZE (default DEFAULT_PAGE_SIZE). Each is a whole number
+    given at most once; anything else is a 400 naming the parameter."""
+    values, errors = {}, {}
+    for name, default, largest in (
+        ("page", 1, MAX_PAGE),
+        ("pageSize", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
+    ):
+        sent = params.getlist(name)
+        if not sent:
+            values[name] = default
+            continue
+        if len(sent) > 1 or not _WHOLE_NUMBER.match(sent[0].strip()):
+            message = "Must be a whole number, given once."
+            errors[name] = [serializers.ErrorDetail(message, code="invalid")]
+            continue
+        value = int(sent[0].strip())
+        if value < 1:
+            errors[name] = [serializers.ErrorDetail("Must be at least 1.", code="min_value")]
+        elif value > largest:
+            message = f"Must be at most {largest}."
+            errors[name] = [serializers.ErrorDetail(message, code="max_value")]
+        values[name] = value
+    if errors:
+        raise serializers.ValidationError(errors)
+    return values["page"], values["pageSize"]
+
 
 def client_data(client: Client) -> dict[str, Any]:
     return {
@@ -273,7 +325,9 @@ class ClientWriteSerializer(StrictSerializer):
 
     def validate_businessId(self, value: int) -> int:
         if value != self.context["tenant"].business.pk:
-            raise serializers.ValidationError("This is not the business of your API key.")
+            raise serializers.ValidationError(
+                "This is not the business of your API key.", code="wrong_business"
+            )
         return value
 
     def model_fields(self) -> dict[str, Any]:

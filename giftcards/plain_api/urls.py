@@ -1,4 +1,5 @@
-"""Routes of the plain API, exactly as seed 000 has them; a trailing slash is optional."""
+"""Routes of the plain API as seed 000 has them, with GET /clients/count (as TimeTap has it)
+and GET /payments/{paymentId}; a trailing slash is optional."""
 
 from django.urls import re_path
 
@@ -17,6 +18,8 @@ urlpatterns = [
         name="plain-giftcard-detail",
     ),
     re_path(r"^clients/?$", views.ClientListView.as_view(), name="plain-clients"),
+    # Before the client routes: `count` is not a client id.
+    re_path(r"^clients/count/?$", views.ClientCountView.as_view(), name="plain-client-count"),
     re_path(
         r"^clients/(?P<client_id>[^/]+)/?$",
         views.ClientDetailView.as_view(),

@@ -30,13 +30,15 @@ from giftcards.plain_api import serializers as s
 from giftcards.plain_api.errors import plain_exception_handler
 from giftcards.plain_api.fields import ID_MESSAGE, parse_id
 from giftcards.plain_api.schema import (
+    CLIENT_PAGE_PARAMETERS,
+    COUNT,
     ClientShape,
     GiftCardShape,
     PaymentShape,
     RefundShape,
     document,
 )
-from giftcards.preconditions import card_etag, if_match
+from giftcards.preconditions import card_etag, conditional_read, if_match
 from giftcards.throttling import ApiKeyRateThrottle, StopAtFirstRefusal
 
 _PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
@@ -55,9 +57,18 @@ class PlainApiView(StopAtFirstRefusal, ApiKeyScopedView, APIView):
     throttle_classes = [ApiKeyRateThrottle]
     # Domain error fields -> this API's field names, where a view differs from the default.
     error_fields: dict[str, str] = {}
+    # A view of one resource: its GET answers with a body-hash ETag, and a 304 to a matching
+    # If-None-Match (giftcards.preconditions).
+    single_resource = False
 
     def get_exception_handler(self):
         return plain_exception_handler
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.single_resource:
+            return conditional_read(request, response)
+        return response
 
     def context(self, **extra):
         business = self.tenant.business
@@ -72,7 +83,9 @@ class PlainApiView(StopAtFirstRefusal, ApiKeyScopedView, APIView):
     def body(self) -> Mapping:
         data = self.request.data
         if not isinstance(data, Mapping):
-            raise ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+            raise ValidationError(
+                {"non_field_errors": ["The body must be a JSON object."]}, code="not_an_object"
+            )
         return data
 
     def cards(self) -> QuerySet[GiftCard]:
@@ -85,7 +98,8 @@ class PlainApiView(StopAtFirstRefusal, ApiKeyScopedView, APIView):
     def card_from_url(self, card_id: str) -> GiftCard:
         if not _PUBLIC_ID.match(card_id):
             raise ValidationError(
-                {"giftCardUUId": ["Not a gift card id (22 characters of URL-safe base64)."]}
+                {"giftCardUUId": ["Not a gift card id (22 characters of URL-safe base64)."]},
+                code="invalid_id",
             )
         card = _one(self.shown_cards().filter(pk=card_id))
         if card is None:
@@ -102,7 +116,9 @@ class PlainApiView(StopAtFirstRefusal, ApiKeyScopedView, APIView):
         """A body's gift card id, checked for shape only: the service looks it up (through the
         tenant) when it locks it, and an unknown one is a 400 naming the field."""
         if not isinstance(value, str) or not _PUBLIC_ID.match(value):
-            raise ValidationError({"giftCardUUId": ["No gift card with this giftCardUUId."]})
+            raise ValidationError(
+                {"giftCardUUId": ["No gift card with this giftCardUUId."]}, code="does_not_exist"
+            )
         return value
 
     def card_from_body(self, value) -> GiftCard | None:
@@ -114,7 +130,7 @@ class PlainApiView(StopAtFirstRefusal, ApiKeyScopedView, APIView):
     def client_from_url(self, client_id: str) -> Client:
         pk = parse_id(client_id)
         if pk is None:
-            raise ValidationError({"clientId": [ID_MESSAGE]})
+            raise ValidationError({"clientId": [ID_MESSAGE]}, code="invalid_id")
         client = _one(Client.objects.for_tenant(self.tenant).filter(pk=pk))
         if client is None:
             raise Http404("No client with this clientId.")
@@ -123,10 +139,12 @@ class PlainApiView(StopAtFirstRefusal, ApiKeyScopedView, APIView):
     def client_from_body(self, value) -> Client:
         pk = parse_id(value)
         if pk is None:
-            raise ValidationError({"clientId": [ID_MESSAGE]})
+            raise ValidationError({"clientId": [ID_MESSAGE]}, code="invalid_id")
         client = Client.objects.for_tenant(self.tenant).filter(pk=pk).first()
         if client is None:
-            raise ValidationError({"clientId": [f"No client with id {value}."]})
+            raise ValidationError(
+                {"clientId": [f"No client with id {value}."]}, code="does_not_exist"
+            )
         return client
 
 
@@ -192,7 +210,9 @@ class GiftCardSaveView(PlainApiView):
 class GiftCardDetailView(PlainApiView):
     """GET /giftcards/{id} (deleted cards too, as "Deleted"); DELETE soft-deletes."""
 
-    @document(shape=GiftCardShape, path=["card_id"])
+    single_resource = True
+
+    @document(shape=GiftCardShape, path=["card_id"], not_modified=True)
     def get(self, request, card_id):
         return self.card_response(self.card_from_url(card_id))
 
@@ -211,7 +231,7 @@ class ClientGiftCardsView(PlainApiView):
     def get(self, request, client_id):
         pk = parse_id(client_id)
         if pk is None:
-            raise ValidationError({"clientId": [ID_MESSAGE]})
+            raise ValidationError({"clientId": [ID_MESSAGE]}, code="invalid_id")
         # The tenant's cards of that client id: a client of another tenant has none of them.
         cards = self.cards().not_deleted().filter(client_id=pk).order_by("created_at", "id")
         rows = list(cards.values(*s.GIFT_CARD_COLUMNS))
@@ -225,12 +245,28 @@ class ClientGiftCardsView(PlainApiView):
 # ---------------------------------------------------------------------------- clients
 
 
-class ClientListView(PlainApiView):
-    """GET /clients (active ones); POST /clients creates or updates by clientId."""
+def listed_clients(view: PlainApiView) -> QuerySet[Client]:
+    """The clients GET /clients lists and GET /clients/count counts: the active ones."""
+    return Client.objects.for_tenant(view.tenant).filter(active=True)
 
-    @document(shape=ClientShape, many=True)
+
+class ClientListView(PlainApiView):
+    """GET /clients (active ones, a page at a time); POST /clients creates or updates by
+    clientId."""
+
+    @document(
+        shape=ClientShape,
+        many=True,
+        parameters=CLIENT_PAGE_PARAMETERS,
+        description=(
+            "The active clients, oldest first, a page at a time: `page` (from 1) and `pageSize` "
+            f"(1 to {s.MAX_PAGE_SIZE}, default {s.DEFAULT_PAGE_SIZE}). A page past the last is "
+            "an empty array; GET /clients/count says how many there are."
+        ),
+    )
     def get(self, request):
-        clients = Client.objects.for_tenant(self.tenant).filter(active=True).order_by("id")
+        page, size = s.page_parameters(request.query_params)
+        clients = listed_clients(self).order_by("id")[(page - 1) * size : page * size]
         return Response([s.client_data(client) for client in clients])
 
     @document(
@@ -260,10 +296,23 @@ class ClientListView(PlainApiView):
         )
 
 
+class ClientCountView(PlainApiView):
+    """GET /clients/count: how many clients GET /clients lists (the active ones)."""
+
+    @document(
+        shape=COUNT,
+        description="The number of active clients: what GET /clients lists, over all pages.",
+    )
+    def get(self, request):
+        return Response(listed_clients(self).count())
+
+
 class ClientDetailView(PlainApiView):
     """GET /clients/{clientId}; DELETE soft-deletes."""
 
-    @document(shape=ClientShape, path=["client_id"])
+    single_resource = True
+
+    @document(shape=ClientShape, path=["client_id"], not_modified=True)
     def get(self, request, client_id):
         return Response(s.client_data(self.client_from_url(client_id)))
 
@@ -335,7 +384,7 @@ class PaymentView(PlainApiView):
     def payment_from_url(self, payment_id: str) -> BalanceLog:
         pk = parse_id(payment_id)
         if pk is None:
-            raise ValidationError({"paymentId": [ID_MESSAGE]})
+            raise ValidationError({"paymentId": [ID_MESSAGE]}, code="invalid_id")
         payment = _one(
             BalanceLog.objects.payments()
             .filter(pk=pk, card__business=self.tenant.business, card__mode=self.tenant.mode)
@@ -350,10 +399,19 @@ class PaymentView(PlainApiView):
 
 
 class PaymentDetailView(PaymentView):
-    """DELETE /payments/{paymentId}: refund what remains of the payment; when nothing remains,
+    """GET /payments/{paymentId}: the payment with its refunds.
+
+    DELETE /payments/{paymentId}: refund what remains of the payment; when nothing remains,
     a 409 (a retry with the first request's `Idempotency-Key` gets the first response
     instead). It takes no body: a part is refunded through POST /payments/{paymentId}/refunds.
     """
+
+    single_resource = True
+
+    @document(shape=PaymentShape, path=["payment_id"], not_modified=True)
+    def get(self, request, payment_id):
+        payment = self.payment_from_url(payment_id)
+        return Response(s.payment_data(payment, payment.card, self.refunds_of(payment)))
 
     @document(
         shape=PaymentShape,
@@ -393,7 +451,9 @@ class PaymentDetailView(PaymentView):
             "DELETE refunds all that remains of a payment and takes no body or parameters. "
             f'To refund part of it, POST {{"amount": ...}} to /payments/{payment.pk}/refunds.'
         )
-        raise ValidationError({"amount" if "amount" in sent else "detail": [message]})
+        raise ValidationError(
+            {"amount" if "amount" in sent else "detail": [message]}, code="refund_takes_no_body"
+        )
 
 
 class PaymentRefundsView(PaymentView):

@@ -93,5 +93,10 @@ def test_names_must_be_strings_not_numbers(api):
     response = api.post("/clients", {"firstName": 123, "lastName": ["x"]}, format="json")
 
     assert response.status_code == 400
-    assert set(response.json()) == {"firstName", "lastName"}
+    body = response.json()
+    assert set(body) == {"firstName", "lastName", "errors"}
+    assert {(e["field"], e["code"]) for e in body["errors"]} == {
+        ("firstName", "not_a_string"),
+        ("lastName", "not_a_string"),
+    }
     assert snapshot() == before

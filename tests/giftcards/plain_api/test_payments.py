@@ -331,6 +331,7 @@ def test_paying_with_a_used_up_card_names_the_amount_and_the_empty_balance(api, 
 
     assert response.status_code == 422
     body = response.json()
-    assert list(body) == ["amount"], body
+    assert list(body) == ["amount", "errors"], body
     assert "$0.00" in " ".join(body["amount"])
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [("amount", "card_not_active")]
     assert snapshot() == before
