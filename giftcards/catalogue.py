@@ -10,6 +10,7 @@ row. A uniqueness race lost to a concurrent write is reported as the same `Dupli
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -38,7 +39,13 @@ RECIPIENT_IN_USE = "Gift cards are addressed to this recipient; it cannot be del
 MARKET_IN_USE = "The market has gift cards; it cannot be deleted."
 MARKET_CURRENCY_IN_USE = "The market has gift cards in its currency; its currency cannot change."
 TAG_TAKEN = "This business already has a tag with that name."
-TAG_NAME_RULE = "A tag name is not empty and has no comma."
+# Commerce Layer's rule for tag names: ASCII letters, digits, `_`, `-` and `:`, at most 25.
+TAG_NAME_MAX_LENGTH = 25
+TAG_NAME_PATTERN = re.compile(rf"^[A-Za-z0-9_:-]{{1,{TAG_NAME_MAX_LENGTH}}}$")
+TAG_NAME_RULE = (
+    f"A tag name has 1 to {TAG_NAME_MAX_LENGTH} characters, each a letter (a-z, A-Z), a digit, "
+    "`_`, `-` or `:` (no spaces)."
+)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -301,11 +308,22 @@ def market_delete(*, market: Market, actor: Actor) -> None:
 # ---------------------------------------------------------------------------- tags
 
 
+def tag_name_check(name: Any) -> str:
+    """A new tag name, stripped, or InvalidName: Commerce Layer's rule (TAG_NAME_RULE). Names
+    stored before the rule keep working; only new names must follow it."""
+    if not isinstance(name, str):
+        raise exceptions.InvalidName("The name must be text.")
+    name = name.strip()
+    if not TAG_NAME_PATTERN.match(name):
+        raise exceptions.InvalidName(f"{TAG_NAME_RULE} Refused: {name[:40]!r}.")
+    return name
+
+
 def tag_validate(*, tenant: Tenant, tag: Tag | None = None, **fields: Any) -> dict:
     """`fields` (name) checked and normalised, for a new tag of `tenant` or a change to `tag`.
     Writes nothing.
 
-    The name is stripped, not empty, has no comma (cards take tag names comma-separated) and
+    The name is stripped, follows `tag_name_check` (unless it is the tag's current name) and
     is unique per business and mode, case and all (as `services.card_set_tags` matches
     names). Raises InvalidName, Duplicate, GiftCardError (an unknown field).
     """
@@ -313,8 +331,8 @@ def tag_validate(*, tenant: Tenant, tag: Tag | None = None, **fields: Any) -> di
     clean: dict[str, Any] = {}
     if "name" in fields:
         name = _text(Tag, "name", fields["name"], error=exceptions.InvalidName)
-        if not name or "," in name:
-            raise exceptions.InvalidName(TAG_NAME_RULE)
+        if tag is None or name != tag.name:
+            name = tag_name_check(name)
         _refuse_taken(
             Tag.objects.for_tenant(tenant).filter(name=name),
             tag,

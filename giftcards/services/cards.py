@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clients.tenancy import Actor, Tenant
-from giftcards import exceptions
+from giftcards import catalogue, exceptions
 from giftcards.events import outbox, topics
 from giftcards.models import GiftCard, GiftCardRecipient, Status, Tag
 from giftcards.services import checks
@@ -137,23 +137,52 @@ def restore(card: GiftCard) -> list[str]:
     return ["deleted_at"]
 
 
-def set_tags(card: GiftCard, add: Iterable[str] = (), remove: Iterable[str] = ()) -> bool:
-    """Add and remove tags by name (created when new); True when the tags changed."""
+def set_tags(
+    card: GiftCard,
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+    replace: Iterable[Tag] | None = None,
+) -> bool:
+    """Replace the card's tags with `replace` (tags of its business and mode) when given, then
+    add and remove tags by name (a new name, which must follow
+    `catalogue.tag_name_check`, creates the tag); True when the tags changed."""
+    changed = False
+    if replace is not None:
+        wanted = {tag.pk: tag for tag in replace}
+        for tag in wanted.values():
+            checks.check_same_tenant(checks.tenant_of(card), tag=tag)
+        current = set(card.tags.values_list("pk", flat=True))
+        if current - set(wanted):
+            card.tags.remove(*(current - set(wanted)))
+        if set(wanted) - current:
+            card.tags.add(*(wanted[pk] for pk in sorted(set(wanted) - current)))
+        changed = set(wanted) != current
     add_names = {name.strip() for name in add if name.strip()}
     remove_names = {name.strip() for name in remove if name.strip()}
-    present = set(card.tags.values_list("name", flat=True))
+    present = set(card.tags.values_list("name", flat=True)) if add_names or remove_names else set()
     to_add, to_remove = add_names - present, remove_names & present
+    tags = Tag.objects.filter(business_id=card.business_id, mode=card.mode)
     for name in sorted(to_add):
-        tag, _ = Tag.objects.get_or_create(business_id=card.business_id, mode=card.mode, name=name)
+        if catalogue.TAG_NAME_PATTERN.match(name):
+            tag, _ = tags.get_or_create(business_id=card.business_id, mode=card.mode, name=name)
+        else:  # a name stored before the rule is still found; a new one is refused
+            tag = tags.filter(name=name).first()
+            if tag is None:
+                catalogue.tag_name_check(name)
         card.tags.add(tag)
     if to_remove:
         card.tags.remove(*card.tags.filter(name__in=to_remove))
-    return bool(to_add or to_remove)
+    return changed or bool(to_add or to_remove)
 
 
-def tags_step(card: GiftCard, add: Iterable[str] = (), remove: Iterable[str] = ()) -> list[str]:
+def tags_step(
+    card: GiftCard,
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+    replace: Iterable[Tag] | None = None,
+) -> list[str]:
     """`set_tags` as a step: a change of tags is a change of the card (who, when)."""
-    return ["modified_by"] if set_tags(card, add, remove) else []
+    return ["modified_by"] if set_tags(card, add, remove, replace) else []
 
 
 def _one_step(card, tenant, actor, step, *args, **kwargs) -> GiftCard:
@@ -236,9 +265,12 @@ def card_set_tags(
     tenant: Tenant | None = None,
     add: Iterable[str] = (),
     remove: Iterable[str] = (),
+    replace: Iterable[Tag] | None = None,
 ) -> GiftCard:
-    """Add and remove tags by name; tags that do not exist yet are created."""
-    return _one_step(card, tenant, actor, tags_step, add, remove)
+    """Replace the card's tags with `replace` (when given), then add and remove tags by name;
+    a new name creates its tag. Raises InvalidName for a new name that breaks
+    `catalogue.TAG_NAME_RULE`, GiftCardError for a tag of another business or mode."""
+    return _one_step(card, tenant, actor, tags_step, add, remove, replace)
 
 
 # ---------------------------------------------------------------------------- recipients

@@ -17,7 +17,7 @@ from django.db import transaction
 from clients.tenancy import Actor, Tenant
 from giftcards import exceptions, selectors
 from giftcards.events import outbox
-from giftcards.models import BalanceLog, GiftCard
+from giftcards.models import BalanceLog, GiftCard, Tag
 from giftcards.services import balances, cards, checks, refunds
 from giftcards.services.door import lock_card
 
@@ -37,6 +37,7 @@ class CardChanges:
     # else a recharge.
     balance_change_cents: int | None = None
     order_reference: str = ""
+    replace_tags: tuple[Tag, ...] | None = None  # the card's tags, replaced before add/remove
     add_tags: tuple[str, ...] = ()
     remove_tags: tuple[str, ...] = ()
     expire_now: bool = False
@@ -176,9 +177,11 @@ def card_change(
         if changes.balance_change_cents:
             with _step("balance_change_cents"):
                 entries.extend(_balance_change(locked, changes, actor, idempotency_key))
-        if changes.add_tags or changes.remove_tags:
+        if changes.add_tags or changes.remove_tags or changes.replace_tags is not None:
             with _step("tags"):
-                tag_fields = cards.tags_step(locked, changes.add_tags, changes.remove_tags)
+                tag_fields = cards.tags_step(
+                    locked, changes.add_tags, changes.remove_tags, changes.replace_tags
+                )
                 fields.update(tag_fields)
                 if tag_fields and related:
                     locked.tag_pairs = selectors.tag_pairs_of(locked)

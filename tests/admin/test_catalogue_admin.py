@@ -274,7 +274,7 @@ def test_metadata_that_is_not_an_object_is_a_form_error(cashier, login):
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("a,b", "A tag name is not empty and has no comma."),
+        ("a,b", f"{catalogue.TAG_NAME_RULE} Refused: 'a,b'."),
         (" vip ", "This business already has a tag with that name."),
     ],
 )

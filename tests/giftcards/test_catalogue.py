@@ -349,24 +349,47 @@ def test_market_delete_missed_by_the_check_is_stopped_by_protect(
 
 
 def test_tag_name_is_stripped(tenant, actor):
-    tag = catalogue.tag_create(tenant=tenant, actor=actor, name="  summer sale ")
-    assert Tag.objects.get(pk=tag.pk).name == "summer sale"
+    tag = catalogue.tag_create(tenant=tenant, actor=actor, name="  summer-sale ")
+    assert Tag.objects.get(pk=tag.pk).name == "summer-sale"
+
+
+RULE = "letter \\(a-z, A-Z\\), a digit"
 
 
 @pytest.mark.parametrize(
     ("name", "match"),
     [
-        ("", "not empty and has no comma"),
-        ("   ", "not empty and has no comma"),
-        ("a,b", "not empty and has no comma"),
-        (",", "not empty and has no comma"),
+        ("", RULE),
+        ("   ", RULE),
+        ("a,b", RULE),
+        (",", RULE),
+        ("summer sale", RULE),
+        ("caf\u00e9", RULE),
+        ("vip!", RULE),
+        ("t" * 26, "1 to 25 characters"),
         ("t" * 101, "at most 100 characters"),
         (7, "must be text"),
     ],
 )
-def test_tag_name_is_not_empty_has_no_comma_and_fits(tenant, actor, name, match):
+def test_tag_name_follows_commerce_layers_rule(tenant, actor, name, match):
     with refused(exceptions.InvalidName, match, "name"):
         catalogue.tag_create(tenant=tenant, actor=actor, name=name)
+    assert not Tag.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["vip", "VIP-2025", "gift_card", "season:summer", "t" * 25])
+def test_tag_names_of_letters_digits_dashes_underscores_and_colons_are_accepted(
+    tenant, actor, name
+):
+    assert catalogue.tag_create(tenant=tenant, actor=actor, name=name).name == name
+
+
+def test_a_tag_stored_before_the_rule_keeps_its_name_but_takes_no_new_bad_one(tenant, actor):
+    legacy = Tag.objects.create(business=tenant.business, mode=tenant.mode, name="summer sale")
+    assert catalogue.tag_update(tag=legacy, actor=actor, name="summer sale").name == "summer sale"
+    with refused(exceptions.InvalidName, RULE, "name"):
+        catalogue.tag_update(tag=legacy, actor=actor, name="winter sale")
+    assert catalogue.tag_update(tag=legacy, actor=actor, name="summer-sale").name == "summer-sale"
 
 
 @pytest.mark.parametrize("name", ["vip", " vip "])

@@ -16,7 +16,7 @@ UPDATABLE = names(
     reference reference_origin metadata
     """
 )
-ISSUED = ("balance_cents", "currency_code", "code", "status", "recipient", "market")
+ISSUED = ("balance_cents", "currency_code", "code", "status", "recipient", "market", "tags")
 BLANK_WHEN_NULL = frozenset({"image_url", "reference", "reference_origin"})
 TRIGGERS = (("_purchase", "purchase"), ("_activate", "activate"), ("_deactivate", "deactivate"))
 # The change set's steps -> the request member that asked for them (JSON:API 1.0:
@@ -58,6 +58,7 @@ def change_set(data: dict[str, Any]) -> services.CardChanges:
         balance_note="balance_cents written through the JSON:API.",
         balance_change_cents=data.get("_balance_change_cents") or None,
         order_reference=data.get("_order_reference", ""),
+        replace_tags=tuple(data["tags"]) if "tags" in data else None,
         add_tags=tuple(data.get("_add_tags", ())),
         remove_tags=tuple(data.get("_remove_tags", ())),
     )
@@ -66,5 +67,6 @@ def change_set(data: dict[str, Any]) -> services.CardChanges:
 def refused_member(step: str | None, data: dict[str, Any]) -> str | None:
     """The member a refused step points at."""
     if step == "tags":
-        return "_add_tags" if data.get("_add_tags") else "_remove_tags"
+        sent = [name for name in ("_add_tags", "_remove_tags") if data.get(name)]
+        return sent[0] if sent else None
     return STEP_MEMBERS.get(step)

@@ -24,7 +24,7 @@ from giftcards.jsonapi.fields import (
     TypedRelatedField,
 )
 from giftcards.jsonapi.serializers.base import ResourceSerializer
-from giftcards.models import GiftCardRecipient, Market, Status
+from giftcards.models import GiftCardRecipient, Market, Status, Tag
 
 TRIGGERS = ("_purchase", "_activate", "_deactivate")
 PATCH_ONLY = frozenset(
@@ -86,6 +86,11 @@ class GiftCardSerializer(ResourceSerializer):
         queryset=GiftCardRecipient.objects.all(),
         required=False,
         allow_null=True,
+    )
+    # Replaces the card's tags (by id, of the key's business and mode); `_add_tags` and
+    # `_remove_tags` change them by name.
+    tags = TypedRelatedField(
+        resource_type="tags", queryset=Tag.objects.all(), many=True, required=False
     )
 
     class Meta:

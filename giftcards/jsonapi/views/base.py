@@ -33,6 +33,7 @@ from giftcards.jsonapi.negotiation import (
     content_type_is_jsonapi,
 )
 from giftcards.jsonapi.pagination import JsonApiPagination
+from giftcards.preconditions import conditional_read
 from giftcards.throttling import ApiKeyRateThrottle, StopAtFirstRefusal
 
 INTEGER_ID = re.compile(r"^[0-9]{1,18}$")
@@ -203,6 +204,22 @@ class ResourceViewSet(ApiKeyScopedView, JsonApiMixin, viewsets.GenericViewSet):
 
     def retrieve(self, request, *args, **kwargs):
         return self.render_one(self.get_object())
+
+    def single_document(self) -> bool:
+        """Whether this request reads one resource (a member, or a to-one related one): its
+        GET answers with a body-hash ETag and a 304 to a matching If-None-Match."""
+        if self.action == "retrieve":
+            return True
+        if self.action == "related":
+            relation = self.relations.get(self.kwargs.get("related_field"))
+            return relation is not None and not relation.many
+        return False
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.single_document():
+            return conditional_read(request, response)
+        return response
 
     def create(self, request, *args, **kwargs):
         created = self.create_resource(self.validated())

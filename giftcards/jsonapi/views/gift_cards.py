@@ -51,7 +51,7 @@ from giftcards.throttling import ApiKeyRateThrottle, CodeLookupThrottle
 
 CARD_ID = re.compile(PUBLIC_ID_PATTERN)
 LOOKUP_TYPE = "gift_card_lookups"
-READ_ONLY_TO_MANY = ("tags", "attachments", "events", "versions")
+READ_ONLY_TO_MANY = ("attachments", "events", "versions")
 
 
 class GiftCardViewSet(ResourceViewSet):
@@ -129,8 +129,15 @@ class GiftCardViewSet(ResourceViewSet):
         page = self.page_of(self.cards_for(docs, queryset))
         return self.render_page(docs, self.card_resources(docs, page))
 
+    def single_document(self) -> bool:
+        if self.action == "related" and self.kwargs.get("related_field") in self.related_resources:
+            return not self.related_resources[self.kwargs["related_field"]][1]
+        return super().single_document()
+
     @staticmethod
     def card_response(docs: Documents, resource: dict, etag: str, status_code=200) -> Response:
+        """One card; `etag` is its version (a GET's becomes the prefix of the body's ETag:
+        giftcards.preconditions)."""
         response = Response(docs.one(resource), status=status_code)
         response["ETag"] = etag
         return response
@@ -140,21 +147,24 @@ class GiftCardViewSet(ResourceViewSet):
     @idempotent
     def create(self, request, *args, **kwargs):
         self._refuse_tag_replacement(None)
+        data = self.validated()
         card = services.card_issue(
             tenant=self.tenant,
             actor=self.actor,
             idempotency_key=self.idempotency_key(),
-            **issue_arguments(self.validated()),
+            **issue_arguments(data),
         )
         docs = self.documents()
         # The code was encrypted with the current key a moment ago: decrypting it needs no I/O.
         code = shown_code(docs, card)
-        # A new card's ledger is its issue row; its tags are none.
+        # A new card's ledger is its issue row; its tags are those of its tags linkage.
         issue = (None, BalanceLog.Kind.ISSUE, card.balance_cents, card.balance_cents, "")
         ledger = [(*issue, selectors.iso_utc(card.created_at))]
         if "attachments" in docs.include:
             docs.attach(self.resource_name, {card.pk: []})  # and no attachments
-        resource = docs.gift_card(card, ledger, (), code)
+        tags = {tag.pk: tag for tag in data.get("tags", ())}.values()
+        tags = sorted(tags, key=lambda tag: (tag.name, tag.pk))
+        resource = docs.gift_card(card, ledger, tags, code)
         response = self.card_response(docs, resource, card_etag(card), status_code=201)
         response["Location"] = response.data["data"]["links"]["self"]
         return response
@@ -225,8 +235,8 @@ class GiftCardViewSet(ResourceViewSet):
         """JSON:API 1.0: a server that does not allow full replacement of a to-many
         relationship rejects the whole request with a 403. Linkage identical to the current
         one (a client sending back what it read, or `[]` on create) changes nothing and is
-        accepted. `current_linkage(name)` reads the card's tags or attachments linkage (None
-        on create)."""
+        accepted. `current_linkage(name)` reads the card's attachments linkage (None on
+        create). Tags are not among them: their linkage replaces the card's tags."""
         document = self.document()
         for name in READ_ONLY_TO_MANY:
             if name not in document.relationship_names:
@@ -235,13 +245,8 @@ class GiftCardViewSet(ResourceViewSet):
                 del document[name]
                 document.relationship_names = document.relationship_names - {name}
                 continue
-            advice = (
-                "; add and remove tags by name with the `_add_tags` and `_remove_tags` attributes."
-                if name == "tags"
-                else "."
-            )
             raise Forbidden(
-                f"The {name} relationship cannot be replaced{advice}",
+                f"The {name} relationship cannot be replaced.",
                 pointer=f"/data/relationships/{name}",
             )
 
@@ -267,8 +272,8 @@ class GiftCardViewSet(ResourceViewSet):
         self._related_field()
         raise Forbidden(
             f"The {related_field} relationship is not changed through its link: PATCH the gift "
-            "card (market and gift_card_recipient in relationships, tags with `_add_tags` and "
-            "`_remove_tags`)."
+            "card (market, gift_card_recipient and tags in relationships, or tags by name with "
+            "`_add_tags` and `_remove_tags`)."
         )
 
     def perform_destroy(self, card):

@@ -581,15 +581,15 @@ def test_sending_back_the_tags_linkage_unchanged_is_accepted(api, create_card):
     assert created.status_code == 201, created.doc
 
 
-def test_replacing_the_tags_relationship_is_forbidden(api, create_card):
-    """JSON:API 1.0: a refused full replacement of a to-many relationship is a 403."""
+def test_replacing_the_attachments_relationship_is_forbidden(api, create_card):
+    """JSON:API 1.0: a refused full replacement of a to-many relationship is a 403 (tags
+    linkage replaces the card's tags: tests/giftcards/jsonapi/test_tag_linkage.py)."""
     card = create_card()
-    response = patch_card(
-        api, card["id"], {"reference": "x"}, {"tags": [{"type": "tags", "id": "1"}]}
-    )
-    assert error(response, 403)["source"] == {"pointer": "/data/relationships/tags"}
+    linkage = {"attachments": [{"type": "attachments", "id": "1"}]}
+    response = patch_card(api, card["id"], {"reference": "x"}, linkage)
+    assert error(response, 403)["source"] == {"pointer": "/data/relationships/attachments"}
     assert attributes(api, card["id"])["reference"] != "x"
-    body = resource("gift_cards", {"balance_cents": 1}, {"tags": [{"type": "tags", "id": "1"}]})
+    body = resource("gift_cards", {"balance_cents": 1}, linkage)
     assert error(api.post("/api/gift_cards", body), 403)
     assert GiftCard.objects.count() == 1
 
