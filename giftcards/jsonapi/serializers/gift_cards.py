@@ -38,6 +38,21 @@ CREATE_ONLY = {
 }
 
 
+# Each tag of a linkage is looked up on its own: a bound on the lookups of one request.
+MAX_TAG_LINKAGE = 100
+
+
+class TagLinkageField(serializers.ManyRelatedField):
+    """The tags linkage of a card: at most MAX_TAG_LINKAGE tags of the key's tenant."""
+
+    default_error_messages = {"too_many": f"At most {MAX_TAG_LINKAGE} tags."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, list) and len(data) > MAX_TAG_LINKAGE:
+            self.fail("too_many")
+        return super().to_internal_value(data)
+
+
 def _error(message: str, code: str = "invalid") -> list[ErrorDetail]:
     return [ErrorDetail(message, code=code)]
 
@@ -89,8 +104,9 @@ class GiftCardSerializer(ResourceSerializer):
     )
     # Replaces the card's tags (by id, of the key's business and mode); `_add_tags` and
     # `_remove_tags` change them by name.
-    tags = TypedRelatedField(
-        resource_type="tags", queryset=Tag.objects.all(), many=True, required=False
+    tags = TagLinkageField(
+        child_relation=TypedRelatedField(resource_type="tags", queryset=Tag.objects.all()),
+        required=False,
     )
 
     class Meta:

@@ -79,6 +79,7 @@ def test_a_tag_the_key_cannot_see_is_a_404_on_the_relationship(
         ([{"type": "tags", "id": "999999"}], 404),
         ([{"type": "tags", "id": "abc"}], 400),
         ([{"type": "tags"}], 400),
+        ([{"type": "tags", "id": str(n)} for n in range(101)], 400),
         ({"type": "tags", "id": "1"}, 400),
     ],
 )
