@@ -4,6 +4,7 @@ search, filters and autocomplete (a 500 on PostgreSQL before they were stripped)
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.contrib import admin
@@ -67,3 +68,33 @@ def test_the_audits_autocomplete_url_answers(superuser, login, make_card, tenant
 
     assert response.status_code == 200
     assert [row["text"] for row in json.loads(named.content)["results"]] == ["Ada Lovelace"]
+
+
+def staff_menu(html: str) -> str:
+    found = re.search(r'<nav class="gc-nav" aria-label="Staff menu">(.*?)</nav>', html, re.S)
+    assert found, "no staff menu"
+    return found.group(1)
+
+
+@pytest.mark.parametrize("role", ["viewer", "cashier", "manager", None])
+def test_the_staff_menu_links_the_api_docs_for_every_role(role, make_staff, superuser, login):
+    user = superuser if role is None else make_staff(role)
+    client = login(user)
+
+    menu = staff_menu(client.get(reverse("admin:index")).content.decode())
+
+    assert f'<a href="{reverse("swagger-ui")}">API docs</a>' in menu
+    assert f'<a href="{reverse("redoc")}">API reference (Redoc)</a>' in menu
+    assert reverse("swagger-ui") == "/api/schema/swagger-ui"
+    assert reverse("redoc") == "/api/schema/redoc"
+    for name in ("swagger-ui", "redoc"):
+        page = client.get(reverse(name))
+        assert page.status_code == 200
+        assert page["Content-Type"].startswith("text/html")
+
+
+def test_the_login_page_shows_no_staff_menu(client):
+    html = client.get(reverse("admin:login")).content.decode()
+
+    assert "Staff menu" not in html
+    assert "/api/schema/swagger-ui" not in html
