@@ -152,9 +152,11 @@ CHAOS_ARGS ?=
 chaos: install
 	$(PY) -m benchmarks.chaos --admin-url $(PG_ADMIN_URL) $(CHAOS_ARGS)
 
-# Both APIs fuzzed over HTTP (gunicorn, PostgreSQL): schemathesis on the plain API's OpenAPI
-# schema and the JSON:API fuzzer (benchmarks/fuzz/jsonapi.py), together; re-creates the
-# giftcards_fuzz_http database. Fails on any 5xx or server traceback. FUZZ_ARGS=--quick: short.
+# Both APIs fuzzed over HTTP (gunicorn, PostgreSQL): schemathesis on each API's OpenAPI document
+# (/api/schema/plain, /api/schema/jsonapi: every phase, at least 10,000 requests each) and the
+# JSON:API fuzzer (benchmarks/fuzz/jsonapi.py), together; re-creates the giftcards_fuzz_http
+# database. Fails on any 5xx, server traceback or answer that does not match its document.
+# FUZZ_ARGS=--quick: short (the suite runs a short schemathesis run too: tests/test_schemathesis.py).
 fuzz: install
 	$(PY) -m benchmarks.fuzz --admin-url $(PG_ADMIN_URL) $(FUZZ_ARGS)
 

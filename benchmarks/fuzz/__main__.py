@@ -6,20 +6,24 @@ In one run: a fresh PostgreSQL database (`giftcards_fuzz_http`, dropped and re-c
 migrated and filled by `load_demo`, whose demo API keys the fuzzers use; gunicorn (sync
 workers, DEBUG off, rates raised so the throttles do not hide the handlers) serves the project
 on 127.0.0.1 and writes every request's status and user agent to an access log. Then, at the
-same time: schemathesis against the plain API's OpenAPI schema (/api/schema; the JSON:API has
-none), and the Hypothesis fuzzer of benchmarks/fuzz/jsonapi.py against the JSON:API. gunicorn
-is always stopped at the end.
+same time: schemathesis against each API's OpenAPI document (/api/schema/plain and
+/api/schema/jsonapi; every phase and check, see schemathesis_cli.py), and the Hypothesis fuzzer
+of benchmarks/fuzz/jsonapi.py against the JSON:API. gunicorn is always stopped at the end.
 
 Printed: requests per tool and their status histograms (from the access log), the 5xx count,
-the tracebacks in the server log, schemathesis's summary, and each 5xx request the JSON:API
-fuzzer kept. Exits 1 when the server answered any 5xx or logged any traceback. Bounded: a
-fixed number of examples per tool, and a time budget for schemathesis.
+the tracebacks in the server log, each schemathesis run's test cases and failures (its full
+output and JSON report are in the output folder), and each 5xx request the JSON:API fuzzer
+kept. Exits 1 when the server answered any 5xx or logged any traceback, when a schemathesis
+run found a failure (a response that does not match its document), or, unless --quick, when a
+schemathesis run sent fewer than --min-requests requests. Bounded: a fixed number of examples
+per tool, and a time budget for schemathesis.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import re
 import signal
 import subprocess
@@ -30,10 +34,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks import stack
+from benchmarks.fuzz.schemathesis_cli import Run, verdict
 
 ROOT = stack.ROOT
 RATE = "1000000/s"
-SCHEMATHESIS = "schemathesis"
+ST_PLAIN = "schemathesis-plain"
+ST_JSONAPI = "schemathesis-jsonapi"
 JSONAPI = "jsonapi-fuzz"
 KEY_LINE = re.compile(r"^\s*(live|test): (\S+)$", re.MULTILINE)
 
@@ -45,9 +51,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
     parser.add_argument("--jsonapi-examples", type=int, default=15_000)
     parser.add_argument(
-        "--schemathesis-examples", type=int, default=400, help="per operation and phase"
+        "--plain-examples", type=int, default=1_000, help="schemathesis: per operation and phase"
     )
-    parser.add_argument("--schemathesis-seconds", type=int, default=900, help="its time budget")
+    parser.add_argument(
+        "--jsonapi-st-examples", type=int, default=120, help="schemathesis: per operation and phase"
+    )
+    parser.add_argument(
+        "--schemathesis-seconds", type=int, default=1_800, help="each run's time budget"
+    )
+    parser.add_argument(
+        "--min-requests", type=int, default=10_000, help="each schemathesis run sends at least"
+    )
     parser.add_argument("--seed", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=ROOT / "test-artifacts" / "fuzz")
     parser.add_argument("--quick", action="store_true", help="a few hundred requests each")
@@ -105,42 +119,28 @@ def gunicorn(env: dict[str, str], workers: int, out: Path) -> Iterator[int]:
         yield port
 
 
-def schemathesis(args: argparse.Namespace, port: int, secret: str, out: Path) -> subprocess.Popen:
-    command = [
-        str(Path(sys.executable).with_name("schemathesis")),
-        "run",
-        f"http://127.0.0.1:{port}/api/schema",
-        "--header",
-        f"Authorization: Bearer {secret}",
-        "--checks",
-        "not_a_server_error",
-        "--max-examples",
-        str(args.schemathesis_examples),
-        "--max-time",
-        str(args.schemathesis_seconds),
-        "--seed",
-        str(args.seed),
-        # One worker: on Python 3.11 its threads can trip over each other in `ast` (an
-        # "AST constructor recursion depth mismatch" inside schemathesis, not the server).
-        "--workers",
-        "1",
-        "--no-color",
+def schemathesis_runs(args: argparse.Namespace, port: int, secret: str) -> list[Run]:
+    base = f"http://127.0.0.1:{port}"
+    return [
+        Run("plain", base, secret, args.plain_examples, args.schemathesis_seconds, args.seed),
+        Run(
+            "jsonapi", base, secret, args.jsonapi_st_examples, args.schemathesis_seconds, args.seed
+        ),
     ]
-    log = (out / "schemathesis.log").open("wb")
-    # In the output folder: schemathesis keeps a cache folder where it runs.
-    return subprocess.Popen(command, cwd=out, stdout=log, stderr=subprocess.STDOUT)
 
 
 def histograms(access_log: Path) -> dict[str, Counter]:
     """Statuses per tool, from the access log's `status method user-agent` lines."""
-    found = {SCHEMATHESIS: Counter(), JSONAPI: Counter(), "other": Counter()}
+    found = {ST_PLAIN: Counter(), ST_JSONAPI: Counter(), JSONAPI: Counter(), "other": Counter()}
     for line in access_log.read_text(errors="replace").splitlines():
         status, _, rest = line.partition(" ")
         if not status.isdigit():
             continue
         agent = rest.partition(" ")[2]
-        if agent.startswith("schemathesis"):
-            tool = SCHEMATHESIS
+        if agent.startswith(ST_PLAIN):
+            tool = ST_PLAIN
+        elif agent.startswith(ST_JSONAPI):
+            tool = ST_JSONAPI
         elif agent.startswith("giftcards-jsonapi-fuzz"):
             tool = JSONAPI
         else:
@@ -152,10 +152,11 @@ def histograms(access_log: Path) -> dict[str, Counter]:
 def main() -> int:
     args = parse_args()
     if args.quick:
-        args.jsonapi_examples, args.schemathesis_examples, args.schemathesis_seconds = 300, 10, 60
+        args.jsonapi_examples, args.schemathesis_seconds = 300, 60
+        args.plain_examples, args.jsonapi_st_examples = 10, 2
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("access.log", "server.log", "schemathesis.log"):
+    for name in ("access.log", "server.log"):
         (out / name).unlink(missing_ok=True)  # gunicorn appends to its access log
     env = environment(args)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds: gunicorn is stopped
@@ -171,10 +172,10 @@ def main() -> int:
     from benchmarks.fuzz import jsonapi
     from benchmarks.fuzz.transports import HttpTransport
 
-    schemathesis_exit = None
     with gunicorn(env, args.workers, out) as port:
         say(f"gunicorn on 127.0.0.1:{port}, {args.workers} sync workers, DEBUG off")
-        tool = schemathesis(args, port, keys["live"], out)
+        runs = schemathesis_runs(args, port, keys["live"])
+        tools = [run.start(out) for run in runs]
         try:
 
             def progress(result):
@@ -189,11 +190,13 @@ def main() -> int:
                 seed=args.seed,
                 on_progress=progress,
             )
-            schemathesis_exit = tool.wait(timeout=args.schemathesis_seconds + 120)
+            for tool in tools:
+                tool.wait(timeout=args.schemathesis_seconds + 300)
         finally:
-            if tool.poll() is None:
-                tool.terminate()
-                tool.wait(timeout=20)
+            for tool in tools:
+                if tool.poll() is None:
+                    tool.terminate()
+                    tool.wait(timeout=20)
 
     counts = histograms(out / "access.log")
     server_log = (out / "server.log").read_text(errors="replace")
@@ -208,18 +211,21 @@ def main() -> int:
             say(f"  {name:<14} {sum(counter.values()):>6}  {histogram}")
     say(f"5xx responses: {server_errors}")
     say(f"Tracebacks in the server log: {tracebacks}")
-    summary = [
-        line.strip()
-        for line in (out / "schemathesis.log").read_text(errors="replace").splitlines()
-        if re.search(r"generated|passed|failed|errors?\b", line) and len(line) < 120
-    ]
-    say(f"schemathesis exit code: {schemathesis_exit} ({out / 'schemathesis.log'}): ")
-    for line in summary[-4:]:
-        say(f"  {line}")
+    failed = bool(server_errors or tracebacks)
+    for run in runs:
+        found = verdict(run.report_path(out))
+        sent = sum(counts[run.agent].values())
+        enough = args.quick or sent >= args.min_requests
+        say(f"{run.agent}: {sent} requests, {found.summary()} ({run.log_path(out)})")
+        for failure in found.failures[:10]:
+            say(f"  {json.dumps(failure)[:300]}")
+        if not enough:
+            option = "--plain-examples" if run.name == "plain" else "--jsonapi-st-examples"
+            say(f"  fewer than {args.min_requests} requests: raise {option} or the time budget")
+        failed = failed or not found.clean or not enough
     for status, described, body in result.findings[:20]:
         say(f"  {status} {described}\n      -> {body!r}")
-    # The server's own record decides: schemathesis also exits 1 on its internal errors.
-    return 1 if server_errors or tracebacks else 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -29,19 +29,15 @@ ERRORS = {
     413: "The request body is too large.",
     415: "The request's `Content-Type` is not JSON:API's (or has media type parameters).",
     422: "A well-formed request the rules refuse (`VALIDATION_ERROR`; `meta.error` says why).",
+    414: "The URL is longer than the server takes (gunicorn: 4094 bytes of request line; "
+    "a proxy may differ). Not a JSON:API document.",
     429: "Too many requests for this key; `Retry-After` says when to retry.",
     503: "The database or the cache is unavailable; `Retry-After` says when to retry.",
 }
-READ_ERRORS = (400, 401, 404, 406, 429, 503)
+READ_ERRORS = (400, 401, 404, 406, 414, 429, 503)
+BODILESS = frozenset({414})
 WRITE_ERRORS = (*READ_ERRORS, 403, 409, 413, 415, 422)
 CARD_WRITE_ERRORS = (*WRITE_ERRORS, 412)
-ACTIONS = {
-    ("list", "get"): "list",
-    ("create", "post"): "create",
-    ("retrieve", "get"): "retrieve",
-    ("partial_update", "patch"): "update",
-    ("destroy", "delete"): "destroy",
-}
 
 
 def generic_components() -> dict:
@@ -146,7 +142,10 @@ def request_body(schema: dict) -> dict:
 
 def error_responses(statuses) -> dict:
     return {
-        str(code): json_body(ref("ErrorDocument"), ERRORS[code]) for code in sorted(set(statuses))
+        str(code): {"description": ERRORS[code]}
+        if code in BODILESS
+        else json_body(ref("ErrorDocument"), ERRORS[code])
+        for code in sorted(set(statuses))
     }
 
 
@@ -294,6 +293,19 @@ class JsonApiOpenApi:
         return self.specs[type_]
 
     def finish(self) -> None:
+        """`Included`, once every type is known; links only to operations that exist."""
+        operations = {
+            operation["operationId"] for path in self.paths.values() for operation in path.values()
+        }
+        for path in self.paths.values():
+            for operation in path.values():
+                for response in operation["responses"].values():
+                    if "links" in response:
+                        response["links"] = {
+                            name: link
+                            for name, link in response["links"].items()
+                            if link["operationId"] in operations
+                        }
         self.schemas["Included"] = {
             "type": "array",
             "description": "The included resources, sorted by type, then id.",
@@ -376,6 +388,7 @@ class JsonApiOpenApi:
                     "201": {
                         **json_body(ref(f"{name}Document"), "Created."),
                         "headers": {"Location": {"schema": {"type": "string"}}},
+                        "links": self.member_links(spec),
                     },
                     **error_responses(WRITE_ERRORS),
                 },
@@ -384,6 +397,19 @@ class JsonApiOpenApi:
                 requestBody=request_body(ref(f"{name}CreateRequest")),
             )
         self.paths[path] = operations
+
+    @staticmethod
+    def member_links(spec) -> dict:
+        """OpenAPI links from a created resource to what can be done with it (clients and
+        stateful fuzzers follow them)."""
+        member = {"id": "$response.body#/data/id"}
+        return {
+            f"{action.capitalize()}{spec.name}": {
+                "operationId": f"{spec.type}_{action}",
+                "parameters": member,
+            }
+            for action in ("retrieve", "update", "destroy")
+        }
 
     def add_member(self, viewset, methods: set[str], path: str) -> None:
         spec = self.spec(viewset)
@@ -477,7 +503,7 @@ class JsonApiOpenApi:
                     f"{relationship.name}_linkage",
                     f"Linkage of the {relationship.name} of a {spec.type[:-1]}",
                     {"200": json_body(ref("LinkageDocument")), **error_responses(READ_ERRORS)},
-                    parameters=self.page_parameters() if relationship.many else [],
+                    parameters=self.page_parameters() if relationship.paginated else [],
                 )
             }
             for method in ("patch", "post", "delete"):
@@ -486,6 +512,7 @@ class JsonApiOpenApi:
                     f"{relationship.name}_linkage_{method}",
                     "Not supported: change relationships by updating the resource.",
                     error_responses((403, *READ_ERRORS, 409, 413, 415)),
+                    requestBody=request_body(ref("LinkageDocument")),
                 )
             self.paths[path_of(relationship.name, linkage=True)] = with_parameters(
                 parameters, operations

@@ -45,6 +45,7 @@ class Relationship:
     writable: bool = False
     routes: bool = False  # served at /{type}/{id}/{name}
     linkage_route: bool = False  # served at /{type}/{id}/relationships/{name}
+    paginated: bool = False  # its linkage route takes page[...]
 
 
 @dataclass
@@ -101,6 +102,7 @@ def relationships_of(type_: str, viewset) -> dict[str, Relationship]:
             writable=name in declared,
             routes=routes,
             linkage_route=routes and (related is None or name in linkage),
+            paginated=name in relations and many,
         )
     return found
 
