@@ -13,6 +13,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
+from giftcards.plain_api.errors import CODES
+
 MAJOR_UNITS = "Major units of the card's currency: an integer when whole, else a decimal."
 EPOCH_MS = "Milliseconds since 1970-01-01T00:00:00Z."
 
@@ -87,8 +89,9 @@ class ErrorItemShape(serializers.Serializer):
             "query parameter); null when it is about the whole request."
         ),
     )
-    code = serializers.CharField(
-        help_text="Stable and machine-readable; each is described in docs/plain-api-errors.md."
+    code = serializers.ChoiceField(
+        choices=sorted(CODES),
+        help_text="Stable and machine-readable; each is described in docs/plain-api-errors.md.",
     )
     message = serializers.CharField(help_text="For people; may change.")
 

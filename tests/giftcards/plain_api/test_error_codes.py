@@ -153,3 +153,17 @@ def test_a_body_field_named_errors_is_listed_among_the_errors(api):
     assert response.status_code == 400
     entries = response.json()["errors"]
     assert entries == [{"field": "errors", "code": "unknown_field", "message": "Unknown field."}]
+
+
+def test_the_openapi_document_describes_error_bodies_and_their_codes(api):
+    schema = APIClient().get("/api/schema/plain", {"format": "json"}).json()
+    shapes = schema["components"]["schemas"]
+    item = shapes["ErrorItemShape"]
+    code = item["properties"]["code"]
+    reference = code.get("$ref") or code["allOf"][0]["$ref"]
+    assert set(shapes[reference.rsplit("/", 1)[1]]["enum"]) == CODES
+    answer = api.get(f"/giftcards/{MISSING_CARD}").json()
+    assert set(answer) <= set(shapes["ErrorShape"]["properties"])
+    assert set(answer["errors"][0]) == set(item["properties"])
+    responses = schema["paths"]["/clients"]["get"]["responses"]
+    assert "400" in responses
