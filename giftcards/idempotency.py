@@ -248,4 +248,6 @@ def idempotent(handler):
             logger.exception("Could not store the response for %s %r", HEADER, key)
         return response
 
+    wrapper.idempotent = True  # read by the OpenAPI documents
+
     return wrapper

@@ -7,6 +7,7 @@ from __future__ import annotations
 from giftcards.filters.predicates import BOOLEAN_VALUE, NOT_TEXT, TEXT
 from giftcards.filters.values import MAX_LIST_ITEMS
 from giftcards.jsonapi import documents
+from giftcards.jsonapi.openapi.members import REQUEST_EXAMPLES
 from giftcards.jsonapi.openapi.resources import (
     MEDIA_TYPE,
     ResourceComponents,
@@ -136,8 +137,11 @@ def json_body(schema: dict, description: str = "OK.") -> dict:
     return {"description": description, "content": {MEDIA_TYPE: {"schema": schema}}}
 
 
-def request_body(schema: dict) -> dict:
-    return {"required": True, "content": {MEDIA_TYPE: {"schema": schema}}}
+def request_body(schema: dict, examples: dict | None = None) -> dict:
+    media = {"schema": schema}
+    if examples:
+        media["examples"] = examples
+    return {"required": True, "content": {MEDIA_TYPE: media}}
 
 
 def error_responses(statuses) -> dict:
@@ -379,7 +383,7 @@ class JsonApiOpenApi:
                 parameters=self.list_parameters(viewset, spec),
             )
         if "post" in methods:
-            idempotent = spec.type in ("gift_cards", "balance_transfers")
+            idempotent = getattr(viewset.create, "idempotent", False)
             operations["post"] = self.operation(
                 spec,
                 "create",
@@ -394,7 +398,9 @@ class JsonApiOpenApi:
                 },
                 parameters=self.document_parameters(viewset, spec)
                 + ([ref_parameter("IdempotencyKey")] if idempotent else []),
-                requestBody=request_body(ref(f"{name}CreateRequest")),
+                requestBody=request_body(
+                    ref(f"{name}CreateRequest"), REQUEST_EXAMPLES.get((spec.type, "create"))
+                ),
             )
         self.paths[path] = operations
 
@@ -441,8 +447,15 @@ class JsonApiOpenApi:
                     **error_responses(CARD_WRITE_ERRORS if card else WRITE_ERRORS),
                 },
                 parameters=self.document_parameters(viewset, spec)
-                + ([ref_parameter("IfMatch"), ref_parameter("IdempotencyKey")] if card else []),
-                requestBody=request_body(ref(f"{name}UpdateRequest")),
+                + ([ref_parameter("IfMatch")] if card else [])
+                + (
+                    [ref_parameter("IdempotencyKey")]
+                    if getattr(viewset.partial_update, "idempotent", False)
+                    else []
+                ),
+                requestBody=request_body(
+                    ref(f"{name}UpdateRequest"), REQUEST_EXAMPLES.get((spec.type, "update"))
+                ),
             )
         if "delete" in methods:
             operations["delete"] = self.operation(

@@ -172,3 +172,52 @@ def read_only_schema(type_: str, name: str) -> dict:
     if description:
         schema["description"] = description
     return schema
+
+
+EXAMPLE_ID = "f35HUALdQXWMppmQzD1MpQ"
+# Request examples, in the words of seed 003: (type, action) -> name -> document.
+REQUEST_EXAMPLES = {
+    ("gift_cards", "create"): {
+        "issue": {
+            "summary": "Issue a card of 150.00 EUR for a recipient",
+            "value": {
+                "data": {
+                    "type": "gift_cards",
+                    "attributes": {
+                        "currency_code": "EUR",
+                        "balance_cents": 15000,
+                        "single_use": False,
+                        "rechargeable": True,
+                        "recipient_email": "john@example.com",
+                        "reference": "ERP-1001",
+                        "reference_origin": "erp",
+                        "metadata": {"channel": "web"},
+                    },
+                }
+            },
+        }
+    },
+    ("gift_cards", "update"): {
+        name: {
+            "summary": summary,
+            "value": {"data": {"type": "gift_cards", "id": EXAMPLE_ID, "attributes": attrs}},
+        }
+        for name, summary, attrs in (
+            ("purchase", "Confirm a draft card (it becomes inactive)", {"_purchase": True}),
+            ("activate", "Activate a card", {"_activate": True}),
+            (
+                "use",
+                "Use 25.00 of the card for an order",
+                {"_balance_change_cents": -2500, "_order_reference": "ORD-1001"},
+            ),
+            (
+                "refund",
+                "Give 10.00 back to that order",
+                {"_balance_change_cents": 1000, "_order_reference": "ORD-1001"},
+            ),
+            ("recharge", "Recharge 50.00", {"_balance_change_cents": 5000}),
+            ("tag", "Add tags by name", {"_add_tags": "promo,xmas-2026"}),
+            ("deactivate", "Deactivate a card", {"_deactivate": True}),
+        )
+    },
+}

@@ -10,7 +10,7 @@ import json
 import re
 
 import pytest
-from openapi_schema_validator import OAS30ReadValidator
+from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator
 from openapi_spec_validator import validate as validate_spec
 
 from giftcards.events import work
@@ -119,6 +119,33 @@ def test_write_operations_document_their_headers_and_refusals(documents):
     assert "304" in paths["/api/gift_cards/{id}"]["get"]["responses"]
     post = paths["/api/balance_transfers"]["post"]
     assert any(p.get("$ref", "").endswith("IdempotencyKey") for p in post["parameters"])
+
+
+def test_every_request_example_matches_its_schema(documents):
+    document = documents["/jsonapi"]
+    found = 0
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            body = operation.get("requestBody", {}).get("content", {})
+            for media in body.values():
+                validator = OAS30WriteValidator({**media["schema"], **document})
+                for name, example in media.get("examples", {}).items():
+                    found += 1
+                    errors = list(validator.iter_errors(example["value"]))
+                    assert not errors, (operation["operationId"], name, errors[0].message)
+    assert found >= 8
+
+
+def test_writes_document_idempotency_keys_where_the_api_honours_them(documents):
+    paths = documents["/jsonapi"]["paths"]
+
+    def takes_key(operation):
+        return any(p.get("$ref", "").endswith("IdempotencyKey") for p in operation["parameters"])
+
+    for path in ("/api/gift_cards", "/api/balance_transfers", "/api/imports", "/api/exports"):
+        assert takes_key(paths[path]["post"]), path
+    assert takes_key(paths["/api/gift_cards/{id}"]["patch"])
+    assert not takes_key(paths["/api/tags"]["post"])
 
 
 # ---------------------------------------------------------------------------- real answers
