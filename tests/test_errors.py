@@ -68,7 +68,10 @@ def test_jsonapi_answers_a_jsonapi_503(debug, api_key, database_down, caplog):
     assert response["Retry-After"] == "30"
     (problem,) = response.doc["errors"]
     assert problem["status"] == "503"
-    assert problem["code"] == "service_unavailable"
+    assert (problem["code"], problem["meta"]["error"]) == (
+        "SERVICE_UNAVAILABLE",
+        "service_unavailable",
+    )
     assert problem["title"] == "Service unavailable"
     assert_one_line(caplog, "Database unavailable on GET /api/gift_cards")
 
@@ -130,7 +133,7 @@ def test_an_unexpected_error_on_the_jsonapi_is_a_jsonapi_500_in_production(
     assert response.status_code == 500
     (problem,) = response.doc["errors"]
     assert problem["status"] == "500"
-    assert problem["code"] == "server_error"
+    assert (problem["code"], problem["meta"]["error"]) == ("INTERNAL_SERVER_ERROR", "server_error")
     assert "nope" not in json.dumps(response.doc)
 
 

@@ -143,7 +143,7 @@ def test_a_jsonapi_expiry_outside_the_range_is_a_400(tokyo_jsonapi, expires_at):
 
     response = tokyo_jsonapi.post("/api/gift_cards", document)
 
-    found = error(response, 400)
+    found = error(response, 422)
     assert found["source"] == {"pointer": "/data/attributes/expires_at"}
     assert dates.RANGE_TEXT in found["detail"]
     assert GiftCard.objects.count() == 0
@@ -155,7 +155,7 @@ def test_a_jsonapi_update_to_an_expiry_outside_the_range_changes_nothing(tokyo_j
 
     response = patch_card(tokyo_jsonapi, card_id, {"expires_at": "9999-12-31T23:00:00Z"})
 
-    assert error(response, 400)["source"] == {"pointer": "/data/attributes/expires_at"}
+    assert error(response, 422)["source"] == {"pointer": "/data/attributes/expires_at"}
     assert GiftCard.objects.get(pk=card_id).expires_at is None
 
 

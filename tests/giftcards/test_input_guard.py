@@ -66,7 +66,7 @@ def test_a_nul_in_a_jsonapi_query_is_a_400_naming_the_parameter(client, bearer, 
     assert response["Content-Type"] == JSONAPI
     (error,) = json.loads(response.content)["errors"]
     assert error["status"] == "400"
-    assert error["code"] == "invalid_character"
+    assert error["meta"]["error"] == "invalid_character"
     assert error["source"] == {"parameter": parameter}
     assert "NUL" in error["detail"]
 

@@ -116,7 +116,8 @@ def test_rotation_story_old_key_cards_stay_usable_and_end_under_the_new_key(
         "/api/gift_cards", resource("gift_cards", {"balance_cents": 1, "code": CODES[0]})
     )
     assert taken.status_code == 409
-    assert taken.doc["errors"][0]["code"] == "duplicate_code"
+    assert taken.doc["errors"][0]["code"] == "RECORD_NOT_UNIQUE"
+    assert taken.doc["errors"][0]["meta"]["error"] == "duplicate_code"
     fresh = make_card(code="NEW-UNDER-B-4QZ")
     assert under_current_key(fresh.pk)
     assert not any(under_current_key(card_id) for card_id in cards.values())

@@ -113,7 +113,7 @@ def test_with_redis_down_code_lookups_fail_closed_with_a_503(redis_down, api_key
 
     for refused in (lookup, create):
         problem = error(refused, 503)
-        assert problem["code"] == "service_unavailable"
+        assert problem["code"] == "SERVICE_UNAVAILABLE"
         assert "Code lookups are unavailable" in problem["detail"]
         assert refused["Retry-After"] == "30"
     assert not GiftCard.objects.filter(code_last4="1XYZ").exists()

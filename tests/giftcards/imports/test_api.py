@@ -339,7 +339,8 @@ def test_an_import_stops_when_interrupted_and_is_deleted_once_finished(api):
 def test_a_bad_import_is_a_400_naming_the_attribute(api, attributes, pointer):
     response = api.post(URL, resource("imports", attributes))
 
-    found = error(response, 400) if len(response.doc["errors"]) == 1 else response.doc
+    status = 400 if pointer == "status" else 422  # read-only: refused before validation
+    found = error(response, status) if len(response.doc["errors"]) == 1 else response.doc
     assert any(
         e.get("source", {}).get("pointer") == f"/data/attributes/{pointer}"
         for e in (response.doc["errors"])
@@ -412,7 +413,7 @@ def test_a_csv_too_wide_to_read_is_a_400_not_a_500(api):
         URL, resource("imports", {"resource_type": "gift_cards", "format": "csv", "inputs": inputs})
     )
 
-    found = error(response, 400)
+    found = error(response, 422)
     assert found["source"] == {"pointer": "/data/attributes/inputs"}
 
 

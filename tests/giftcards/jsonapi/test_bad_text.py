@@ -42,7 +42,7 @@ def test_a_new_card_with_bad_text_is_a_400_pointing_at_it(api, bad, attributes, 
     response = _send(api, "post", "/api/gift_cards", document)
 
     found = error(response, 400)
-    assert found["code"] == "invalid_character"
+    assert (found["code"], found["meta"]["error"]) == ("BAD_REQUEST", "invalid_character")
     assert found["source"] == {"pointer": pointer}
     assert ("NUL" if bad == NUL else "surrogate") in found["detail"]
     assert GiftCard.objects.count() == 0
@@ -131,7 +131,8 @@ def test_a_metadata_filter_with_bad_text_is_a_400_naming_the_parameter(api, bad,
         response = api.get(resource_path, params={"filter[metadata]": json.dumps(value)})
         found = error(response, 400)
         assert found["source"] == {"parameter": "filter[metadata]"}, value
-        assert found["code"] == "invalid_character"
+        assert found["code"] == "INVALID_FILTER_VALUE"
+        assert found["meta"]["error"] == "invalid_character"
 
 
 @BAD

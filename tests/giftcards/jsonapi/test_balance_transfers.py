@@ -224,10 +224,10 @@ def test_a_deleted_card_is_not_found(api, cards):
 @pytest.mark.parametrize(
     ("body_change", "status", "pointer"),
     [
-        ({"amount_cents": 0}, 400, "/data/attributes/amount_cents"),
-        ({"amount_cents": -5}, 400, "/data/attributes/amount_cents"),
-        ({"amount_cents": "10"}, 400, "/data/attributes/amount_cents"),
-        ({"amount_cents": 1.5}, 400, "/data/attributes/amount_cents"),
+        ({"amount_cents": 0}, 422, "/data/attributes/amount_cents"),
+        ({"amount_cents": -5}, 422, "/data/attributes/amount_cents"),
+        ({"amount_cents": "10"}, 422, "/data/attributes/amount_cents"),
+        ({"amount_cents": 1.5}, 422, "/data/attributes/amount_cents"),
         ({"currency_code": "USD"}, 400, "/data/attributes/currency_code"),
         ({"colour": "red"}, 400, "/data/attributes/colour"),
     ],
@@ -252,8 +252,8 @@ def test_bad_attributes_are_400s_naming_them(api, cards, body_change, status, po
     [
         ({"source": {"type": "markets", "id": "1"}}, 409, "/data/relationships/source"),
         ({"target": {"type": "gift_cards", "id": "nope"}}, 404, "target"),
-        ({"target": None}, 400, "target"),
-        ({}, 400, "target"),
+        ({"target": None}, 422, "target"),
+        ({}, 422, "target"),
     ],
 )
 def test_bad_linkage_is_refused_naming_the_relationship(api, cards, relationships, status, pointer):
@@ -308,7 +308,7 @@ def test_a_deleted_card_reads_as_no_card_at_all(api, cards):
 
     found = error(transfer(api, cards[0], cards[1]), 404)
 
-    assert found["code"] == "not_found"
+    assert found["code"] == "RECORD_NOT_FOUND"
     assert "****" not in found["detail"] and "deleted" not in found["detail"]
     assert found["source"] == {"pointer": "/data/relationships/target"}
 
@@ -321,7 +321,7 @@ def test_a_linkage_id_that_is_not_a_string_is_a_400(api, cards, bad_id):
         {"source": linkage(cards[0]), "target": {"type": "gift_cards", "id": bad_id}},
     )
 
-    found = error(api.post(URL, body), 400)
+    found = error(api.post(URL, body), 422)
 
     assert found["source"] == {"pointer": "/data/relationships/target"}
 

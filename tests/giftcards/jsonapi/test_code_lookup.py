@@ -97,7 +97,7 @@ def test_lookups_spend_code_lookups(api, card, monkeypatch):
     response = lookup(api, "ZZZZ-ZZZZ-ZZZZ-ZZZ9")
 
     assert response.status_code == 429
-    assert response.doc["errors"][0]["code"] == "throttled"
+    assert response.doc["errors"][0]["code"] == "TOO_MANY_REQUESTS"
 
 
 def test_a_lookup_finds_a_card_written_under_an_old_code_key(api, card, settings):

@@ -36,7 +36,8 @@ def test_two_debits_of_the_last_dollar_one_wins(api_key, make_card):
 
     assert sorted(status for status, _ in statuses) == [200, 422]
     refused = next(doc for status, doc in statuses if status == 422)
-    assert refused["errors"][0]["code"] in {"insufficient_balance", "card_not_active"}
+    assert refused["errors"][0]["code"] == "VALIDATION_ERROR"
+    assert refused["errors"][0]["meta"]["error"] in {"insufficient_balance", "card_not_active"}
     stored = GiftCard.objects.get(pk=card.pk)
     assert (stored.balance_cents, stored.status) == (0, "redeemed")
     assert BalanceLog.objects.filter(card=card, kind="debit").count() == 1

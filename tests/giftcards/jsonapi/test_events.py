@@ -71,7 +71,7 @@ def test_one_event(api):
     assert response.doc["data"]["attributes"] == {"name": "gift_cards.redeem"}
     assert "relationships" not in response.doc["data"]
     for missing in ("gift_cards.nope", "orders.place", "1", "gift_cards.create.x"):
-        assert error(api.get(f"/api/events/{missing}"), 404)["code"] == "not_found"
+        assert error(api.get(f"/api/events/{missing}"), 404)["code"] == "RECORD_NOT_FOUND"
 
 
 @pytest.mark.parametrize(

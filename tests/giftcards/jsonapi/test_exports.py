@@ -239,7 +239,7 @@ def test_a_create_retried_with_its_idempotency_key_makes_one_export(api):
 def test_bad_attributes_are_400s_pointing_at_them(api, attributes, pointer):
     before = Export.objects.count()
 
-    found = error(create(api, **attributes), 400)
+    found = error(create(api, **attributes), 400 if "status" in attributes else 422)
 
     assert found["source"]["pointer"] == pointer
     assert Export.objects.count() == before
@@ -265,16 +265,16 @@ def test_bad_attributes_are_400s_pointing_at_them(api, attributes, pointer):
 def test_an_unknown_predicate_or_bad_value_is_a_400_at_the_filters(
     api, resource_type, filters, says
 ):
-    found = error(create(api, resource_type=resource_type, filters=filters), 400)
+    found = error(create(api, resource_type=resource_type, filters=filters), 422)
 
-    assert found["code"] == "invalid_filter"
+    assert (found["code"], found["meta"]["error"]) == ("VALIDATION_ERROR", "invalid_filter")
     assert found["source"]["pointer"] == "/data/attributes/filters"
     assert says in found["detail"]
     assert not Export.objects.exists()
 
 
 def test_codes_are_only_included_in_exports_of_cards(api):
-    found = error(create(api, resource_type="balance_logs", include_codes=True), 400)
+    found = error(create(api, resource_type="balance_logs", include_codes=True), 422)
 
     assert found["source"]["pointer"] == "/data/attributes/include_codes"
 
@@ -555,7 +555,7 @@ def test_a_tampered_link_is_a_403(api, api_key, cards, tamper):
 
     found = refusal(download(api_key[1], tamper(link(api, export.pk))), 403)
 
-    assert found["code"] == "invalid_signature"
+    assert (found["code"], found["meta"]["error"]) == ("FORBIDDEN", "invalid_signature")
 
 
 def test_a_link_for_another_export_is_a_403(api, api_key, cards):
@@ -583,7 +583,8 @@ def test_an_expired_link_is_gone(api, api_key, cards, monkeypatch):
     monkeypatch.setattr(timezone, "now", lambda: ends)
     found = refusal(download(api_key[1], url), 410)
 
-    assert (found["code"], found["title"]) == ("link_expired", "Gone")
+    assert (found["code"], found["title"]) == ("GONE", "Gone")
+    assert found["meta"]["error"] == "link_expired"
     assert api.get(f"{URL}/{export.pk}").doc["data"]["attributes"]["attachment_url"] is None
 
 
@@ -600,7 +601,7 @@ def test_the_purge_removes_expired_files_and_their_links(api, api_key, cards, fo
     assert expired.purged_at is not None
     assert api.get(f"{URL}/{expired.pk}").doc["data"]["attributes"]["attachment_url"] is None
     Export.objects.filter(pk=expired.pk).update(expires_at=timezone.now() + timedelta(hours=1))
-    assert refusal(download(api_key[1], url), 410)["code"] == "link_expired"
+    assert refusal(download(api_key[1], url), 410)["meta"]["error"] == "link_expired"
     assert work.purge() == 0
 
 
@@ -791,11 +792,12 @@ def test_a_finished_export_cannot_be_interrupted_and_nothing_else_changes(api, c
 
     found = error(api.patch(path, resource("exports", {"_interrupt": True}, id_=export.pk)), 422)
     assert (found["code"], found["source"]["pointer"]) == (
-        "export_finished",
+        "VALIDATION_ERROR",
         "/data/attributes/_interrupt",
     )
+    assert found["meta"]["error"] == "export_finished"
     for attributes in ({"format": "json"}, {"_interrupt": False}, {"reference": "x"}):
-        assert api.patch(path, resource("exports", attributes, id_=export.pk)).status_code == 400
+        assert api.patch(path, resource("exports", attributes, id_=export.pk)).status_code == 422
     assert Export.objects.get(pk=export.pk).status == JobStatus.COMPLETED
 
 
@@ -804,7 +806,7 @@ def test_only_a_finished_export_is_deleted_and_its_file_with_it(api, cards, fold
     done = made(api)
 
     found = error(api.delete(f"{URL}/{pending}"), 409)
-    assert found["code"] == "export_not_finished"
+    assert (found["code"], found["meta"]["error"]) == ("CONFLICT", "export_not_finished")
     assert api.delete(f"{URL}/{done.pk}").status_code == 204
 
     assert not Export.objects.filter(pk=done.pk).exists()

@@ -220,7 +220,7 @@ def test_code_lookups_are_throttled_per_key(api, cards, monkeypatch):
     assert api.get("/api/gift_cards", {"filter[code]": "AAK7BBQ3CCW9"}).status_code == 200
     response = api.get("/api/gift_cards", {"filter[code]": "DDM4EER6FFT8"})
     assert response.status_code == 429
-    assert response.doc["errors"][0]["code"] == "throttled"
+    assert response.doc["errors"][0]["code"] == "TOO_MANY_REQUESTS"
     assert int(response["Retry-After"]) > 0
     assert api.get("/api/gift_cards", {"filter[status]": "draft"}).status_code == 200
 

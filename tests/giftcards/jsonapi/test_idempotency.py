@@ -33,7 +33,10 @@ def test_same_key_with_another_body_is_refused(api, create_card):
     patch_card(api, card["id"], {"_balance_change_cents": -1_000}, **{KEY: "k"})
     response = patch_card(api, card["id"], {"_balance_change_cents": -2_000}, **{KEY: "k"})
     problem = error(response, 422)
-    assert problem["code"] == "idempotency_conflict"
+    assert (problem["code"], problem["meta"]["error"]) == (
+        "VALIDATION_ERROR",
+        "idempotency_conflict",
+    )
     assert problem["source"] == {"header": KEY}
     assert attributes(api, card["id"])["balance_cents"] == 4_000
 

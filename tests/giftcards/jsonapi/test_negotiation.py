@@ -26,7 +26,7 @@ CREATE = resource("gift_cards", {"balance_cents": 100})
 )
 def test_wrong_content_type_is_a_415(api, content_type):
     response = api.request("post", "/api/gift_cards", body=CREATE, content_type=content_type)
-    assert error(response, 415)["code"] == "unsupported_media_type"
+    assert error(response, 415)["code"] == "UNSUPPORTED_MEDIA_TYPE"
     assert not GiftCard.objects.exists()
 
 
@@ -50,7 +50,7 @@ def test_wrong_content_type_on_patch_is_a_415(api, create_card):
     ],
 )
 def test_unacceptable_accept_is_a_406(api, accept):
-    assert error(api.get("/api/gift_cards", Accept=accept), 406)["code"] == "not_acceptable"
+    assert error(api.get("/api/gift_cards", Accept=accept), 406)["code"] == "NOT_ACCEPTABLE"
 
 
 @pytest.mark.parametrize(
@@ -178,20 +178,25 @@ def test_post_on_a_resource_is_a_405(api, create_card):
     ],
 )
 def test_unknown_paths_and_ids_are_jsonapi_404s(api, path):
-    assert error(api.get(path), 404)["code"] == "not_found"
+    routes = ("/api/nothing", "/api/gift_cards/a/b/c/d")  # no such resource type
+    code = "INVALID_RESOURCE" if path in routes else "RECORD_NOT_FOUND"
+    assert error(api.get(path), 404)["code"] == code
 
 
 def test_unknown_related_field_is_a_404(api, create_card):
     card = create_card()
-    assert error(api.get(f"{card_url(card['id'])}/colours"), 404)
-    assert error(api.get(f"{card_url(card['id'])}/relationships/versions"), 404)
+    assert error(api.get(f"{card_url(card['id'])}/colours"), 404)["code"] == "INVALID_RESOURCE"
+    path = f"{card_url(card['id'])}/relationships/versions"
+    assert error(api.get(path), 404)["code"] == "INVALID_RESOURCE"
 
 
 def test_error_documents_have_the_documented_members(api):
     response = api.post("/api/gift_cards", resource("gift_cards", {"balance_cents": "x"}))
     [problem] = response.doc["errors"]
-    assert set(problem) == {"status", "code", "title", "detail", "source"}
-    assert problem["status"] == "400" and problem["title"] == "Bad request"
+    assert set(problem) == {"status", "code", "title", "detail", "source", "meta"}
+    assert (problem["status"], problem["code"]) == ("422", "VALIDATION_ERROR")
+    assert problem["detail"] == f"balance_cents - {problem['title']}"
+    assert problem["meta"] == {"error": "invalid"}
 
 
 def test_several_errors_at_once(api):

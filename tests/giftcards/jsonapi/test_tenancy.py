@@ -78,7 +78,7 @@ def test_every_route_is_a_404_for_another_business_or_mode(request, api, owned, 
         kwargs = {"body": body} if body is not None else {}
         response = client.request(method, path, **kwargs)
         assert response.status_code == 404, (method, path, response.doc)
-        assert response.doc["errors"][0]["code"] == "not_found"
+        assert response.doc["errors"][0]["code"] == "RECORD_NOT_FOUND"
     # ... and nothing changed for the owner.
     for method, path, _ in routes(owned):
         if method == "get":

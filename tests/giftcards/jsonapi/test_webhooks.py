@@ -135,7 +135,7 @@ def test_triggers_with_attributes_are_one_change(api):
     attributes = response.doc["data"]["attributes"]
     assert attributes["name"] == "paused" and attributes["disabled_at"] is not None
     refused = patch(api, data["id"], {"name": "x", "_enable": True, "topic": "nope"})
-    assert error(refused, 400)["source"]["pointer"] == "/data/attributes/topic"
+    assert error(refused, 422)["source"]["pointer"] == "/data/attributes/topic"
     stored = Webhook.objects.get(pk=data["id"])
     assert stored.name == "paused" and stored.is_disabled
 
@@ -153,32 +153,32 @@ def test_disable_on_create_and_false_triggers(api):
 @pytest.mark.parametrize(
     "attributes,pointer,status",
     [
-        ({"callback_url": "http://hooks.example.com/x"}, "callback_url", 400),
-        ({"callback_url": "https://10.0.0.1/x"}, "callback_url", 400),
-        ({"callback_url": "https://169.254.169.254/latest"}, "callback_url", 400),
-        ({"callback_url": "https://[::ffff:10.0.0.1]/x"}, "callback_url", 400),
-        ({"callback_url": "ftp://127.0.0.1/x"}, "callback_url", 400),
-        ({"callback_url": "https://user:pw@127.0.0.1/x"}, "callback_url", 400),
-        ({"callback_url": "https://127.0.0.1/" + "x" * 2000}, "callback_url", 400),
-        ({"callback_url": 5}, "callback_url", 400),
-        ({"callback_url": None}, "callback_url", 400),
-        ({"topic": "orders.place"}, "topic", 400),
-        ({"topic": ""}, "topic", 400),
-        ({"include_resources": ["nope"]}, "include_resources", 400),
-        ({"include_resources": "market"}, "include_resources", 400),
-        ({"include_resources": [1]}, "include_resources/0", 400),
+        ({"callback_url": "http://hooks.example.com/x"}, "callback_url", 422),
+        ({"callback_url": "https://10.0.0.1/x"}, "callback_url", 422),
+        ({"callback_url": "https://169.254.169.254/latest"}, "callback_url", 422),
+        ({"callback_url": "https://[::ffff:10.0.0.1]/x"}, "callback_url", 422),
+        ({"callback_url": "ftp://127.0.0.1/x"}, "callback_url", 422),
+        ({"callback_url": "https://user:pw@127.0.0.1/x"}, "callback_url", 422),
+        ({"callback_url": "https://127.0.0.1/" + "x" * 2000}, "callback_url", 422),
+        ({"callback_url": 5}, "callback_url", 422),
+        ({"callback_url": None}, "callback_url", 422),
+        ({"topic": "orders.place"}, "topic", 422),
+        ({"topic": ""}, "topic", 422),
+        ({"include_resources": ["nope"]}, "include_resources", 422),
+        ({"include_resources": "market"}, "include_resources", 422),
+        ({"include_resources": [1]}, "include_resources/0", 422),
         (
             {"topic": "gift_card_recipients.create", "include_resources": ["market"]},
             "include_resources",
-            400,
+            422,
         ),
-        ({"name": "x" * 256}, "name", 400),
-        ({"metadata": [1]}, "metadata", 400),
+        ({"name": "x" * 256}, "name", 422),
+        ({"metadata": [1]}, "metadata", 422),
         ({"shared_secret": "whsec_mine"}, "shared_secret", 400),
         ({"circuit_state": "open"}, "circuit_state", 400),
-        ({"_reset_circuit": True}, "_reset_circuit", 400),
-        ({"_disable": True, "_enable": True}, "_enable", 400),
-        ({"_disable": "yes"}, "_disable", 400),
+        ({"_reset_circuit": True}, "_reset_circuit", 422),
+        ({"_disable": True, "_enable": True}, "_enable", 422),
+        ({"_disable": "yes"}, "_disable", 422),
         ({"colour": "red"}, "colour", 400),
     ],
 )
@@ -192,14 +192,14 @@ def test_bad_webhooks_are_refused_pointing_at_the_attribute(api, attributes, poi
 def test_names_that_do_not_resolve_or_resolve_privately_are_refused(api):
     with stub_resolver({"inside.example.com": ["10.1.2.3", "93.184.216.34"]}):
         for url in ("https://inside.example.com/x", "https://nowhere.example.com/x"):
-            problem = error(create(api, callback_url=url), 400)
+            problem = error(create(api, callback_url=url), 422)
             assert problem["source"]["pointer"] == "/data/attributes/callback_url"
-            assert problem["code"] == "invalid_callback_url"
+            assert problem["meta"]["error"] == "invalid_callback_url"
 
 
 def test_required_members_on_create(api):
     response = api.post("/api/webhooks", resource("webhooks", {}))
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert pointers(response) == {"/data/attributes/topic", "/data/attributes/callback_url"}
 
 
@@ -217,7 +217,7 @@ def test_a_bad_update_changes_nothing(api):
         ({"name": "x", "_disable": True, "_enable": True}, "_enable"),
     ):
         response = patch(api, data["id"], attributes)
-        assert error(response, 400)["source"] == {"pointer": f"/data/attributes/{pointer}"}
+        assert error(response, 422)["source"] == {"pointer": f"/data/attributes/{pointer}"}
     assert api.get(f"/api/webhooks/{data['id']}").doc["data"] == data
 
 
