@@ -8,7 +8,7 @@ fails the schema's build (`read_only_schema`), so none goes undocumented.
 
 from __future__ import annotations
 
-from giftcards.models import BalanceLog, Status
+from giftcards.models import BalanceLog, JobStatus, Status
 
 STRING = {"type": "string"}
 NULLABLE_STRING = {"type": "string", "nullable": True}
@@ -48,6 +48,13 @@ USAGE_ENTRY = {
 COMMON = {
     "created_at": (DATETIME, "Time at which the resource was created."),
     "updated_at": (DATETIME, "Time at which the resource was last updated."),
+}
+# What imports and exports share: where the job stands.
+JOB = {
+    "status": ({"type": "string", "enum": list(JobStatus.values)}, ""),
+    "started_at": (NULLABLE_DATETIME, ""),
+    "completed_at": (NULLABLE_DATETIME, ""),
+    "interrupted_at": (NULLABLE_DATETIME, ""),
 }
 # type -> attribute -> (schema, description)
 READ_ONLY = {
@@ -99,13 +106,7 @@ READ_ONLY = {
         "currency_code": (STRING, "The currency of both cards."),
     },
     "imports": {
-        "status": (
-            {"type": "string", "enum": ["pending", "in_progress", "interrupted", "completed"]},
-            "",
-        ),
-        "started_at": (NULLABLE_DATETIME, ""),
-        "completed_at": (NULLABLE_DATETIME, ""),
-        "interrupted_at": (NULLABLE_DATETIME, ""),
+        **JOB,
         "inputs_size": (NULLABLE_INTEGER, "How many rows the import was given."),
         "processed_count": (NULLABLE_INTEGER, ""),
         "created_count": (NULLABLE_INTEGER, ""),
@@ -116,13 +117,7 @@ READ_ONLY = {
         "warnings_log": (NULLABLE_OBJECT, "Row -> what was noticed about it."),
     },
     "exports": {
-        "status": (
-            {"type": "string", "enum": ["pending", "in_progress", "interrupted", "completed"]},
-            "",
-        ),
-        "started_at": (NULLABLE_DATETIME, ""),
-        "completed_at": (NULLABLE_DATETIME, ""),
-        "interrupted_at": (NULLABLE_DATETIME, ""),
+        **JOB,
         "records_count": (NULLABLE_INTEGER, "Rows in the file."),
         "attachment_url": (NULLABLE_STRING, "A signed link to the file, once completed."),
         "expires_at": (NULLABLE_DATETIME, "When the file is deleted."),

@@ -15,22 +15,11 @@ from openapi_spec_validator import validate as validate_spec
 
 from giftcards.events import work
 from giftcards.models import GiftCard, Status
-from tests.giftcards.events.receiver import Receiver
 from tests.giftcards.export_helpers import run_export
 from tests.giftcards.jsonapi.conftest import resource
 
 PARAMETER = re.compile(r"\{(\w+)\}")
 N = itertools.count()  # unique names of the resources made
-
-
-@pytest.fixture
-def receiver(settings):
-    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
-    settings.WEBHOOK_TIMEOUT = 2
-    settings.WEBHOOK_CONNECT_TIMEOUT = 1
-    running = Receiver().start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture
@@ -189,7 +178,7 @@ def fill(path: str, **values) -> str:
 
 
 @pytest.fixture
-def world(api, create_card, tenant, actor, receiver, make_card):
+def world(api, create_card, receiver, loopback_http):
     """One of every resource, made through the API where it can be."""
     market = api.post("/api/markets", resource("markets", {"name": "EU", "currency_code": "EUR"}))
     recipient = api.post(
