@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 from rest_framework import status, viewsets
-from rest_framework.exceptions import NotFound, UnsupportedMediaType
+from rest_framework.exceptions import MethodNotAllowed, NotFound, UnsupportedMediaType
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -61,6 +61,9 @@ class JsonApiMixin(StopAtFirstRefusal):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        if not hasattr(self, request.method.lower()):
+            # Before the body's checks: a PUT here is a 405 whatever its media type.
+            raise MethodNotAllowed(request.method)
         if request.method in WRITE_METHODS:
             if not content_type_is_jsonapi(request.content_type):
                 raise UnsupportedMediaType(request.content_type or "(none)")

@@ -158,6 +158,20 @@ def test_allow_lists_only_the_methods_that_work(api, path):
     assert error(api.request("options", path), 405)
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/json", None])
+@pytest.mark.parametrize("path", ["/api/gift_cards/{id}", "/api/gift_cards/{id}/market"])
+def test_a_method_a_route_lacks_is_a_405_whatever_the_body(api, create_card, path, content_type):
+    """A PUT with another media type, or none, was a 415 before its 405."""
+    card = create_card()
+    url = path.format(id=card["id"])
+    headers = {"CONTENT_TYPE": content_type} if content_type else {}
+    response = api.client.put(
+        url, data="x", headers={"Authorization": f"Bearer {api.secret}"}, **headers
+    )
+    assert response.status_code == 405, response.content
+    assert "PUT" not in response["Allow"]
+
+
 def test_post_on_a_resource_is_a_405(api, create_card):
     card = create_card()
     assert error(api.post(card_url(card["id"]), CREATE), 405)
