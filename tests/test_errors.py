@@ -84,7 +84,11 @@ def test_plain_api_answers_its_own_503(debug, api_key, database_down, caplog):
 
     assert response.status_code == 503
     assert response["Retry-After"] == "30"
-    assert set(response.json()) == {"detail"}
+    body = response.json()
+    assert set(body) == {"detail", "errors"}
+    assert body["errors"] == [
+        {"field": None, "code": "service_unavailable", "message": body["detail"]}
+    ]
     assert_one_line(caplog, "Database unavailable on POST /payments")
 
 
