@@ -24,12 +24,14 @@ ERRORS = {
     403: "Not allowed (a relationship changed through its link, a forged download link).",
     404: "No such resource for this key's business and mode (`RECORD_NOT_FOUND`).",
     406: "`Accept` names only media types other than JSON:API's.",
-    409: "A conflict: a `type` that is not the endpoint's, a duplicate, an idempotency key "
-    "in use or reused with another request.",
+    409: "A conflict: a `type` or `id` that is not the endpoint's (`TYPE_MISMATCH`), a "
+    "duplicate (`RECORD_NOT_UNIQUE`), a request with the same `Idempotency-Key` still running, "
+    "a row still in use (`CONFLICT`).",
     412: "`If-Match` names a version the card no longer has.",
     413: "The request body is too large.",
     415: "The request's `Content-Type` is not JSON:API's (or has media type parameters).",
-    422: "A well-formed request the rules refuse (`VALIDATION_ERROR`; `meta.error` says why).",
+    422: "A well-formed request the rules refuse (`VALIDATION_ERROR`; `meta.error` says why), "
+    "or an `Idempotency-Key` reused with another request.",
     414: "The URL is longer than the server takes (gunicorn: 4094 bytes of request line; "
     "a proxy may differ). Not a JSON:API document.",
     429: "Too many requests for this key; `Retry-After` says when to retry.",
