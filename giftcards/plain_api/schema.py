@@ -187,6 +187,12 @@ ERRORS = {
     404: OpenApiResponse(ErrorShape, "Not found for this key's business and mode."),
     409: OpenApiResponse(ErrorShape, "Conflicts with the current state (e.g. refunded in full)."),
     422: OpenApiResponse(ErrorShape, "Refused by a business rule (balance, status, expiry)."),
+    429: OpenApiResponse(
+        ErrorShape, "Too many requests for this key; `Retry-After` says when to retry."
+    ),
+    503: OpenApiResponse(
+        ErrorShape, "The database or the cache is unavailable; `Retry-After` says when to retry."
+    ),
 }
 BODY_ERRORS = {
     413: OpenApiResponse(ErrorShape, "The body is larger than 256 KiB."),

@@ -10,13 +10,14 @@ import json
 import re
 
 import pytest
-from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator
+from openapi_schema_validator import OAS30WriteValidator
 from openapi_spec_validator import validate as validate_spec
 
 from giftcards.events import work
 from giftcards.models import GiftCard, Status
 from tests.giftcards.export_helpers import run_export
 from tests.giftcards.jsonapi.conftest import resource
+from tests.openapi_conformance import Conformance
 
 PARAMETER = re.compile(r"\{(\w+)\}")
 N = itertools.count()  # unique names of the resources made
@@ -138,39 +139,6 @@ def test_writes_document_idempotency_keys_where_the_api_honours_them(documents):
 
 
 # ---------------------------------------------------------------------------- real answers
-
-
-class Conformance:
-    """Validates answers against the document's response schemas; records which
-    operations were seen."""
-
-    def __init__(self, document: dict):
-        self.document = document
-        self.seen: set[tuple[str, str]] = set()
-
-    def check(self, method: str, path: str, response) -> None:
-        operation = self.document["paths"][path][method]
-        status = str(response.status_code)
-        assert status in operation["responses"], (method, path, status, response.content[:300])
-        self.seen.add((method, path))
-        content = operation["responses"][status].get("content")
-        if not content:
-            assert response.content == b"", (method, path)
-            return
-        media_type = response["Content-Type"].split(";")[0]
-        assert media_type in content, (method, path, media_type)
-        schema = content[media_type]["schema"]
-        if schema.get("format") == "binary":
-            return
-        validator = OAS30ReadValidator(
-            {**schema, "components": self.document["components"]},
-        )
-        body = json.loads(response.content)
-        errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
-        assert not errors, (
-            f"{method.upper()} {path} {status}: {errors[0].message} at "
-            f"{list(errors[0].absolute_path)}"
-        )
 
 
 def fill(path: str, **values) -> str:
