@@ -39,29 +39,35 @@ def node() -> str:
     return found
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_commerce_layer_sdk_manages_webhooks_events_and_attachments(
-    live_server, settings, receiver, make_card, api_key, actor
-):
+def run_sdk(script: str, live_server, api_key, **env: str) -> dict:
+    """Runs tests/sdk/<script> against the live server as the key's holder; what it printed."""
     executable = node()
-    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
-    card = make_card(status=Status.INACTIVE)
     run = subprocess.run(
-        [executable, str(SDK / "webhooks.mjs")],
+        [executable, str(SDK / script)],
         cwd=SDK,
         env={
             "PATH": os.environ.get("PATH", ""),
             "API_URL": f"{live_server.url}/api",
             "API_KEY": api_key[1],
-            "CARD_ID": card.pk,
-            "CALLBACK_URL": receiver.url,
+            **env,
         },
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    result = json.loads(run.stdout)
+    return json.loads(run.stdout)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_commerce_layer_sdk_manages_webhooks_events_and_attachments(
+    live_server, settings, receiver, make_card, api_key, actor
+):
+    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = True
+    card = make_card(status=Status.INACTIVE)
+    result = run_sdk(
+        "webhooks.mjs", live_server, api_key, CARD_ID=card.pk, CALLBACK_URL=receiver.url
+    )
 
     hook = Webhook.objects.get()
     assert result["webhook"] == {

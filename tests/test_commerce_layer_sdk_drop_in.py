@@ -7,20 +7,15 @@ Needs Node.js 20 and the SDK installed in tests/sdk, as tests/test_commerce_laye
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-
 import pytest
 
 from giftcards import services
 from giftcards.models import GiftCard, Market, Tag
-from tests.test_commerce_layer_sdk import SDK, node
+from tests.test_commerce_layer_sdk import run_sdk
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_commerce_layer_sdk_as_a_drop_in_client(live_server, make_card, api_key, actor):
-    executable = node()
     tenant_args = {"business": api_key[0].business, "mode": api_key[0].mode}
     europe = Market.objects.create(**tenant_args, name="Europe", currency_code="USD")
     a = make_card(reference="sdk-a", market=europe)
@@ -32,22 +27,9 @@ def test_the_commerce_layer_sdk_as_a_drop_in_client(live_server, make_card, api_
     services.card_set_tags(card=b, actor=actor, add=["winter"])
     gift = Tag.objects.create(**tenant_args, name="gift")
 
-    run = subprocess.run(
-        [executable, str(SDK / "drop_in.mjs")],
-        cwd=SDK,
-        env={
-            "PATH": os.environ.get("PATH", ""),
-            "API_URL": f"{live_server.url}/api",
-            "API_KEY": api_key[1],
-            "MARKET_ID": str(europe.pk),
-            "TAG_ID": str(gift.pk),
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_sdk(
+        "drop_in.mjs", live_server, api_key, MARKET_ID=str(europe.pk), TAG_ID=str(gift.pk)
     )
-    assert run.returncode == 0, run.stdout + run.stderr
-    result = json.loads(run.stdout)
 
     assert result["by_market"] == ["sdk-a", "sdk-b"]
     assert result["by_market_count"] == 2

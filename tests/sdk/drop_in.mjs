@@ -1,28 +1,14 @@
 // The Commerce Layer JS SDK, unmodified, as a drop-in client of this service: only the URL is
-// ours (see webhooks.mjs). It reads a refused create through its own error type, lists cards
+// ours (client.mjs). It reads a refused create through its own error type, lists cards
 // filtered by market and by tag names, and creates a card with tags by relationship. Prints
 // one JSON object of what each step got back; exits 1 on the first unexpected error.
 //
 //   API_URL=http://127.0.0.1:8000/api API_KEY=<key> MARKET_ID=<id> TAG_ID=<id> \
 //     node drop_in.mjs
 import { CommerceLayerStatic } from "@commercelayer/sdk";
-import { CommerceLayer } from "@commercelayer/sdk/bundle";
+import { cl } from "./client.mjs";
 
-const { API_URL, API_KEY, MARKET_ID, TAG_ID } = process.env;
-const SDK_ROOT = "https://giftcards.commercelayer.io/api";
-
-function ours(url) {
-  const text = String(url);
-  if (!text.startsWith(SDK_ROOT)) throw new Error(`unexpected URL ${text}`);
-  return API_URL + text.slice(SDK_ROOT.length);
-}
-
-const cl = CommerceLayer({
-  organization: "giftcards",
-  domain: "commercelayer.io",
-  accessToken: API_KEY,
-  fetch: (url, options) => fetch(ours(url), options),
-});
+const { MARKET_ID, TAG_ID } = process.env;
 
 const references = (cards) => cards.map((card) => card.reference).sort();
 

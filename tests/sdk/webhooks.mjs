@@ -6,23 +6,9 @@
 //
 //   API_URL=http://127.0.0.1:8000/api API_KEY=<key> CARD_ID=<id> CALLBACK_URL=<url> \
 //     node webhooks.mjs
-import { CommerceLayer } from "@commercelayer/sdk/bundle";
+import { cl } from "./client.mjs";
 
-const { API_URL, API_KEY, CARD_ID, CALLBACK_URL } = process.env;
-const SDK_ROOT = "https://giftcards.commercelayer.io/api";
-
-function ours(url) {
-  const text = String(url);
-  if (!text.startsWith(SDK_ROOT)) throw new Error(`unexpected URL ${text}`);
-  return API_URL + text.slice(SDK_ROOT.length);
-}
-
-const cl = CommerceLayer({
-  organization: "giftcards",
-  domain: "commercelayer.io",
-  accessToken: API_KEY,
-  fetch: (url, options) => fetch(ours(url), options),
-});
+const { CARD_ID, CALLBACK_URL } = process.env;
 
 const result = {};
 try {
