@@ -125,6 +125,49 @@ def _run_restore(card, data, actor):
     return "The card is restored."
 
 
+def status_text(card: GiftCard) -> str:
+    """The status as the card's page labels it ("Deleted · Active", "Expired · Active")."""
+    label = card.get_status_display()
+    if card.is_deleted:
+        return f"Deleted · {label}"
+    if card.is_expired():
+        return f"Expired · {label}"
+    return label
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of a confirmation page: what a field is now and what it will be."""
+
+    label: str
+    before: str
+    after: str
+
+
+def _preview_deactivate(card, data) -> list[Change]:
+    after = Status(Status.INACTIVE).label
+    if card.is_expired():
+        after = f"Expired · {after}"
+    return [Change("Status", status_text(card), after)]
+
+
+def _preview_delete(card, data) -> list[Change]:
+    return [Change("Status", status_text(card), f"Deleted · {card.get_status_display()}")]
+
+
+def _preview_adjust(card, data) -> list[Change]:
+    # card_adjust never changes the status from the admin (no reopening of redeemed cards).
+    status = status_text(card)
+    return [
+        Change(
+            "Balance",
+            amount_text(card.balance_cents, card),
+            amount_text(data["new_balance"], card),
+        ),
+        Change("Status", status, f"{status} (unchanged)"),
+    ]
+
+
 def _run_resend_email(card, data, actor):
     queued = mail.card_email_resend(
         card=card, actor=actor, tenant=Tenant(business=card.business, mode=card.mode)
@@ -142,6 +185,12 @@ class CardAction:
     applies: Callable[[GiftCard], bool]
     help: str = ""
     danger: bool = False
+    # Actions that take something away ask first: the first POST (or a GET) shows what
+    # `confirm` says will change, and only a POST carrying CONFIRM_FIELD runs the action.
+    confirm: Callable[[GiftCard, dict], list[Change]] | None = None
+
+
+CONFIRM_FIELD = "confirm"
 
 
 def _live(card):
@@ -177,6 +226,7 @@ CARD_ACTIONS = {
             _run_adjust,
             _live,
             "Set the balance to a corrected figure; the difference is recorded.",
+            confirm=_preview_adjust,
         ),
         CardAction(
             "transfer",
@@ -215,6 +265,7 @@ CARD_ACTIONS = {
             lambda card: _live(card) and card.status == Status.ACTIVE,
             "Stop the card from being used until it is activated again.",
             danger=True,
+            confirm=_preview_deactivate,
         ),
         CardAction(
             "delete",
@@ -225,6 +276,7 @@ CARD_ACTIONS = {
             _live,
             "Soft delete: the ledger and history stay.",
             danger=True,
+            confirm=_preview_delete,
         ),
         CardAction(
             "restore",

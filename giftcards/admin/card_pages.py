@@ -13,7 +13,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -24,7 +24,7 @@ from clients.tenancy import Actor, Tenant
 from giftcards import services
 from giftcards.admin import export
 from giftcards.admin.access import without_business
-from giftcards.admin.actions import CARD_ACTIONS, amount_text
+from giftcards.admin.actions import CARD_ACTIONS, CONFIRM_FIELD, amount_text, status_text
 from giftcards.admin.forms import SellForm
 from giftcards.admin.ledger import LEDGER_ROWS_ON_CARD_PAGE
 from giftcards.exceptions import GiftCardError
@@ -138,15 +138,18 @@ class CardPagesMixin:
         }
 
     def card_action_view(self, request, object_id, action):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         spec = CARD_ACTIONS.get(action)
+        # A GET is taken only where it leads to a confirmation page, which changes nothing.
+        allowed = ("GET", "POST") if spec is not None and spec.confirm else ("POST",)
+        if request.method not in allowed:
+            return HttpResponseNotAllowed(allowed)
         if spec is None:
             raise Http404("No such action.")
         card = self.get_object_or_404(request, unquote(object_id))
         if not (self.has_view_permission(request, card) and request.user.has_perm(spec.permission)):
             raise PermissionDenied
-        form = spec.form(request.POST, card=card)
+        data = request.POST if request.method == "POST" else request.GET
+        form = spec.form(data, card=card)
         if not form.is_valid():
             for field, errors in form.errors.items():
                 label = form.fields[field].label if field in form.fields else ""
@@ -154,6 +157,10 @@ class CardPagesMixin:
                     prefix = f"{spec.label}: {label} — " if label else f"{spec.label}: "
                     self.message_user(request, f"{prefix}{error}", messages.ERROR)
             return redirect(self.change_url(card))
+        if spec.confirm is not None:
+            asked = self.confirmation(request, spec, card, form)
+            if asked is not None:
+                return asked
         try:
             done = spec.run(card, form.cleaned_data, Actor.for_user(request.user))
         except GiftCardError as exc:
@@ -164,6 +171,49 @@ class CardPagesMixin:
             self.log_change(request, card, f"{spec.label}: {done}")
             self.message_user(request, done, messages.SUCCESS)
         return redirect(self.change_url(card))
+
+    def confirmation(self, request, spec, card: GiftCard, form) -> HttpResponse | None:
+        """The page that asks before `spec` runs, or None when this request is the confirmed
+        POST of that page for the card as it still is."""
+        if not spec.applies(card):
+            self.message_user(
+                request,
+                f"{spec.label} does not apply to this card now (it is {status_text(card)}). "
+                "Nothing was changed.",
+                messages.ERROR,
+            )
+            return redirect(self.change_url(card))
+        version = services.card_version(card)
+        confirmed = request.method == "POST" and request.POST.get(CONFIRM_FIELD) == "yes"
+        if confirmed and request.POST.get("seen") == version:
+            return None
+        # What the page states must still hold when it is confirmed: a card changed since
+        # (a debit at a till) is asked about again, with its new figures.
+        changed_since = confirmed
+        hidden = [(name, form.data.get(name, "")) for name in form.fields if name in form.data]
+        if not form.data.get("idempotency_key"):
+            hidden = [item for item in hidden if item[0] != "idempotency_key"]
+            hidden.append(("idempotency_key", form.initial["idempotency_key"]))
+        return TemplateResponse(
+            request,
+            "admin/giftcards/giftcard/confirm_action.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": f"{spec.label}: {card.masked_code}?",
+                "subtitle": None,
+                "card": card,
+                "action": spec,
+                "changes": spec.confirm(card, form.cleaned_data),
+                "reason": form.cleaned_data.get("reason", ""),
+                "hidden": hidden,
+                "seen": version,
+                "confirm_field": CONFIRM_FIELD,
+                "changed_since": changed_since,
+                "action_url": card_admin_url("act", card, spec.name),
+                "change_url": self.change_url(card),
+            },
+        )
 
     def reveal_view(self, request, object_id):
         if request.method != "POST":

@@ -11,6 +11,7 @@ import importlib
 import pytest
 from django.apps import apps
 from django.contrib.admin.utils import quote
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from giftcards.models import BalanceLog, Status
@@ -181,6 +182,15 @@ def test_role_matrix(role, case, method, url, data, expected, make_staff, login,
         assert response.status_code == 302, (case, role, response.status_code)
         sold = reverse("admin:giftcards_giftcard_sold", args=["token"]).removesuffix("token/")
         assert response["Location"].startswith(sold)
+    elif case in ("adjust", "deactivate", "soft delete"):
+        # These ask first: the POST shows a confirmation, and only its confirmed POST runs.
+        assert response.status_code == 200, (case, role, response.status_code)
+        assert BalanceLog.objects.count() == ledger_before
+        confirmed = {**dict(response.context["hidden"]), "seen": response.context["seen"]}
+        response = client.post(target, {**confirmed, "confirm": "yes"})
+        assert response.status_code == 302, (case, role, response.status_code)
+        assert response["Location"] == card_url("change", card)
+        assert any(m.level_tag == "success" for m in get_messages(response.wsgi_request))
     elif method == "post" and case != "reveal code":
         # Actions and the attribute form redirect back to the card, whatever the outcome.
         assert response.status_code == 302, (case, role, response.status_code)
