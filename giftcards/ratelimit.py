@@ -34,6 +34,7 @@ import redis
 from django.core.cache import cache
 
 from giftcards.outages import CacheUnavailable
+from giftcards_project.observability import metrics
 
 # Keys outlive their window by this much: servers whose clocks are a little apart still
 # count into the same live key.
@@ -59,6 +60,7 @@ def hit(scope: str, ident: object, *, limit: int, window: int, now: float, weigh
         count = _incr(key, weight, timeout=window + GRACE_SECONDS)
         if count > limit:
             _give_back(key, weight)
+            metrics.throttled(scope)
             return Verdict(allowed=False, count=count - weight, retry_after=retry_after)
     except CACHE_ERRORS as exc:
         raise CacheUnavailable(f"the cache failed counting {scope}") from exc

@@ -4,12 +4,18 @@
 a query (request line, query string, referer, any header or environ value), as are
 credentials (`Authorization`, `Cookie`).
 
+With LOG_FORMAT=json, gunicorn's error and access logs are JSON lines like the application's
+(giftcards_project/observability/logs.py); an access line then also has the request's id (the
+response's X-Request-ID), status, method, path and duration as fields.
+
 Used by gunicorn.conf.py (`logger_class`); importing it needs gunicorn, not Django.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
 from gunicorn.glogging import Logger
@@ -77,8 +83,38 @@ def redact_atoms(atoms: dict) -> dict:
     return clean
 
 
+class AccessFields(logging.Filter):
+    """Copies the request id and a few atoms of an access line onto its record, for the
+    JSON formatter. The atoms are the record's args (already redacted)."""
+
+    FIELDS = {"status": "s", "method": "m", "path": "U", "duration_ms": "M", "remote_addr": "h"}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        atoms = record.args
+        if isinstance(atoms, Mapping):
+            ident = atoms["{x-request-id}o"]
+            record.request_id = ident if ident and ident != "-" else None
+            for field, atom in self.FIELDS.items():
+                setattr(record, field, atoms[atom])
+        return True
+
+
 class RedactingLogger(Logger):
     """Gunicorn's logger, whose access log atoms never carry a gift card code."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        # Imported here: observability.logs imports this module.
+        from giftcards_project.observability.logs import JsonFormatter, json_enabled
+
+        if not json_enabled():
+            return
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                if getattr(handler, "_gunicorn", False):
+                    handler.setFormatter(JsonFormatter())
+                    if log is self.access_log:
+                        handler.addFilter(AccessFields())
 
     def atoms(self, resp, req, environ, request_time):
         return redact_atoms(super().atoms(resp, req, environ, request_time))

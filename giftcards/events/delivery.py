@@ -29,6 +29,7 @@ from django.utils import timezone
 from giftcards import codes, text
 from giftcards.events import egress, leases, payloads, signing
 from giftcards.models import CircuitState, Delivery, EventCallback, Webhook
+from giftcards_project.observability import metrics
 
 MAX_MESSAGE_LENGTH = 1000
 logger = logging.getLogger(__name__)
@@ -106,6 +107,8 @@ def attempt_batch(delivery_ids: list[int], token: str) -> dict[int, str]:
     made = payloads.bodies([(row.event, row.webhook.include_resources) for row in rows])
     for row, body in zip(rows, made, strict=True):
         outcomes[row.pk] = _call(row, token, body)
+    for outcome in outcomes.values():
+        metrics.webhook_delivered(outcome)
     return outcomes
 
 

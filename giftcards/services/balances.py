@@ -23,6 +23,7 @@ from giftcards.events import outbox, topics
 from giftcards.models import BalanceLog, GiftCard, Status
 from giftcards.services import checks
 from giftcards.services.door import lock_card
+from giftcards_project.observability import metrics
 
 Kind = BalanceLog.Kind
 BALANCE_FIELDS = ("balance_cents", "status")
@@ -108,6 +109,7 @@ def post(
     if card.status == Status.REDEEMED and status_before != Status.REDEEMED:
         happened.append((topics.CARD_REDEEM, outbox.card_facts(card)))
     outbox.record(card, *happened)
+    metrics.money_moved([kind])
     return entry
 
 
@@ -278,6 +280,7 @@ def move(card, *, tenant, key, kind, same, step, if_match=None) -> BalanceChange
     return BalanceChange(card=locked, entry=entry, entries=(entry,) if entry else ())
 
 
+@metrics.counts_refusals(Kind.DEBIT)
 def card_debit(
     *,
     card: GiftCard | str,
@@ -331,6 +334,7 @@ def card_debit(
     )
 
 
+@metrics.counts_refusals(Kind.RECHARGE)
 def card_recharge(
     *,
     card: GiftCard | str,
@@ -367,6 +371,7 @@ def card_recharge(
     )
 
 
+@metrics.counts_refusals(Kind.ADJUSTMENT)
 def card_adjust(
     *,
     card: GiftCard | str,

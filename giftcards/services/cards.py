@@ -19,6 +19,7 @@ from giftcards.events import outbox, topics
 from giftcards.models import GiftCard, GiftCardRecipient, Status, Tag
 from giftcards.services import checks
 from giftcards.services.door import lock_card
+from giftcards_project.observability import metrics
 
 # Attributes `card_update` may change; balances, statuses and codes have their own functions.
 UPDATABLE_FIELDS = frozenset(
@@ -185,6 +186,7 @@ def tags_step(
     return ["modified_by"] if set_tags(card, add, remove, replace) else []
 
 
+@metrics.counts_refusals(None)
 def _one_step(card, tenant, actor, step, *args, **kwargs) -> GiftCard:
     """One transaction, one lock, one step, one save (when the step changed anything)."""
     with transaction.atomic():

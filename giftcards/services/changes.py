@@ -20,6 +20,7 @@ from giftcards.events import outbox
 from giftcards.models import BalanceLog, GiftCard, Tag
 from giftcards.services import balances, cards, checks, refunds
 from giftcards.services.door import lock_card
+from giftcards_project.observability import metrics
 
 Kind = BalanceLog.Kind
 
@@ -103,6 +104,20 @@ def _balance_change(
     return [balances.recharge(locked, change, actor, idempotency_key=key, order_reference=order)]
 
 
+def _money_move(call: dict) -> str | None:
+    """The money move a change set asks for, as a refusal counts it: its balance change (a
+    positive change for an order counts as a refund), else its written balance."""
+    changes = call.get("changes")
+    if changes is None:
+        return None
+    if changes.balance_change_cents:
+        if changes.balance_change_cents < 0:
+            return Kind.DEBIT
+        return Kind.REFUND if changes.order_reference else Kind.RECHARGE
+    return Kind.ADJUSTMENT if changes.balance_cents is not None else None
+
+
+@metrics.counts_refusals(_money_move)
 def card_change(
     *,
     card: GiftCard | str,

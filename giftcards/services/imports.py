@@ -41,6 +41,7 @@ from giftcards.models import (
     new_public_id,
 )
 from giftcards.services.cards import recipient_find_or_create
+from giftcards_project.observability import metrics
 
 Kind = BalanceLog.Kind
 PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
@@ -147,6 +148,7 @@ def _chunk(tenant, actor, rows, dry_run, seen_before, seen, note) -> list[Outcom
         with outbox.batched():
             _insert(GiftCard, [_columns(card) for card in cards])
             _insert(BalanceLog, ledger)
+            metrics.money_moved(entry["kind"] for entry in ledger)
             _insert(GiftCard.history.model, _history(cards, actor, now, note))
             _record_events(cards, ledger)
         if dry_run:

@@ -15,6 +15,7 @@ from giftcards.events import outbox, topics
 from giftcards.models import BalanceLog, GiftCard, GiftCardRecipient, Market, Status, Tag
 from giftcards.services import checks
 from giftcards.services.cards import recipient_find_or_create
+from giftcards_project.observability import metrics
 
 Kind = BalanceLog.Kind
 ISSUABLE_STATUSES = frozenset({Status.DRAFT, Status.INACTIVE, Status.ACTIVE})
@@ -69,6 +70,7 @@ def card_issued_with(*, tenant: Tenant, idempotency_key: str | None) -> GiftCard
     return issued.card if issued is not None else None
 
 
+@metrics.counts_refusals(Kind.ISSUE)
 def card_issue(
     *,
     tenant: Tenant,
@@ -205,6 +207,7 @@ def card_issue(
                         idempotency_key=idempotency_key or None,
                         created_at=now,
                     )
+                    metrics.money_moved([Kind.ISSUE])
                     if tags:
                         card.tags.add(*tags)
                     outbox.record(card, *_issue_events(card, issue))

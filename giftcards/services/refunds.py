@@ -23,6 +23,7 @@ from clients.tenancy import Actor, Tenant
 from giftcards import exceptions
 from giftcards.models import BalanceLog, GiftCard, Status
 from giftcards.services import balances, checks
+from giftcards_project.observability import metrics
 
 Kind = BalanceLog.Kind
 # The rows of one refund spread over several debits carry the request's key, then the key
@@ -190,6 +191,7 @@ def order_refund_replay(
 # ---------------------------------------------------------------------------- operations
 
 
+@metrics.counts_refusals(Kind.REFUND)
 def card_refund(
     *,
     payment: BalanceLog,

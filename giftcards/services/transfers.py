@@ -21,6 +21,7 @@ from giftcards.events import outbox
 from giftcards.models import BalanceLog, BalanceTransfer, GiftCard, Status
 from giftcards.services import balances, checks
 from giftcards.services.door import lock_cards
+from giftcards_project.observability import metrics
 
 Kind = BalanceLog.Kind
 # Refusals about one card, not the amount: they name the card's side of the transfer.
@@ -105,6 +106,7 @@ def _create(**fields) -> BalanceTransfer:
         ) from None
 
 
+@metrics.counts_refusals("transfer")
 def card_transfer(
     *,
     tenant: Tenant,
