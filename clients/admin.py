@@ -8,13 +8,18 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.contrib.admin.utils import quote, unquote
 from django.http import Http404
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from rest_framework_api_key.models import APIKey as LibraryApiKey
 
 from clients.models import ApiKey, Business, Client, User
 from clients.services import api_key_create, api_key_revoke, client_soft_delete
 from clients.tenancy import Actor
+
+NEW_SECRETS_SESSION_KEY = "clients.admin.new_api_key_secrets"
 
 # The library's own key model is unused: ours belongs to a business and a mode.
 admin.site.unregister(LibraryApiKey)
@@ -294,6 +299,13 @@ class ApiKeyAdmin(BusinessScopedAdmin):
             count += 1
         self.message_user(request, f"Revoked {count} API key(s).", messages.SUCCESS)
 
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_created"
+        created = path(
+            "<path:object_id>/created/", self.admin_site.admin_view(self.created_view), name=name
+        )
+        return [created, *super().get_urls()]
+
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
@@ -303,11 +315,26 @@ class ApiKeyAdmin(BusinessScopedAdmin):
         for field in ApiKey._meta.concrete_fields:
             setattr(obj, field.attname, getattr(key, field.attname))
         obj._state.adding = False
-        request._new_api_key_secret = secret
+        # Kept in the (server-side) session until the page after the redirect shows it once;
+        # never in a message, which may travel in a signed, not encrypted, cookie.
+        request.session[NEW_SECRETS_SESSION_KEY] = {
+            **request.session.get(NEW_SECRETS_SESSION_KEY, {}),
+            key.pk: secret,
+        }
 
     def response_add(self, request, obj, post_url_continue=None):
-        # The secret is rendered once, here, rather than put in a message: messages travel in
-        # a signed (not encrypted) cookie or the session.
+        # Post/redirect/get: reloading the page that shows the secret sends nothing again.
+        return redirect(reverse("admin:clients_apikey_created", args=[quote(obj.pk)]))
+
+    def created_view(self, request, object_id):
+        """Shows a new key's secret the first time it is opened; afterwards says it was."""
+        key = self.get_object_or_404(request, unquote(object_id))
+        if not self.has_view_permission(request, key):
+            raise PermissionDenied
+        secrets = dict(request.session.get(NEW_SECRETS_SESSION_KEY, {}))
+        secret = secrets.pop(key.pk, None)
+        if secret is not None:
+            request.session[NEW_SECRETS_SESSION_KEY] = secrets
         response = TemplateResponse(
             request,
             "admin/clients/apikey/created.html",
@@ -315,8 +342,8 @@ class ApiKeyAdmin(BusinessScopedAdmin):
                 **self.admin_site.each_context(request),
                 "opts": self.opts,
                 "title": "API key created",
-                "key": obj,
-                "secret": request._new_api_key_secret,
+                "key": key,
+                "secret": secret,
             },
         )
         response["Cache-Control"] = "no-store"

@@ -254,7 +254,7 @@ def test_superuser_sees_and_acts_on_every_business(superuser, login, a_rows, oth
 
 def test_api_key_created_in_the_admin_belongs_to_the_managers_business(b_manager, login):
     response = login(b_manager).post(
-        reverse("admin:clients_apikey_add"), {"name": "till-3", "mode": "live"}
+        reverse("admin:clients_apikey_add"), {"name": "till-3", "mode": "live"}, follow=True
     )
 
     key = ApiKey.objects.get(name="till-3")
