@@ -4,11 +4,11 @@ every admin of a tenant's rows shares."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
-from django.contrib.admin.utils import quote, unquote
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
