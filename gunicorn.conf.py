@@ -6,6 +6,7 @@ never carries a gift card code (giftcards_project/gunicorn_logging.py).
 """
 
 import os
+import sys
 
 # More processes than this only add database connections and memory on one machine.
 MAX_WORKERS = 12
@@ -68,3 +69,26 @@ errorlog = os.environ.get("GUNICORN_ERROR_LOG", "-")
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # Gunicorn's combined format plus the time taken, in milliseconds.
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
+
+
+def on_starting(server):
+    """Production settings that are missing or weak stop the master here, in one line, before
+    it binds the port or forks a worker (giftcards_project/production_checks.py)."""
+    from giftcards_project import production_checks
+
+    production_checks.enforce(os.environ)
+
+
+def post_fork(server, worker):
+    """A worker whose settings refuse to load (settings.py exits with a reason) leaves with
+    gunicorn's boot-error status, so the master stops too instead of forking replacements that
+    fail the same way for ever."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "giftcards_project.settings")
+    from django.conf import settings
+
+    try:
+        settings.INSTALLED_APPS  # noqa: B018 (reads settings.py)
+    except SystemExit as stopped:
+        if isinstance(stopped.code, str):
+            print(stopped.code, file=sys.stderr, flush=True)
+        sys.exit(server.WORKER_BOOT_ERROR)

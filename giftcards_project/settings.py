@@ -7,6 +7,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from giftcards_project import production_checks
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -22,12 +24,10 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
+# Production with a missing or weak secret, code key or host list stops here, in one line.
+production_checks.enforce(os.environ)
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        sys.exit("Refusing to start: DJANGO_DEBUG is off and DJANGO_SECRET_KEY is not set.")
-    SECRET_KEY = "insecure-development-key-only-for-debug-mode"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "") or production_checks.DEVELOPMENT_KEY
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")

@@ -12,6 +12,9 @@ from django.conf import settings
 from django.db import connection
 
 PROJECT_ROOT = Path(settings.BASE_DIR)
+# Production's secrets: long and varied enough (giftcards_project/production_checks.py).
+SECRET = "a-production-secret-key-" + "Vb8n" * 8
+CODE_KEY = "a-code-key-of-its-own-" + "K3w9" * 7
 
 
 def manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -58,7 +61,8 @@ def test_production_with_secret_key_and_hosts_passes_check(tmp_path):
         tmp_path,
         "check",
         DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="x" * 50,
+        DJANGO_SECRET_KEY=SECRET,
+        GIFTCARD_CODE_KEY=CODE_KEY,
         DJANGO_ALLOWED_HOSTS="example.com",
     )
 
@@ -75,7 +79,7 @@ def test_embedded_default_passes_check_without_any_secret(tmp_path):
 def test_production_settings_are_what_the_environment_says(tmp_path):
     code = (
         "from django.conf import settings as s; "
-        "print(s.DEBUG, s.ALLOWED_HOSTS, s.SECRET_KEY == 'k' * 50, s.SESSION_COOKIE_SECURE)"
+        f"print(s.DEBUG, s.ALLOWED_HOSTS, s.SECRET_KEY == {SECRET!r}, s.SESSION_COOKIE_SECURE)"
     )
     result = manage(
         tmp_path,
@@ -83,7 +87,8 @@ def test_production_settings_are_what_the_environment_says(tmp_path):
         "-c",
         code,
         DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="k" * 50,
+        DJANGO_SECRET_KEY=SECRET,
+        GIFTCARD_CODE_KEY=CODE_KEY,
         DJANGO_ALLOWED_HOSTS="example.com, api.example.com",
     )
 
@@ -108,7 +113,12 @@ def test_sqlite_connection_uses_wal_and_waits_for_the_write_lock():
 
 
 def test_deploy_check_warns_when_throttles_are_per_process(tmp_path):
-    production = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "x" * 60}
+    production = {
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": SECRET,
+        "GIFTCARD_CODE_KEY": CODE_KEY,
+        "DJANGO_ALLOWED_HOSTS": "example.com",
+    }
 
     per_process = manage(tmp_path, "check", "--deploy", REDIS_URL="", **production)
     shared = manage(

@@ -20,7 +20,7 @@ from django.test.utils import override_settings
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS
-from tests.test_settings import manage
+from tests.test_settings import CODE_KEY, SECRET, manage
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 SIDECAR = "drf_spectacular_sidecar/"
@@ -178,7 +178,16 @@ def production_storages(tmp_path_factory) -> dict:
     """STORAGES as settings.py sets them with DEBUG off, read from a fresh process."""
     code = "import json; from django.conf import settings as s; print(json.dumps(s.STORAGES))"
     folder = tmp_path_factory.mktemp("production")
-    result = manage(folder, "shell", "-c", code, DJANGO_DEBUG="0", DJANGO_SECRET_KEY="k" * 50)
+    result = manage(
+        folder,
+        "shell",
+        "-c",
+        code,
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=SECRET,
+        GIFTCARD_CODE_KEY=CODE_KEY,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -8,7 +8,13 @@ from django.core import checks
 
 from tests.test_settings import manage
 
-PRODUCTION = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "x" * 60, "REDIS_URL": ""}
+PRODUCTION = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "production-checks-want-a-random-secret-" + "x7Qp" * 6,
+    "DJANGO_ALLOWED_HOSTS": "giftcards.example.com",
+    "REDIS_URL": "",
+}
+CODE_KEY = "a-code-key-of-its-own-" + "K3w9" * 7
 
 
 def deploy_ids() -> set[str]:
@@ -33,12 +39,13 @@ def test_deploy_checks_on_the_code_key(settings, debug, key, expected, absent):
     assert not absent & found
 
 
-def test_production_without_a_code_key_fails_the_deploy_check(tmp_path):
+def test_production_without_a_code_key_refuses_to_start(tmp_path):
+    """Before any check runs: settings.py stops (giftcards_project/production_checks.py)."""
     result = manage(tmp_path, "check", "--deploy", **PRODUCTION)
 
     assert result.returncode != 0
-    assert "giftcards.E001" in result.stderr
     assert "GIFTCARD_CODE_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_production_with_a_code_key_passes_it_and_never_uses_the_secret_key(tmp_path):
@@ -46,20 +53,18 @@ def test_production_with_a_code_key_passes_it_and_never_uses_the_secret_key(tmp_
         "from django.conf import settings as s; "
         "print(repr(s.GIFTCARD_CODE_KEY), s.GIFTCARD_CODE_OLD_KEYS)"
     )
-    bare = manage(tmp_path, "shell", "-c", code, **PRODUCTION)
     keyed = manage(
         tmp_path,
         "shell",
         "-c",
         code,
-        GIFTCARD_CODE_KEY="c" * 48,
+        GIFTCARD_CODE_KEY=CODE_KEY,
         GIFTCARD_CODE_OLD_KEYS="old-1, old-2",
         **PRODUCTION,
     )
-    checked = manage(tmp_path, "check", "--deploy", GIFTCARD_CODE_KEY="c" * 48, **PRODUCTION)
+    checked = manage(tmp_path, "check", "--deploy", GIFTCARD_CODE_KEY=CODE_KEY, **PRODUCTION)
 
-    assert bare.stdout.strip().splitlines()[-1] == "'' []"
-    assert keyed.stdout.strip().splitlines()[-1] == f"'{'c' * 48}' ['old-1', 'old-2']"
+    assert keyed.stdout.strip().splitlines()[-1] == f"'{CODE_KEY}' ['old-1', 'old-2']"
     assert "giftcards.E001" not in checked.stderr + checked.stdout
     assert "giftcards.W002" not in checked.stderr + checked.stdout
 
