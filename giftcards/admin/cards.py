@@ -20,6 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from clients.admin import BusinessScopedAdmin
 from clients.tenancy import Actor
 from giftcards import codes, money, services
+from giftcards.admin import history
 from giftcards.admin.bulk_issue import BulkIssueMixin
 from giftcards.admin.card_pages import CardPagesMixin, card_admin_url
 from giftcards.admin.code_search import CodeSearchMixin, clean_term
@@ -330,6 +331,13 @@ class GiftCardAdmin(
         # which would show another business's card: check the scope first.
         self.get_object_or_404(request, unquote(object_id))
         return super().history_view(request, object_id, extra_context)
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return history.CardHistoryHelper(self.model, historical_record)
+
+    def render_history_view(self, request, template, context, **kwargs):
+        history.annotate(context["object"], context["page_obj"])
+        return super().render_history_view(request, template, context, **kwargs)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         self.get_object_or_404(request, unquote(object_id))
