@@ -56,11 +56,16 @@ class BusinessTimezoneMiddleware:
 
 class OneLineClientErrors(logging.Filter):
     """Django logs a refused request (403 PermissionDenied, 400 ...) with the exception's
-    whole traceback, which buries real errors. For 4xx answers keep a one-line warning that
-    names the exception; 5xx records keep their traceback. Attached to `django.request`."""
+    whole traceback, which buries real errors, and a suspicious one (a Host header not in
+    ALLOWED_HOSTS, too many fields, ...) as an ERROR. For 4xx answers keep a one-line warning
+    that names the exception; 5xx records keep their traceback. Attached to `django.request`
+    and to each `django.security.*` logger (giftcards_project/client_errors.py)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         status = getattr(record, "status_code", None)
+        if isinstance(status, int) and 400 <= status < 500 and record.levelno > logging.WARNING:
+            # The client's mistake (or probe), not the service's: nobody needs paging for it.
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
         if record.exc_info and isinstance(status, int) and 400 <= status < 500:
             exc = record.exc_info[1]
             message = record.getMessage()

@@ -1,6 +1,7 @@
 """Answers for requests no view answered (unknown paths, crashes, outages), each in the format
 of the part of the site asked: JSON:API error documents under /api/, the plain API's JSON
-(`{"detail": ...}`) elsewhere, HTML pages for the admin and /balance.
+(`{"detail": ...}`) elsewhere, HTML pages for the admin (in its own look: templates/admin/404.html
+and 500.html) and /balance.
 
 A database or cache outage (`giftcards.outages`) is a 503 with Retry-After, never a traceback
 page, whatever DEBUG says: `OutageMiddleware` answers it when a view raised it, and also when
@@ -45,8 +46,15 @@ def _jsonapi_error(status_code: int, detail: str, code: str) -> JsonResponse:
     )
 
 
+def _admin(request) -> bool:
+    """The staff site, whose error pages wear the admin's header (templates/admin/)."""
+    return request.path.startswith("/admin/")
+
+
 def not_found(request, exception=None):
     if error_format(request) == HTML:
+        if _admin(request):
+            return page_not_found(request, exception, template_name="admin/404.html")
         return page_not_found(request, exception)
     return JsonResponse({"detail": "Not found."}, status=404)
 
@@ -58,6 +66,8 @@ def server_failure(request):
         return outage_response(request, dependency)  # Django logs it (one line: OneLineOutages)
     kind = error_format(request)
     if kind == HTML:
+        if _admin(request):
+            return server_error(request, template_name="admin/500.html")
         return server_error(request)
     if kind == JSONAPI:
         return _jsonapi_error(500, SERVER_ERROR, "server_error")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from giftcards_project import production_checks
+from giftcards_project import client_errors, production_checks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -436,6 +436,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django.request": {"filters": ["one_line_client_errors", "one_line_outages"]},
+        # A bad Host header, too many fields, ...: one WARNING line each, no traceback.
+        **client_errors.security_loggers("one_line_client_errors"),
         "django.server": {
             "handlers": ["console"],
             "filters": ["redact_codes"],

@@ -158,3 +158,46 @@ def test_an_unexpected_error_elsewhere_keeps_its_format_in_production(
     assert response.json() == {"detail": "Internal server error."}
     assert page.status_code == 500
     assert page["Content-Type"].startswith("text/html")
+
+
+# ---------------------------------------------------------------------------- admin pages
+
+
+def test_the_admins_404_page_wears_the_admins_look(admin_user):
+    staff = Client()
+    staff.force_login(admin_user)
+
+    response = staff.get("/admin/no-such-page/")
+
+    assert response.status_code == 404
+    names = [template.name for template in response.templates]
+    assert "admin/404.html" in names and "admin/base_site.html" in names
+    page = response.content.decode()
+    assert 'id="header"' in page and "Page not found" in page
+    assert 'class="gc-nav"' in page  # the staff menu of every admin page
+    assert 'href="/admin/"' in page
+
+
+def test_the_admins_500_page_wears_the_admins_look(settings, admin_user, fail_cursors):
+    settings.DEBUG = False
+    staff = Client(raise_request_exception=False)
+    staff.force_login(admin_user)
+    fail_cursors(ProgrammingError("column gift_cards.nope does not exist"))
+
+    response = staff.get("/admin/")
+
+    assert response.status_code == 500
+    page = response.content.decode()
+    assert 'id="header"' in page and "Server error" in page
+    assert "nope" not in page
+    assert "via email" not in page  # Django's own text promises mail nobody sends
+
+
+def test_outside_the_admin_404s_keep_their_formats(api_key):
+    plain = api_client(api_key[1])
+
+    assert plain.get("/nowhere").json() == {"detail": "Not found."}
+    assert plain.get("/api/nowhere").json()["errors"][0]["status"] == "404"
+    balance = Client().get("/balance/nowhere")
+    assert balance.status_code == 404
+    assert 'id="header"' not in balance.content.decode()
