@@ -67,8 +67,20 @@ logger_class = "giftcards_project.gunicorn_logging.RedactingLogger"
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = os.environ.get("GUNICORN_ERROR_LOG", "-")
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-# Gunicorn's combined format plus the time taken, in milliseconds.
-access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
+# Gunicorn's combined format plus the time taken, in milliseconds, and the request's id (the
+# X-Request-ID the application answered with: giftcards_project/observability/requestid.py).
+access_log_format = (
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms %({x-request-id}o)s'
+)
+
+
+def child_exit(server, worker):
+    """Prometheus' multiprocess mode (PROMETHEUS_MULTIPROC_DIR): a dead worker's live gauges
+    are dropped; its counters and histograms stay in the totals."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def on_starting(server):

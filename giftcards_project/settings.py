@@ -66,6 +66,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer carries its request id (so does every log line meanwhile); timed.
+    "giftcards_project.observability.requestid.RequestIdMiddleware",
+    "giftcards_project.observability.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Database and cache outages -> 503 in each part's format, also from the middleware below.
     "giftcards_project.errors.OutageMiddleware",
@@ -414,26 +417,42 @@ if not DEBUG:
     # a year. A deployment that terminates TLS elsewhere and must answer plain HTTP turns these
     # off from the environment. Probes of load balancers speak plain HTTP to the health checks.
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(365 * 24 * 3600)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
 
+# LOG_FORMAT=json: one JSON object per line (time, level, logger, message, request_id, ...);
+# else plain lines. Lines logged while a request is handled carry its id either way.
+LOG_FORMAT = "json" if os.environ.get("LOG_FORMAT", "").strip().lower() == "json" else "plain"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"()": "giftcards_project.observability.logs.PlainFormatter"},
+        "json": {"()": "giftcards_project.observability.logs.JsonFormatter"},
+    },
     # A refused request (403, 400) is a one-line warning, not a traceback; 5xx keep theirs.
     "filters": {
+        "request_id": {"()": "giftcards_project.observability.logs.RequestIdFilter"},
         "one_line_client_errors": {"()": "giftcards.middleware.OneLineClientErrors"},
         # An outage (database, cache) fails every request alike: one line each, no traceback.
         "one_line_outages": {"()": "giftcards.outages.OneLineOutages"},
         # The development server's request lines, like gunicorn's access log, without codes.
         "redact_codes": {"()": "giftcards.middleware.RedactCodes"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Without Django's own console handler (debug mode only), which repeats each of its
+        # lines as a bare message beside the formatted one.
+        "django": {"handlers": [], "level": "INFO"},
         "django.db.backends": {"level": "WARNING"},
         "django.request": {"filters": ["one_line_client_errors", "one_line_outages"]},
         # A bad Host header, too many fields, ...: one WARNING line each, no traceback.
@@ -446,3 +465,17 @@ LOGGING = {
         },
     },
 }
+
+# ---------------------------------------------------------------------------- observability
+# /metrics (giftcards_project/observability/): Prometheus' text format, for requests from
+# these networks only (comma-separated CIDRs; empty: nobody), carrying
+# `Authorization: Bearer <METRICS_TOKEN>` when that is set. PROMETHEUS_MULTIPROC_DIR (read by
+# prometheus_client) adds up the counters of every process that shares that folder.
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Error reports to Sentry, scrubbed of codes and credentials; unset: the SDK is not loaded.
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from giftcards_project.observability import sentry
+
+    sentry.init(SENTRY_DSN)

@@ -173,9 +173,9 @@ class OutboxCollector:
         from django.db.models import Min
         from django.utils import timezone
 
-        from giftcards.models import CircuitState, Delivery, OutboxEvent
-
         try:
+            from giftcards.models import CircuitState, Delivery, OutboxEvent
+
             now = timezone.now()
             oldest_event = (
                 OutboxEvent.objects.filter(dispatched_at__isnull=True)
