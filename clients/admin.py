@@ -18,6 +18,7 @@ from rest_framework_api_key.models import APIKey as LibraryApiKey
 from clients.models import ApiKey, Business, Client, User
 from clients.services import api_key_create, api_key_revoke, client_soft_delete
 from clients.tenancy import Actor
+from giftcards import dates
 
 NEW_SECRETS_SESSION_KEY = "clients.admin.new_api_key_secrets"
 
@@ -137,9 +138,14 @@ class BusinessAdmin(BusinessScopedAdmin):
     """Staff see their own business; only superusers create or change businesses."""
 
     business_path = "pk"
-    list_display = ("id", "name", "currency_code", "locale", "timezone", "created_at")
+    list_display = ("id", "name", "currency_code", "locale", "timezone", "created")
     search_fields = ("name",)
-    readonly_fields = ("created_at",)
+    readonly_fields = ("created",)
+    fields = ("name", "currency_code", "locale", "timezone", "created")
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, business):
+        return dates.moment(business.created_at)
 
     def in_scope(self, request, obj) -> bool:
         return obj is None or request.user.is_superuser or obj.pk == request.user.business_id
@@ -206,7 +212,7 @@ class ClientAdmin(BusinessScopedAdmin):
     list_filter = ("active", "mode", "business")
     list_select_related = ("business",)
     search_fields = ("first_name", "last_name", "email", "phone", "=id")
-    readonly_fields = ("created_at", "modified_at", "created_by", "modified_by")
+    readonly_fields = ("created", "modified", "created_by", "modified_by")
     fields = (
         "business",
         "mode",
@@ -214,10 +220,18 @@ class ClientAdmin(BusinessScopedAdmin):
         "email",
         "phone",
         "active",
-        ("created_at", "created_by"),
-        ("modified_at", "modified_by"),
+        ("created", "created_by"),
+        ("modified", "modified_by"),
     )
     actions = ["deactivate_clients"]
+
+    @admin.display(description="created at")
+    def created(self, client):
+        return dates.moment(client.created_at)
+
+    @admin.display(description="modified at")
+    def modified(self, client):
+        return dates.moment(client.modified_at)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
@@ -262,7 +276,7 @@ class ApiKeyAdmin(BusinessScopedAdmin):
     """Managers create keys (the secret is shown once, on a page that is not cached) and
     revoke them; keys are never deleted, ledger rows point at them."""
 
-    list_display = ("name", "prefix", "business", "mode", "created", "last_used_at", "revoked")
+    list_display = ("name", "prefix", "business", "mode", "created_at", "last_used", "revoked")
     list_filter = ("mode", "revoked", "business")
     list_select_related = ("business",)
     search_fields = ("name", "prefix")
@@ -271,13 +285,21 @@ class ApiKeyAdmin(BusinessScopedAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("business", "name", "mode")
-        return ("business", "name", "mode", "prefix", "created", "last_used_at", "revoked")
+        return ("business", "name", "mode", "prefix", "created_at", "last_used", "revoked")
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
         # Revoking is one way (the action below); business and mode are the key's identity.
-        return ("business", "mode", "prefix", "created", "last_used_at", "revoked")
+        return ("business", "mode", "prefix", "created_at", "last_used", "revoked")
+
+    @admin.display(description="created", ordering="created")
+    def created_at(self, key):
+        return dates.moment(key.created)
+
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, key):
+        return dates.moment(key.last_used_at) if key.last_used_at else "never"
 
     def has_delete_permission(self, request, obj=None):
         return False

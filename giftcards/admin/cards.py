@@ -19,7 +19,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from clients.admin import BusinessScopedAdmin
 from clients.tenancy import Actor
-from giftcards import codes, money, services
+from giftcards import codes, dates, money, services
 from giftcards.admin import history
 from giftcards.admin.bulk_issue import BulkIssueMixin
 from giftcards.admin.card_pages import CardPagesMixin, card_admin_url
@@ -70,9 +70,11 @@ class GiftCardChangeForm(forms.ModelForm):
             self.initial["balance_max"] = str(
                 money.to_major(card.balance_max_cents, card.currency_code)
             )
-        if "expires_at" in self.fields:  # shown and read in the zone the middleware chose
-            zone = timezone.get_current_timezone_name()
-            self.fields["expires_at"].help_text = f"Date and time in {zone}."
+        # Shown and read in the zone the middleware chose.
+        zone = timezone.get_current_timezone_name()
+        for name in ("expires_at", "purchase_date"):
+            if name in self.fields:
+                self.fields[name].help_text = f"Date and time in {zone}."
 
     def clean_balance_max(self):
         raw = self.cleaned_data["balance_max"]
@@ -111,7 +113,7 @@ class GiftCardAdmin(
         "market",
         "business",
         "mode",
-        "created_at",
+        "created",
     )
     list_display_links = ("code",)
     list_select_related = ("client", "recipient", "market", "business")
@@ -151,12 +153,12 @@ class GiftCardAdmin(
         "currency_code",
         "business",
         "mode",
-        "deleted_at",
+        "deleted",
         "id",
         "tag_names",
-        "created_at",
+        "created",
         "created_by",
-        "updated_at",
+        "updated",
         "modified_by",
     )
     fieldsets = (
@@ -164,7 +166,7 @@ class GiftCardAdmin(
             "Card",
             {
                 # Code, status and balances are in the summary above the actions.
-                "fields": (("currency_code", "business", "mode"), "deleted_at", "id")
+                "fields": (("currency_code", "business", "mode"), "deleted", "id")
             },
         ),
         (
@@ -180,7 +182,7 @@ class GiftCardAdmin(
         ),
         ("Holder", {"fields": ("client", "recipient", "market", "tag_names")}),
         ("References", {"fields": (("reference", "reference_origin"), "image_url", "metadata")}),
-        ("Audit", {"fields": (("created_at", "created_by"), ("updated_at", "modified_by"))}),
+        ("Audit", {"fields": (("created", "created_by"), ("updated", "modified_by"))}),
     )
 
     # ------------------------------------------------------------------ columns
@@ -219,10 +221,25 @@ class GiftCardAdmin(
     def expiry(self, card):
         if card.expires_at is None:
             return "—"
-        day = card.expires_at.astimezone(card.business.tzinfo).date().isoformat()
+        # In the business's zone, where "valid through day D" is meant.
+        when = dates.moment(card.expires_at, card.business.tzinfo)
         if card.is_expired():
-            return format_html('<span class="gc-expired">{} (expired)</span>', day)
-        return day
+            return format_html('<span class="gc-expired">{} (expired)</span>', when)
+        return when
+
+    # Moments with their time zone (giftcards/admin/display.py), in the page's zone.
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, card):
+        return dates.moment(card.created_at)
+
+    @admin.display(description="updated at")
+    def updated(self, card):
+        return dates.moment(card.updated_at)
+
+    @admin.display(description="deleted at")
+    def deleted(self, card):
+        return dates.moment(card.deleted_at) if card.deleted_at else "not deleted"
 
     @admin.display(description="holder")
     def holder(self, card):

@@ -13,7 +13,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 from clients.models import ApiKey
 from giftcards import money
-from giftcards.admin.display import EMPTY, moment
+from giftcards.dates import moment
 from giftcards.models import BalanceLog, Status
 
 MONEY_FIELDS = {
@@ -23,6 +23,7 @@ MONEY_FIELDS = {
 }
 # Every write stamps these; the row's own date and "changed by" columns show them.
 NOT_SHOWN = {"updated_at", "modified_by"}
+EMPTY = "—"
 
 
 class CardHistoryHelper(HistoricalRecordContextHelper):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from clients.admin import BusinessScopedAdmin
-from giftcards import codes, money
+from giftcards import codes, dates, money
 from giftcards.admin import export
 from giftcards.admin.code_search import CodeSearchMixin, clean_term
 from giftcards.models import BalanceLog
@@ -21,7 +21,7 @@ from giftcards.models import BalanceLog
 
 def when(value) -> str:
     """Ledger times to the second: the default "6 a.m." hides the order of same-hour rows."""
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z") if value else "—"
+    return dates.moment(value, seconds=True)
 
 
 def signed_amount(entry: BalanceLog) -> str:
@@ -129,7 +129,7 @@ class BalanceLogAdmin(ReadOnlyMixin, CodeSearchMixin, BusinessScopedAdmin):
         "transfer",
         "actor_name",
         "note",
-        "occurred_at",
+        "occurred",
     )
     readonly_fields = fields
 
@@ -185,6 +185,11 @@ class BalanceLogAdmin(ReadOnlyMixin, CodeSearchMixin, BusinessScopedAdmin):
     @admin.display(description="time", ordering="created_at")
     def time(self, entry):
         return when(entry.created_at)
+
+    @admin.display(description="occurred at")
+    def occurred(self, entry):
+        """When the money moved, as the caller said (an import's original date), if it did."""
+        return when(entry.occurred_at)
 
     @admin.display(description="card", ordering="card")
     def card_link(self, entry):

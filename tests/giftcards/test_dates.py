@@ -9,6 +9,7 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+from django.utils import timezone as django_timezone
 
 from clients.services import api_key_create, business_create, client_create
 from clients.tenancy import Actor, Mode, Tenant
@@ -270,3 +271,17 @@ def test_the_services_refuse_moments_outside_the_range(tenant, actor, make_card,
     assert GiftCard.objects.count() == 1
     card.refresh_from_db()
     assert getattr(card, name) == before
+
+
+def test_staff_pages_write_a_moment_with_its_zone():
+    moment = dt.datetime(2026, 12, 7, 10, 4, 30, tzinfo=dt.UTC)
+
+    assert dates.moment(moment) == "2026-12-07 10:04 UTC"
+    with django_timezone.override("Europe/Berlin"):
+        assert dates.moment(moment) == "2026-12-07 11:04 CET"
+        assert dates.moment(moment, seconds=True) == "2026-12-07 11:04:30 CET"
+    assert dates.moment(moment.replace(month=7)) == "2026-07-07 10:04 UTC"
+    summer = dates.moment(moment.replace(month=7), zoneinfo.ZoneInfo("Europe/Berlin"))
+    assert summer == "2026-07-07 12:04 CEST"
+    assert dates.moment(dt.datetime(1, 1, 2, tzinfo=dt.UTC)) == "0001-01-02 00:00 UTC"
+    assert dates.moment(None) == "—"
