@@ -363,7 +363,7 @@ class ApiKeyAdmin(BusinessScopedAdmin):
             {
                 **self.admin_site.each_context(request),
                 "opts": self.opts,
-                "title": "API key created",
+                "title": "API key created" if secret else "API key secret already shown",
                 "key": key,
                 "secret": secret,
             },
