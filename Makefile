@@ -3,7 +3,11 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+# requirements.txt: what production runs; requirements-dev.txt: that plus tests and tooling.
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+# Production's packages as wheels, kept so that tests/test_requirements.py can build a venv of
+# requirements.txt alone without the network.
+RUNTIME_WHEELS := $(VENV)/wheels/runtime
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # PostgreSQL run of the suite; pytest-django creates and drops test_giftcards on it.
@@ -17,10 +21,13 @@ PYTEST_WORKERS ?= auto
 
 .PHONY: run test test-sqlite test-postgres lint install migrate bench chromium sdk bench-csv bench-export bench-import bench-http bench-events bench-throttle chaos fuzz clean
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	@rm -rf $(RUNTIME_WHEELS)
+	$(PY) -m pip wheel --quiet -r requirements.txt -w $(RUNTIME_WHEELS)
+	$(PY) -m pip install --quiet --no-index --find-links $(RUNTIME_WHEELS) -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
