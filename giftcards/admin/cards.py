@@ -233,11 +233,11 @@ class GiftCardAdmin(
     def created(self, card):
         return dates.moment(card.created_at)
 
-    @admin.display(description="updated at")
+    @admin.display(description="updated")
     def updated(self, card):
         return dates.moment(card.updated_at)
 
-    @admin.display(description="deleted at")
+    @admin.display(description="deleted")
     def deleted(self, card):
         return dates.moment(card.deleted_at) if card.deleted_at else "not deleted"
 
@@ -353,11 +353,15 @@ class GiftCardAdmin(
         return history.CardHistoryHelper(self.model, historical_record)
 
     def render_history_view(self, request, template, context, **kwargs):
-        history.annotate(context["object"], context["page_obj"])
+        if "page_obj" in context:  # the list of changes, not one version's page
+            history.annotate(context["object"], context["page_obj"])
         return super().render_history_view(request, template, context, **kwargs)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
-        self.get_object_or_404(request, unquote(object_id))
+        # simple_history looks the id up as it comes in the URL: give it the unescaped one
+        # (public ids may hold "_", which admin URLs escape as "_5F").
+        object_id = unquote(object_id)
+        self.get_object_or_404(request, object_id)
         if request.method == "POST":
             raise PermissionDenied  # a revert would write an old balance past the ledger
         return super().history_form_view(request, object_id, version_id, extra_context)

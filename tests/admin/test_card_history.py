@@ -15,7 +15,7 @@ from django.utils.html import strip_tags
 from clients.services import api_key_create, business_create
 from clients.tenancy import Actor, Mode, Tenant
 from giftcards import services
-from giftcards.models import Status
+from giftcards.models import GiftCard, Status
 
 
 def history_url(card):
@@ -121,3 +121,23 @@ def test_history_times_name_the_business_zone(make_staff, login):
     for row in rows:
         assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d CES?T", row), row
     assert re.search(r"Deleted at: — → \d{4}-\d\d-\d\d \d\d:\d\d CES?T", rows[0]), rows[0]
+
+
+@pytest.mark.parametrize("card_id", ["PlainIdWithoutEscapes0", "Under_5Fscore_3Aid_2F0"])
+def test_one_versions_page_opens_from_the_history_and_names_the_zone(
+    card_id, manager, login, make_card, monkeypatch
+):
+    # Public ids may hold "_", which the admin's URLs escape ("_5F").
+    monkeypatch.setattr(GiftCard._meta.get_field("id"), "_get_default", lambda: card_id)
+    card = make_card()
+    version = card.versions.get()
+    client = login(manager)
+    link = reverse("admin:giftcards_giftcard_simple_history", args=[quote(card.pk), version.pk])
+
+    listed = client.get(history_url(card))
+    response = client.get(link)
+
+    assert f'href="{link}"' in listed.content.decode()
+    assert response.status_code == 200
+    page = " ".join(html.unescape(strip_tags(response.content.decode())).split())
+    assert re.search(r"Created: \d{4}-\d\d-\d\d \d\d:\d\d UTC", page), page
