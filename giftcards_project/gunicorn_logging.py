@@ -92,10 +92,10 @@ class AccessFields(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         atoms = record.args
         if isinstance(atoms, Mapping):
-            ident = atoms["{x-request-id}o"]
+            ident = atoms.get("{x-request-id}o")
             record.request_id = ident if ident and ident != "-" else None
             for field, atom in self.FIELDS.items():
-                setattr(record, field, atoms[atom])
+                setattr(record, field, atoms.get(atom))
         return True
 
 

@@ -81,7 +81,10 @@ def test_json_lines_of_each_request_carry_the_id_of_its_answer(gunicorn):
     honoured = request("/readyz", {"X-Request-ID": "probe-7"})
     replaced = request("/readyz", {"X-Request-ID": "probe 7; " + "x" * 250})
     lookup = request(f"/api/gift_cards?filter[code_eq]={CODE}")  # 401: no API key
-    time.sleep(0.5)  # each thread writes its access line after its response has gone
+    # Each thread writes its access line after its response has gone.
+    deadline = time.monotonic() + 10
+    while len(json_lines(access_log)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
 
     answers = [honoured, replaced, lookup]
     assert [answer.status for answer in answers] == [503, 503, 401]
