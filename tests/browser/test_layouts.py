@@ -265,7 +265,8 @@ STAFF_PAGES = [
 
 def test_no_staff_page_scrolls_sideways_on_the_smallest_phone(at_width, cards, screenshot):
     page = at_width(360)
-    for path in [*STAFF_PAGES, f"/admin/giftcards/giftcard/{quote(cards[0].pk)}/change/"]:
+    card = f"/admin/giftcards/giftcard/{quote(cards[0].pk)}"
+    for path in [*STAFF_PAGES, f"{card}/history/", f"{card}/change/"]:
         page.goto(path)
         assert_no_sideways_scroll(page)
     screenshot(page, "layout-card-page-360")
