@@ -4,6 +4,7 @@ every admin of a tenant's rows shares."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -41,6 +42,30 @@ class NulFreeSearchMixin:
                 cleaned.setlist(name, [value.replace("\x00", "") for value in values])
             request.GET = cleaned
         return super().get_changelist_instance(request)
+
+
+def ask_first(model_admin, request, action: str, title: str, rows: list[tuple]):
+    """The page a list action that takes something away shows before it runs: each selected
+    row as (object, label, now, after). None when this POST is that page's confirmation
+    (`post=yes`, as Django's own delete_selected) or nothing would change."""
+    if request.POST.get("post") == "yes" or not rows:
+        return None
+    return TemplateResponse(
+        request,
+        "admin/confirm_list_action.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.opts,
+            "title": title,
+            "subtitle": None,
+            "action": action,
+            "rows": rows,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "changelist_url": reverse(
+                f"admin:{model_admin.opts.app_label}_{model_admin.opts.model_name}_changelist"
+            ),
+        },
+    )
 
 
 def staff_business_id(request) -> int | None:
@@ -254,9 +279,22 @@ class ClientAdmin(BusinessScopedAdmin):
     def deactivate_clients(self, request, queryset):
         if not request.user.has_perm("clients.delete_client"):
             raise PermissionDenied
+        clients = list(self.scope(request, queryset).filter(active=True))
+        asked = ask_first(
+            self,
+            request,
+            "deactivate_clients",
+            f"Deactivate {len(clients)} client(s)?",
+            [
+                (c, c.full_name or c.email or f"Client {c.pk}", "active", "inactive")
+                for c in clients
+            ],
+        )
+        if asked is not None:
+            return asked
         actor = Actor.for_user(request.user)
         count = 0
-        for client in self.scope(request, queryset):
+        for client in clients:
             client_soft_delete(client=client, actor=actor)
             self.log_change(request, client, "Deactivated.")
             count += 1
@@ -314,8 +352,18 @@ class ApiKeyAdmin(BusinessScopedAdmin):
     def revoke_keys(self, request, queryset):
         if not self.has_change_permission(request):
             raise PermissionDenied
+        keys = list(self.scope(request, queryset).filter(revoked=False))
+        asked = ask_first(
+            self,
+            request,
+            "revoke_keys",
+            f"Revoke {len(keys)} API key(s)?",
+            [(key, f"{key.name} ({key.mode}, {key.prefix})", "usable", "revoked") for key in keys],
+        )
+        if asked is not None:
+            return asked
         count = 0
-        for key in self.scope(request, queryset).filter(revoked=False):
+        for key in keys:
             api_key_revoke(api_key=key)
             self.log_change(request, key, "Revoked.")
             count += 1

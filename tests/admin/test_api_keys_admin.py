@@ -4,12 +4,16 @@ another key."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.contrib.admin.utils import quote
 from django.urls import reverse
+from django.utils.html import strip_tags
 
 from clients.admin import NEW_SECRETS_SESSION_KEY
 from clients.models import ApiKey
+from clients.services import api_key_create, client_create
 
 
 @pytest.fixture
@@ -85,3 +89,44 @@ def test_a_cashier_cannot_open_the_page(manager, login, make_staff):
     page = create(login(manager))["Location"]
 
     assert login(make_staff("cashier")).get(page).status_code == 403
+
+
+# ---------------------------------------------------------------------------- list actions
+
+
+def run_action(client, url, action, objects, **extra):
+    data = {"action": action, "_selected_action": [obj.pk for obj in objects], **extra}
+    return client.post(url, data)
+
+
+def test_revoking_keys_asks_first_and_revokes_once_confirmed(manager, login, business):
+    keys = [api_key_create(business=business, name=f"till-{n}")[0] for n in (1, 2)]
+    client = login(manager)
+    url = reverse("admin:clients_apikey_changelist")
+
+    asked = run_action(client, url, "revoke_keys", keys)
+
+    assert asked.status_code == 200
+    assert not ApiKey.objects.filter(revoked=True).exists()
+    page = " ".join(html.unescape(strip_tags(asked.content.decode())).split())
+    assert "till-1 (live, " in page and "usable → revoked" in page
+    confirmed = run_action(client, url, "revoke_keys", keys, post="yes")
+    assert confirmed.status_code == 302
+    assert ApiKey.objects.filter(revoked=True).count() == 2
+
+
+def test_deactivating_clients_asks_first(manager, login, tenant, actor):
+    customer = client_create(tenant=tenant, actor=actor, first_name="Ann", email="a@x.test")
+    client = login(manager)
+    url = reverse("admin:clients_client_changelist")
+
+    asked = run_action(client, url, "deactivate_clients", [customer])
+
+    customer.refresh_from_db()
+    assert asked.status_code == 200 and customer.active
+    assert "active → inactive" in " ".join(
+        html.unescape(strip_tags(asked.content.decode())).split()
+    )
+    run_action(client, url, "deactivate_clients", [customer], post="yes")
+    customer.refresh_from_db()
+    assert not customer.active
