@@ -19,7 +19,7 @@ CHROMIUM ?= /usr/bin/chromium
 # Each worker has its own test database (pytest-django adds _gw0, _gw1, ... to its name).
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test test-sqlite test-postgres lint install migrate bench chromium sdk bench-csv bench-export bench-import bench-http bench-events bench-throttle chaos fuzz clean
+.PHONY: run test test-sqlite test-postgres lint install migrate bench chromium sdk bench-csv bench-export bench-import bench-http bench-events bench-throttle chaos fuzz multiprocess clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -158,6 +158,16 @@ bench-throttle: install
 CHAOS_ARGS ?=
 chaos: install
 	$(PY) -m benchmarks.chaos --admin-url $(PG_ADMIN_URL) $(CHAOS_ARGS)
+
+# Two gunicorns (A and B) and a Celery worker with beat on one PostgreSQL database (re-created:
+# giftcards_multiproc) and Redis db 9: debits through both APIs, the same Idempotency-Key sent
+# to A and B at once, the code-lookup throttle counted across both, an admin session signed in
+# on A and used on B, webhook calls once each. Prints a table; exits 1 on any violation.
+# MULTIPROC_ARGS=--short: the suite's size (tests/test_multiprocess.py).
+MULTIPROC_ARGS ?=
+MULTIPROC_REDIS_URL ?= redis://127.0.0.1:6379/9
+multiprocess: install
+	$(PY) -m benchmarks.multiprocess --admin-url $(PG_ADMIN_URL) --redis-url $(MULTIPROC_REDIS_URL) $(MULTIPROC_ARGS)
 
 # Both APIs fuzzed over HTTP (gunicorn, PostgreSQL): schemathesis on each API's OpenAPI document
 # (/api/schema/plain, /api/schema/jsonapi: every phase, at least 10,000 requests each) and the
