@@ -110,7 +110,9 @@ def _database_url() -> str:
 @pytest.fixture
 def cluster(broker, transactional_db, settings, tmp_path) -> Iterator[celery_stack.Cluster]:
     """Workers and beat on the test database and the run's queue, stopped at the end whatever
-    happened (before the database is flushed)."""
+    happened (before the database is flushed). Production refuses debug mode's public code
+    key: this test's codes are written under a random one, which the workers share."""
+    settings.GIFTCARD_CODE_KEY = secrets.token_urlsafe(40)
     env = celery_stack.environment(
         database_url=_database_url(),
         broker_url=broker.url,
@@ -118,6 +120,7 @@ def cluster(broker, transactional_db, settings, tmp_path) -> Iterator[celery_sta
         prefix=broker.prefix,
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(40),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
         GIFTCARD_CODE_KEY=settings.GIFTCARD_CODE_KEY,
         GIFTCARD_CODE_OLD_KEYS=",".join(settings.GIFTCARD_CODE_OLD_KEYS),
         LOG_LEVEL="INFO",
