@@ -14,6 +14,9 @@ import pytest
 
 from benchmarks import stack
 
+# One worker builds the venv once for every test here (`make test` runs pytest-xdist).
+pytestmark = pytest.mark.xdist_group("runtime_venv")
+
 ROOT = Path(__file__).resolve().parent.parent
 # Filled by `make install` (Makefile: RUNTIME_WHEELS): the same pins, without the network.
 WHEELS = ROOT / ".venv" / "wheels" / "runtime"
