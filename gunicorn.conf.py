@@ -84,15 +84,42 @@ def child_exit(server, worker):
 
 
 def on_starting(server):
-    """Production settings that are missing or weak stop the master here, in one line, before
-    it binds the port or forks a worker (giftcards_project/production_checks.py)."""
+    """Production settings that are missing or weak, or that settings.py refuses, stop the
+    master here, in one line, before it binds the port or forks a worker
+    (giftcards_project/production_checks.py)."""
     from giftcards_project import production_checks
 
     production_checks.enforce(os.environ)
+    _load_settings_or_exit()
+
+
+def _load_settings_or_exit():
+    """settings.py read once in a child of the master, which exits with its reason if it
+    refuses them. The master never imports them itself, so a reload (SIGHUP) reads them anew."""
+    child = os.fork()
+    if child == 0:
+        status = 0
+        try:
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "giftcards_project.settings")
+            from django.conf import settings
+
+            settings.INSTALLED_APPS  # noqa: B018 (reads settings.py)
+        except SystemExit as stopped:
+            if isinstance(stopped.code, str):
+                print(stopped.code, file=sys.stderr, flush=True)
+            status = 1
+        except Exception as exc:  # anything else settings.py raises: its one-line reason
+            print(f"Refusing to start: the settings failed to load: {exc}", file=sys.stderr)
+            status = 1
+        sys.stderr.flush()
+        os._exit(status)
+    _, waited = os.waitpid(child, 0)
+    if os.waitstatus_to_exitcode(waited) != 0:
+        sys.exit(1)
 
 
 def post_fork(server, worker):
-    """A worker whose settings refuse to load (settings.py exits with a reason) leaves with
+    """A worker whose settings refuse to load (settings.py changed, then a reload) leaves with
     gunicorn's boot-error status, so the master stops too instead of forking replacements that
     fail the same way for ever."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "giftcards_project.settings")
