@@ -171,6 +171,16 @@ def comma_list(name: str, values, description: str) -> dict:
     }
 
 
+def sparse_fieldset(type_: str) -> dict:
+    """`fields[type]`: the members to show; empty (`fields[type]=`) shows none, as JSON:API
+    says, so the empty name is one of the values."""
+    return comma_list(
+        f"fields[{type_}]",
+        [*documents.FIELDS[type_], ""],
+        f"Sparse fieldset: only these members of {type_}; empty for none (id and type only).",
+    )
+
+
 def query(name: str, schema: dict, description: str = "") -> dict:
     parameter = {"name": name, "in": "query", "required": False, "schema": schema}
     if description:
@@ -330,13 +340,7 @@ class JsonApiOpenApi:
         types = {spec.type, *(documents.INCLUDABLE.get(name) for name in includable)}
         types |= {t for r in spec.relationships.values() if r.name in includable for t in r.types}
         for type_ in sorted(t for t in types if t in documents.FIELDS):
-            parameters.append(
-                comma_list(
-                    f"fields[{type_}]",
-                    documents.FIELDS[type_],
-                    f"Sparse fieldset: only these members of {type_}.",
-                )
-            )
+            parameters.append(sparse_fieldset(type_))
         return parameters
 
     @staticmethod
@@ -489,13 +493,7 @@ class JsonApiOpenApi:
                 document = {"type": "object", "required": ["data"]}
             parameters = [ref_parameter("Id")]
             if target is not None and target in documents.FIELDS:
-                parameters.append(
-                    comma_list(
-                        f"fields[{target}]",
-                        documents.FIELDS[target],
-                        f"Sparse fieldset: only these members of {target}.",
-                    )
-                )
+                parameters.append(sparse_fieldset(target))
             if relationship.many:
                 parameters += self.page_parameters()
             get = self.operation(
@@ -555,8 +553,9 @@ PARAMETERS = {
         "name": "id",
         "in": "path",
         "required": True,
-        "schema": {"type": "string", "maxLength": 64},
-        "description": "The resource's id.",
+        # `lookup` is a route of its own (POST /api/gift_cards/lookup), never an id.
+        "schema": {"type": "string", "maxLength": 64, "pattern": "^(?!lookup$)"},
+        "description": "The resource's id (never `lookup`: that is another route).",
     },
     "IdempotencyKey": {
         "name": "Idempotency-Key",

@@ -88,6 +88,29 @@ def test_the_card_list_documents_filters_sorts_pages_includes_and_fields(documen
     assert {"created_at", "-created_at", "code"} <= set(sort["schema"]["items"]["enum"])
 
 
+def test_an_empty_sparse_fieldset_is_documented_as_the_server_answers_it(
+    api, create_card, documents
+):
+    card = create_card()
+    operation = documents["/jsonapi"]["paths"]["/api/gift_cards/{id}"]["get"]
+    fields = next(p for p in operation["parameters"] if p.get("name") == "fields[gift_cards]")
+    assert "" in fields["schema"]["items"]["enum"]
+
+    response = api.get(f"/api/gift_cards/{card['id']}?fields[gift_cards]=")
+
+    assert response.status_code == 200
+    assert set(response.doc["data"]) == {"type", "id", "links", "meta"}
+
+
+def test_no_documented_id_is_the_lookup_route(api, create_card, documents):
+    card = create_card()
+    schema = documents["/jsonapi"]["components"]["parameters"]["Id"]["schema"]
+    assert re.search(schema["pattern"], card["id"])
+    assert not re.search(schema["pattern"], "lookup")
+    # What an id of "lookup" would reach: the lookup route, which only takes POST.
+    assert api.get("/api/gift_cards/lookup").status_code == 405
+
+
 def test_triggers_are_write_only_and_computed_attributes_read_only(documents):
     schemas = documents["/jsonapi"]["components"]["schemas"]
     update = schemas["GiftCardUpdateAttributes"]["properties"]
