@@ -49,7 +49,9 @@ REFUSALS = Counter(
 WEBHOOK_DELIVERIES = Counter(
     "giftcards_webhook_deliveries_total",
     "Webhook calls by outcome: delivered, retry, failed (given up), error (not sent), held "
-    "(webhook disabled or circuit open), stale (another worker had it).",
+    "(webhook disabled or circuit open), stale (another worker had it); counted in the "
+    "workers, so only this machine's with PROMETHEUS_MULTIPROC_DIR (giftcards_webhook_"
+    "deliveries is read from the database).",
     ["outcome"],
 )
 THROTTLED = Counter(
@@ -167,10 +169,14 @@ class OutboxCollector:
     out to its deliveries; `{stage="delivery"}`: age of the oldest event still waiting for a
     call to a webhook that is enabled and whose circuit is closed (a receiver turned off or
     failing alone does not hold the whole service's lag up). 0 when nothing waits.
-    `giftcards_webhook_deliveries_pending`: deliveries not yet delivered nor given up."""
+    `giftcards_webhook_deliveries_pending`: deliveries not yet delivered nor given up.
+    `giftcards_webhook_deliveries{state}` and `giftcards_webhook_delivery_calls{state}`: the
+    deliveries and the calls made for them, by state (pending, delivered, failed), from the
+    database, so they hold the calls of every worker on every machine (one aggregate query);
+    settled rows purged by the retention leave them."""
 
     def collect(self):
-        from django.db.models import Min
+        from django.db.models import Count, Min, Sum
         from django.utils import timezone
 
         try:
@@ -187,7 +193,12 @@ class OutboxCollector:
             oldest_delivery = pending.filter(
                 webhook__disabled_at__isnull=True, webhook__circuit_state=CircuitState.CLOSED
             ).aggregate(oldest=Min("event__created_at"))["oldest"]
-            waiting = pending.count()
+            by_state = {
+                row["state"]: (row["rows"], row["calls"] or 0)
+                for row in Delivery.objects.order_by()
+                .values("state")
+                .annotate(rows=Count("id"), calls=Sum("attempts"))
+            }
         except Exception as exc:  # a scrape must not fail for the database: its gauges are left out
             logger.warning("Metrics: the outbox could not be read (%s)", type(exc).__name__)
             return
@@ -203,8 +214,26 @@ class OutboxCollector:
         yield GaugeMetricFamily(
             "giftcards_webhook_deliveries_pending",
             "Webhook deliveries neither delivered nor given up.",
-            value=waiting,
+            value=by_state.get(Delivery.State.PENDING, (0, 0))[0],
         )
+        rows = GaugeMetricFamily(
+            "giftcards_webhook_deliveries",
+            "Webhook deliveries in the database by state: pending, delivered, failed (given "
+            "up); from the database, all processes (purged rows leave it).",
+            labels=["state"],
+        )
+        calls = GaugeMetricFamily(
+            "giftcards_webhook_delivery_calls",
+            "Webhook calls made (or attempted) for the deliveries in the database, by the "
+            "delivery's state; from the database, all processes (purged rows leave it).",
+            labels=["state"],
+        )
+        for state in Delivery.State.values:
+            count, made = by_state.get(state, (0, 0))
+            rows.add_metric([state], count)
+            calls.add_metric([state], made)
+        yield rows
+        yield calls
 
 
 class _ThisProcess:

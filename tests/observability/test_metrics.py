@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from giftcards import exceptions, services
 from giftcards.events import work
-from giftcards.models import OutboxEvent
+from giftcards.models import Delivery, OutboxEvent
 from tests.giftcards.plain_api.helpers import card_body
 from tests.observability.conftest import parse, value
 
@@ -120,6 +120,27 @@ def test_webhook_calls_and_the_outbox_lag(make_webhook, make_card, receiver, scr
     assert value(done, "giftcards_webhook_deliveries_pending") == 0
     assert value(done, "giftcards_outbox_lag_seconds", stage="dispatch") == 0
     assert value(done, "giftcards_outbox_lag_seconds", stage="delivery") == 0
+
+
+def test_webhook_deliveries_are_read_from_the_database(make_webhook, make_card, receiver, scrape):
+    """Celery workers may run on other machines: what they settled is read from the
+    database at scrape time, whichever process counted the calls."""
+    make_webhook("gift_cards.balance_change")
+    make_card(balance_cents=1_000)
+    work.drain()
+    receiver.wait_for(1)
+    delivered = scrape()
+    # What a worker elsewhere wrote: a delivery given up after five calls.
+    Delivery.objects.update(state=Delivery.State.FAILED, attempts=5)
+    failed = scrape()
+
+    assert value(delivered, "giftcards_webhook_deliveries", state="delivered") == 1
+    assert value(delivered, "giftcards_webhook_delivery_calls", state="delivered") == 1
+    assert ("giftcards_webhook_deliveries", (("state", "failed"),)) in delivered
+    assert value(failed, "giftcards_webhook_deliveries", state="delivered") == 0
+    assert value(failed, "giftcards_webhook_deliveries", state="failed") == 1
+    assert value(failed, "giftcards_webhook_delivery_calls", state="failed") == 5
+    assert value(failed, "giftcards_webhook_deliveries_pending") == 0
 
 
 def test_the_outbox_lag_is_the_age_of_the_oldest_waiting_event(make_webhook, make_card, scrape):
