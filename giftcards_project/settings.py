@@ -472,6 +472,9 @@ LOGGING = {
 # `Authorization: Bearer <METRICS_TOKEN>` when that is set. PROMETHEUS_MULTIPROC_DIR (read by
 # prometheus_client) adds up the counters of every process that shares that folder.
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+# With DEBUG off and no METRICS_TOKEN, /metrics answers only when the networks were named
+# explicitly (a proxy on this machine may make every client look like loopback).
+METRICS_NETWORKS_EXPLICIT = "METRICS_ALLOWED_NETWORKS" in os.environ
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Error reports to Sentry, scrubbed of codes and credentials; unset: the SDK is not loaded.
 SENTRY_DSN = os.environ.get("SENTRY_DSN", "")

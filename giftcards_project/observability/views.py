@@ -1,10 +1,15 @@
 """GET /metrics: the Prometheus text format, for scrapers on allowed networks only.
 
 Two guards, both applied: the request must come from METRICS_ALLOWED_NETWORKS (loopback by
-default), else it is the 404 any unknown path gets; and when METRICS_TOKEN is set it must
-carry `Authorization: Bearer <token>`, else 403. Every address a request names counts: the
-peer's and each one in X-Forwarded-For, X-Real-IP and Forwarded, so a proxy on this machine
-relaying an outside client does not make that client local.
+default), else it is the 404 any unknown path gets, whatever its method; and when
+METRICS_TOKEN is set it must carry `Authorization: Bearer <token>`, else 403. Every address a
+request names counts: the peer's and each one in X-Forwarded-For, X-Real-IP and Forwarded, so
+a proxy on this machine relaying an outside client does not make that client local.
+
+A proxy on this machine that adds no forwarding header still makes every client look local,
+so with DEBUG off and no METRICS_TOKEN, /metrics is a 404 unless METRICS_ALLOWED_NETWORKS was
+set explicitly (the operator's opt-in to trusting networks alone). A peer without an address
+(a unix socket bind: empty REMOTE_ADDR) is no network: it needs the token.
 """
 
 from __future__ import annotations
@@ -61,8 +66,21 @@ def _allowed(address: str, networks: tuple[Network, ...]) -> bool:
 
 
 def from_allowed_network(request) -> bool:
+    """Every address the request names is in an allowed network. An empty peer (unix socket)
+    is let through only with the token (the addresses proxies named are still checked)."""
     networks = _networks(tuple(settings.METRICS_ALLOWED_NETWORKS))
-    return bool(networks) and all(_allowed(item, networks) for item in _addresses(request))
+    addresses = _addresses(request)
+    if not addresses[0].strip():
+        if not (settings.METRICS_TOKEN and has_token(request)):
+            return False
+        addresses = addresses[1:]
+    return bool(networks) and all(_allowed(item, networks) for item in addresses)
+
+
+def open_to_networks() -> bool:
+    """Whether networks may be trusted at all: a token is set, DEBUG is on, or the operator
+    named the networks explicitly."""
+    return bool(settings.METRICS_TOKEN or settings.DEBUG or settings.METRICS_NETWORKS_EXPLICIT)
 
 
 def has_token(request) -> bool:
@@ -75,10 +93,15 @@ def has_token(request) -> bool:
 
 
 @never_cache
-@require_safe
 def metrics(request):
-    if not from_allowed_network(request):
+    # Who may see it comes first: to anyone else it is an unknown path, for any method.
+    if not (open_to_networks() and from_allowed_network(request)):
         return errors.not_found(request)
+    return _metrics(request)
+
+
+@require_safe
+def _metrics(request):
     if not has_token(request):
         return JsonResponse({"detail": "Forbidden."}, status=403)
     return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)

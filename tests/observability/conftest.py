@@ -20,6 +20,13 @@ def _fresh_throttle_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _metrics_networks_named(settings):
+    """As a deployment that set METRICS_ALLOWED_NETWORKS (DEBUG is off in tests): /metrics
+    answers allowed networks without a token."""
+    settings.METRICS_NETWORKS_EXPLICIT = True
+
+
 @pytest.fixture
 def api(api_key) -> APIClient:
     return api_client(api_key[1])

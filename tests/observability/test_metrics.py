@@ -197,6 +197,52 @@ def test_allowed_networks_come_from_the_settings(db, settings):
     assert client.get("/metrics", REMOTE_ADDR="203.0.113.7").status_code == 404
 
 
+def test_without_a_token_metrics_need_networks_named_explicitly(db, settings):
+    """A proxy on this machine adding no forwarding header makes every client loopback:
+    with DEBUG off, loopback alone is trusted only when the operator named the networks."""
+    settings.DEBUG = False
+    settings.METRICS_TOKEN = ""
+    settings.METRICS_NETWORKS_EXPLICIT = False
+    client = HttpClient()
+
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics").json() == {"detail": "Not found."}
+    settings.METRICS_NETWORKS_EXPLICIT = True
+    assert client.get("/metrics").status_code == 200
+    settings.METRICS_NETWORKS_EXPLICIT = False
+    settings.METRICS_TOKEN = "scrape-secret-1"
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret-1").status_code == 200
+    settings.METRICS_TOKEN = ""
+    settings.DEBUG = True
+    assert client.get("/metrics").status_code == 200
+
+
+def test_other_methods_from_other_networks_are_not_found_either(db):
+    client = HttpClient()
+
+    assert client.post("/metrics", REMOTE_ADDR="203.0.113.7").status_code == 404
+    assert client.delete("/metrics", REMOTE_ADDR="203.0.113.7").status_code == 404
+    assert client.post("/metrics").status_code == 405
+    assert client.head("/metrics").status_code == 200
+
+
+def test_a_peer_without_an_address_needs_the_token(db, settings):
+    """A unix socket bind gives no REMOTE_ADDR: no network, so only the token lets it in."""
+    client = HttpClient()
+
+    assert client.get("/metrics", REMOTE_ADDR="").status_code == 404
+    settings.METRICS_TOKEN = "scrape-secret-1"
+    assert client.get("/metrics", REMOTE_ADDR="").status_code == 404
+    assert (
+        client.get("/metrics", REMOTE_ADDR="", HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
+    )
+    token = {"HTTP_AUTHORIZATION": "Bearer scrape-secret-1"}
+    assert client.get("/metrics", REMOTE_ADDR="", **token).status_code == 200
+    # What a proxy in front of the socket says about the client is still checked.
+    outside = {"HTTP_X_FORWARDED_FOR": "203.0.113.7", **token}
+    assert client.get("/metrics", REMOTE_ADDR="", **outside).status_code == 404
+
+
 def test_the_metrics_page_is_never_cached(db, scrape):
     response = HttpClient().get("/metrics")
 
