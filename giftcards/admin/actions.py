@@ -185,7 +185,7 @@ class CardAction:
     applies: Callable[[GiftCard], bool]
     help: str = ""
     danger: bool = False
-    # Actions that take something away ask first: the first POST (or a GET) shows what
+    # Actions that take something away ask first: the first POST shows what
     # `confirm` says will change, and only a POST carrying CONFIRM_FIELD runs the action.
     confirm: Callable[[GiftCard, dict], list[Change]] | None = None
 

@@ -139,7 +139,8 @@ class CardPagesMixin:
 
     def card_action_view(self, request, object_id, action):
         spec = CARD_ACTIONS.get(action)
-        # A GET is taken only where it leads to a confirmation page, which changes nothing.
+        # A GET is taken only by the actions that ask first, and it never fills in their
+        # confirmation page (see action_page).
         allowed = ("GET", "POST") if spec is not None and spec.confirm else ("POST",)
         if request.method not in allowed:
             return HttpResponseNotAllowed(allowed)
@@ -148,8 +149,9 @@ class CardPagesMixin:
         card = self.get_object_or_404(request, unquote(object_id))
         if not (self.has_view_permission(request, card) and request.user.has_perm(spec.permission)):
             raise PermissionDenied
-        data = request.POST if request.method == "POST" else request.GET
-        form = spec.form(data, card=card)
+        if request.method == "GET":
+            return self.action_page(request, spec, card)
+        form = spec.form(request.POST, card=card)
         if not form.is_valid():
             for field, errors in form.errors.items():
                 label = form.fields[field].label if field in form.fields else ""
@@ -172,6 +174,30 @@ class CardPagesMixin:
             self.message_user(request, done, messages.SUCCESS)
         return redirect(self.change_url(card))
 
+    def action_page(self, request, spec, card: GiftCard) -> HttpResponse:
+        """A GET of an action's URL. Its query is ignored: a confirmation page is only ever
+        built from a form posted with a CSRF token, so a link cannot choose what a real-looking
+        page asks staff to confirm. An action with fields to fill in shows its empty form,
+        which posts as the card page's does; the others lead to the card's page."""
+        form = spec.form(card=card, auto_id=f"id_{spec.name}_%s")
+        if not form.visible_fields() or not spec.applies(card):
+            return redirect(self.change_url(card))
+        return TemplateResponse(
+            request,
+            "admin/giftcards/giftcard/action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": f"{spec.label}: {card.masked_code}",
+                "subtitle": None,
+                "card": card,
+                "action": spec,
+                "form": form,
+                "action_url": card_admin_url("act", card, spec.name),
+                "change_url": self.change_url(card),
+            },
+        )
+
     def confirmation(self, request, spec, card: GiftCard, form) -> HttpResponse | None:
         """The page that asks before `spec` runs, or None when this request is the confirmed
         POST of that page for the card as it still is."""
@@ -184,7 +210,7 @@ class CardPagesMixin:
             )
             return redirect(self.change_url(card))
         version = services.card_version(card)
-        confirmed = request.method == "POST" and request.POST.get(CONFIRM_FIELD) == "yes"
+        confirmed = request.POST.get(CONFIRM_FIELD) == "yes"
         if confirmed and request.POST.get("seen") == version:
             return None
         # What the page states must still hold when it is confirmed: a card changed since

@@ -1,10 +1,11 @@
-"""Deactivate, Delete and Adjust on a card's page ask first: a GET or a POST without the
-confirmation shows what will change and writes nothing; only the confirmed POST (with its
-CSRF token) runs the service."""
+"""Deactivate, Delete and Adjust on a card's page ask first: a POST without the confirmation
+shows what will change and writes nothing; only the confirmed POST (with its CSRF token) runs
+the service. A GET of their URLs ignores its query, so a link cannot fill in a confirmation."""
 
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -45,19 +46,43 @@ def confirmation_of(response) -> dict:
     return {**dict(response.context["hidden"]), "seen": response.context["seen"], "confirm": "yes"}
 
 
+def submitted(response, url: str) -> dict:
+    """What pressing the submit button of the page's form posting to `url` posts: its inputs
+    as filled."""
+    forms = re.findall(
+        rf'<form\b[^>]*action="{re.escape(url)}".*?</form>', response.content.decode(), re.S
+    )
+    assert len(forms) == 1
+    inputs = re.findall(r"<input\b[^>]*>", forms[0])
+    attrs = [dict(re.findall(r'(\w+)="([^"]*)"', tag)) for tag in inputs]
+    return {
+        a["name"]: html.unescape(a.get("value", ""))
+        for a in attrs
+        if "name" in a and a.get("type") != "submit"
+    }
+
+
+# What a crafted link would put in the query of an action's URL.
+CRAFTED = {
+    "new_balance": "0",
+    "reason": "Manager approved",
+    "idempotency_key": "admin-crafted-link",
+    "confirm": "yes",
+}
+
+
 @pytest.fixture
 def manager(make_staff):
     return make_staff("manager")
 
 
-@pytest.mark.parametrize("method", ["get", "post"])
 @pytest.mark.parametrize("action", list(ASKING))
-def test_the_first_request_changes_nothing_and_asks(action, method, manager, login, make_card):
+def test_the_first_post_changes_nothing_and_asks(action, manager, login, make_card):
     card = make_card(balance_cents=4_000, code="CONF-IRMM-EPLE-PQ77")
     before, versions = snapshot(card), card.versions.count()
     client = login(manager)
 
-    response = getattr(client, method)(act_url(card, action), ASKING[action])
+    response = client.post(act_url(card, action), ASKING[action])
 
     assert response.status_code == 200
     assert snapshot(card) == before
@@ -162,8 +187,9 @@ def test_the_confirm_page_posts_with_the_csrf_token(manager, make_card):
     card = make_card()
     client = HttpClient(enforce_csrf_checks=True)
     client.force_login(manager)
-    asked = client.get(act_url(card, "deactivate"))
-    token = asked.context["csrf_token"]
+    token = client.get(change_url(card)).context["csrf_token"]
+    asked = client.post(act_url(card, "deactivate"), {"csrfmiddlewaretoken": token})
+    assert asked.status_code == 200
 
     client.post(
         act_url(card, "deactivate"), {**confirmation_of(asked), "csrfmiddlewaretoken": token}
@@ -195,7 +221,7 @@ def test_an_action_that_no_longer_applies_is_not_offered_for_confirmation(
     services.card_deactivate(card=card, actor=actor)
     before = snapshot(card)
 
-    response = login(manager).get(act_url(card, "deactivate"), follow=True)
+    response = login(manager).post(act_url(card, "deactivate"), follow=True)
 
     assert response.redirect_chain == [(change_url(card), 302)]
     assert snapshot(card) == before
@@ -208,18 +234,76 @@ def test_an_action_that_no_longer_applies_is_not_offered_for_confirmation(
 def test_a_bad_adjustment_is_refused_before_any_confirmation(manager, login, make_card):
     card = make_card()
 
-    response = login(manager).get(act_url(card, "adjust"), {"new_balance": "abc"}, follow=True)
+    response = login(manager).post(act_url(card, "adjust"), {"new_balance": "abc"}, follow=True)
 
     assert response.redirect_chain == [(change_url(card), 302)]
     assert not BalanceLog.objects.filter(card=card, kind="adjustment").exists()
 
 
-def test_a_cashier_cannot_open_the_adjust_confirmation(make_staff, login, make_card):
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_cashier_cannot_open_the_adjust_confirmation(method, make_staff, login, make_card):
     card = make_card()
 
-    response = login(make_staff("cashier")).get(act_url(card, "adjust"), ASKING["adjust"])
+    client = login(make_staff("cashier"))
+    response = getattr(client, method)(act_url(card, "adjust"), ASKING["adjust"])
 
     assert response.status_code == 403
+
+
+# ---------------------------------------------------------------------------- crafted links
+
+
+@pytest.mark.parametrize("action", list(ASKING))
+def test_a_link_with_query_data_opens_no_confirmation(action, manager, login, make_card):
+    card = make_card(balance_cents=4_000)
+    before = snapshot(card)
+    seen = services.card_version(card)
+
+    response = login(manager).get(act_url(card, action), {**CRAFTED, "seen": seen}, follow=True)
+
+    assert "admin/giftcards/giftcard/confirm_action.html" not in [
+        t.name for t in response.templates
+    ]
+    assert "Manager approved" not in response.content.decode()
+    assert "admin-crafted-link" not in response.content.decode()
+    assert snapshot(card) == before
+    if action == "adjust":
+        assert response.redirect_chain == []
+        assert response.templates[0].name == "admin/giftcards/giftcard/action_form.html"
+    else:
+        assert response.redirect_chain == [(change_url(card), 302)]
+
+
+def test_pressing_the_button_a_crafted_adjust_link_shows_adjusts_nothing(manager, login, make_card):
+    card = make_card(balance_cents=4_000)
+    client = login(manager)
+    page = client.get(act_url(card, "adjust"), CRAFTED)
+
+    pressed = client.post(
+        act_url(card, "adjust"), submitted(page, act_url(card, "adjust")), follow=True
+    )
+
+    assert pressed.redirect_chain == [(change_url(card), 302)]
+    assert [m.level_tag for m in pressed.context["messages"]] == ["error", "error"]
+    assert GiftCard.objects.get(pk=card.pk).balance_cents == 4_000
+    assert not card.ledger.filter(kind="adjustment").exists()
+
+
+def test_the_adjust_page_a_get_shows_asks_before_it_adjusts(manager, login, make_card):
+    card = make_card(balance_cents=4_000)
+    client = login(manager)
+    filled = {
+        **submitted(client.get(act_url(card, "adjust")), act_url(card, "adjust")),
+        **ASKING["adjust"],
+    }
+
+    asked = client.post(act_url(card, "adjust"), filled)
+
+    assert asked.templates[0].name == "admin/giftcards/giftcard/confirm_action.html"
+    assert "Balance $40.00 → $35.00" in text_of(asked)
+    assert GiftCard.objects.get(pk=card.pk).balance_cents == 4_000
+    client.post(act_url(card, "adjust"), confirmation_of(asked))
+    assert GiftCard.objects.get(pk=card.pk).balance_cents == 3_500
 
 
 def test_actions_that_take_nothing_away_run_on_their_first_post(manager, login, make_card, actor):
