@@ -5,8 +5,11 @@ the service:
 
 - gift card codes: values under code-like keys, code filter values in URLs and query strings
   (as the access log does, giftcards_project/gunicorn_logging.py), and anything shaped like a
-  code in any text (`K7QM-X2PD-9RTA-WF3H-NB6C`, or 8 to 40 capitals and digits, both
-  present), shown masked as the service shows codes (`****NB6C`);
+  code in any text, shown masked as the service shows codes (`****NB6C`): groups of four
+  joined by dashes or spaces (`K7QM-X2PD-9RTA-WF3H-NB6C`, `k7qm x2pd 9rta wf3h`), and runs of
+  8 to 40 letters and digits in one case, all digits or all capitals (`60064912345678`,
+  `SUMMERGIFTCARD`, `k7qmx2pd9rtawf3hnb6c`; a 32-hex request id too). Mixed-case runs
+  (public ids) and lower-case words are kept;
 - credentials: the Authorization, Cookie and API key headers, cookies, any value under a
   key that names a secret, key, token, password or signature;
 - request bodies (also never read by the SDK: max_request_body_size="never").
@@ -29,25 +32,49 @@ SECRET_KEY = re.compile(
     r".*password.*|.*passwd.*|.*secret.*|.*token.*|.*signature.*|.*session.*|.*csrf.*|"
     r"x_api_key|idempotency_key)$"
 )
-# A generated code and its like: groups of 4 letters or digits joined by dashes.
-GROUPED_CODE = re.compile(
-    r"(?<![A-Za-z0-9-])[A-Za-z0-9]{4}(?:-[A-Za-z0-9]{4}){2,9}(?![A-Za-z0-9-])"
+# A generated code and its like: groups of 4 letters or digits joined by dashes, any case
+# (`K7QM-X2PD-9RTA`, `k7qm-x2pd`).
+DASHED_CODE = re.compile(r"(?<![A-Za-z0-9-])[A-Za-z0-9]{4}(?:-[A-Za-z0-9]{4}){1,9}(?![A-Za-z0-9-])")
+# The same grouped by spaces (`K7QM X2PD 9RTA`): each group capitals and digits, or lower
+# case with a digit, so the words of a sentence around it are not taken in.
+_GROUP = r"(?:[A-Z0-9]{4}|(?=[a-z]{0,3}[0-9])[a-z0-9]{4})"
+SPACED_CODE = re.compile(rf"(?<![A-Za-z0-9-]){_GROUP}(?:[^\S\n]+{_GROUP}){{1,9}}(?![A-Za-z0-9-])")
+# A normalised code or a code typed in one case: 8 to 40 letters and digits.
+PLAIN_CODE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{8,40}(?![A-Za-z0-9])")
+# Parts of an event Sentry needs intact (hex ids, versions); they hold no code.
+STRUCTURAL = frozenset(
+    {"event_id", "trace_id", "span_id", "parent_span_id", "release", "dist", "sdk"}
 )
-# A normalised code: 8 to 40 capitals and digits with at least one of each.
-PLAIN_CODE = re.compile(
-    r"(?<![A-Za-z0-9])(?=[A-Z0-9]*[0-9])(?=[A-Z0-9]*[A-Z])[A-Z0-9]{8,40}(?![A-Za-z0-9])"
-)
+
+
+def code_like(run: str) -> bool:
+    """Whether a run of letters and digits (separators taken out) could be a code: 8 to 40
+    of them, all digits, letters and digits in one case, or all capitals. Mixed case is
+    left (public ids like `rSnVGKkHSGCYfalfOuae1g`); so are lower-case words (`constraint`),
+    which would otherwise leave no message readable."""
+    if not 8 <= len(run) <= 40 or not run.isalnum() or not run.isascii():
+        return False
+    if run.isdigit():
+        return True
+    if run != run.upper() and run != run.lower():
+        return False
+    return run.isupper() or any(char.isdigit() for char in run)
 
 
 def _masked(match: re.Match) -> str:
-    return MASK + match.group(0).replace("-", "")[-4:]
+    return MASK + re.sub(r"[\s-]", "", match.group(0))[-4:]
+
+
+def _plain(match: re.Match) -> str:
+    return _masked(match) if code_like(match.group(0)) else match.group(0)
 
 
 def scrub_text(text: str) -> str:
     """Text with code filter values redacted and anything shaped like a code masked."""
     text = redact_text(text)
-    text = GROUPED_CODE.sub(_masked, text)
-    return PLAIN_CODE.sub(_masked, text)
+    text = DASHED_CODE.sub(_masked, text)
+    text = SPACED_CODE.sub(_masked, text)
+    return PLAIN_CODE.sub(_plain, text)
 
 
 def _secret(key: object) -> bool:
@@ -59,7 +86,10 @@ def scrub(value: Any) -> Any:
     if isinstance(value, str):
         return scrub_text(value)
     if isinstance(value, dict):
-        return {key: FILTERED if _secret(key) else scrub(item) for key, item in value.items()}
+        return {
+            key: FILTERED if _secret(key) else item if key in STRUCTURAL else scrub(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
         return [scrub(item) for item in value]
     return value

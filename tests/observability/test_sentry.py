@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from giftcards_project.observability.sentry import before_breadcrumb, before_send
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -90,7 +92,43 @@ def test_breadcrumbs_are_scrubbed_as_they_are_recorded():
 
 
 def test_request_ids_and_card_ids_are_not_taken_for_codes():
-    kept = {"message": "card rSnVGKkHSGCYfalfOuae1g, request 4bf92f3577b34da6a3ce929d0e0e4736"}
+    # A mixed-case public id is no code's shape; a 32-hex request id is a valid code (letters
+    # and digits, one case), so it is masked: a masked id costs little, a leaked code money.
+    event = {"message": "card rSnVGKkHSGCYfalfOuae1g, request 4bf92f3577b34da6a3ce929d0e0e4736"}
+
+    assert before_send(dict(event), {}) == {
+        "message": "card rSnVGKkHSGCYfalfOuae1g, request ****4736"
+    }
+
+
+def test_the_ids_sentry_needs_are_kept():
+    ids = {
+        "event_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "contexts": {"trace": {"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}},
+    }
+
+    assert before_send(dict(ids), {}) == ids
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        ("60064912345678", "****5678"),  # all digits
+        ("SUMMERGIFTCARD", "****CARD"),  # all letters
+        ("k7qmx2pd9rtawf3hnb6c", "****nb6c"),  # lower case
+        ("K7QM X2PD 9RTA WF3H", "****WF3H"),  # grouped by spaces
+        ("k7qm-x2pd-9rta", "****9rta"),  # grouped by dashes, lower case
+        ("K7QM-X2PD", "****X2PD"),  # two groups: the shortest code
+    ],
+)
+def test_every_shape_a_code_may_take_is_masked(code, shown):
+    scrubbed = before_send({"message": f"no card for {code} here"}, {})
+
+    assert scrubbed == {"message": f"no card for {shown} here"}
+
+
+def test_words_stay_readable():
+    kept = {"message": "IntegrityError: duplicate key value violates unique constraint"}
 
     assert before_send(dict(kept), {}) == kept
 
