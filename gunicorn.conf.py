@@ -5,11 +5,22 @@
 never carries a gift card code (giftcards_project/gunicorn_logging.py).
 """
 
+import glob
 import os
+import signal
 import sys
+import time
 
 # More processes than this only add database connections and memory on one machine.
 MAX_WORKERS = 12
+# sysexits.h's EX_CONFIG, as giftcards_project/production_checks.py exits: systemd's units do
+# not restart on it (this file is read before the project is importable).
+EX_CONFIG = 78
+
+
+def _refuse(line: str):
+    print(line, file=sys.stderr, flush=True)
+    raise SystemExit(EX_CONFIG)
 
 
 def _int(name: str, default: int, minimum: int = 0) -> int:
@@ -19,9 +30,9 @@ def _int(name: str, default: int, minimum: int = 0) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise SystemExit(f"{name} must be an integer, not {raw!r}.") from None
+        _refuse(f"{name} must be an integer, not {raw!r}.")
     if value < minimum:
-        raise SystemExit(f"{name} must be at least {minimum}, not {value}.")
+        _refuse(f"{name} must be at least {minimum}, not {value}.")
     return value
 
 
@@ -85,12 +96,17 @@ def child_exit(server, worker):
 
 def on_starting(server):
     """Production settings that are missing or weak, or that settings.py refuses, stop the
-    master here, in one line, before it binds the port or forks a worker
-    (giftcards_project/production_checks.py)."""
+    master here, in one line and exit status 78 (EX_CONFIG), before it binds the port or forks
+    a worker (giftcards_project/production_checks.py). Then a fresh metrics folder."""
     from giftcards_project import production_checks
 
     production_checks.enforce(os.environ)
     _load_settings_or_exit()
+    _empty_multiprocess_dir()
+
+
+# Seconds the master waits for the settings to load (in a child) before it gives up.
+SETTINGS_CHECK_TIMEOUT = _int("GUNICORN_SETTINGS_CHECK_TIMEOUT", 30, minimum=1)
 
 
 def _load_settings_or_exit():
@@ -105,23 +121,55 @@ def _load_settings_or_exit():
 
             settings.INSTALLED_APPS  # noqa: B018 (reads settings.py)
         except SystemExit as stopped:
+            # production_checks has printed its line already; sys.exit("...") has not.
             if isinstance(stopped.code, str):
                 print(stopped.code, file=sys.stderr, flush=True)
-            status = 1
+            status = EX_CONFIG
         except Exception as exc:  # anything else settings.py raises: its one-line reason
             print(f"Refusing to start: the settings failed to load: {exc}", file=sys.stderr)
-            status = 1
+            status = EX_CONFIG
         sys.stderr.flush()
         os._exit(status)
-    _, waited = os.waitpid(child, 0)
-    if os.waitstatus_to_exitcode(waited) != 0:
-        sys.exit(1)
+    deadline = time.monotonic() + SETTINGS_CHECK_TIMEOUT
+    while True:
+        done, waited = os.waitpid(child, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() >= deadline:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            # A hang is not known to be a setting's fault: status 1, which systemd retries.
+            print(
+                f"Refusing to start: the settings took more than {SETTINGS_CHECK_TIMEOUT} s to"
+                " load (GUNICORN_SETTINGS_CHECK_TIMEOUT).",
+                file=sys.stderr,
+                flush=True,
+            )
+            raise SystemExit(1)
+        time.sleep(0.05)
+    status = os.waitstatus_to_exitcode(waited)
+    if status < 0:
+        _refuse(f"Refusing to start: reading the settings was killed by signal {-status}.")
+    if status != 0:
+        raise SystemExit(EX_CONFIG)
+
+
+def _empty_multiprocess_dir():
+    """prometheus_client's files from a previous run would add their counts to this one's:
+    the folder is created if missing and its *.db files removed, before any worker writes."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return
+    os.makedirs(folder, exist_ok=True)
+    for path in glob.glob(os.path.join(folder, "*.db")):
+        os.remove(path)
 
 
 def post_fork(server, worker):
     """A worker whose settings refuse to load (settings.py changed, then a reload) leaves with
-    gunicorn's boot-error status, so the master stops too instead of forking replacements that
-    fail the same way for ever."""
+    gunicorn's boot-error status, so the master stops too (status 3, which the systemd unit
+    does not restart on, like 78) instead of forking replacements that fail the same way for
+    ever. A worker's own exit status never reaches systemd: the master's does."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "giftcards_project.settings")
     from django.conf import settings
 

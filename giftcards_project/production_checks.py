@@ -1,5 +1,7 @@
 """What production refuses to start without: with DJANGO_DEBUG off, a missing or weak secret,
-code key or host list stops the process with one line naming every problem (no traceback).
+code key or host list stops the process with one line naming every problem (no traceback) and
+exit status 78 (EX_CONFIG), which the systemd units do not restart on: status 1 is also any
+uncaught error and Celery's "unrecoverable" one (its broker retries spent), which they must.
 
 Reads the environment only (no Django import), so settings.py, `manage.py`, Celery and
 gunicorn's master (gunicorn.conf.py's `on_starting`, before it binds the port or forks a
@@ -8,8 +10,12 @@ worker) all apply the same rules.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+
+# sysexits.h: a configuration error; a restart cannot fix it.
+EX_CONFIG = 78
 
 # Django's own bar for a secret key (check security.W009): long, varied, not a placeholder.
 MIN_SECRET_KEY_LENGTH = 50
@@ -73,8 +79,28 @@ def message(found: list[str]) -> str:
     )
 
 
-def enforce(environ: Mapping[str, str]) -> None:
-    """Exit with one line on stderr (status 1) when production settings are missing or weak."""
+def refuse(line: str) -> None:
+    """Stop the process: `line` on stderr, exit status EX_CONFIG."""
+    print(line, file=sys.stderr, flush=True)
+    raise SystemExit(EX_CONFIG)
+
+
+def collecting_static(argv: Sequence[str]) -> bool:
+    """`manage.py collectstatic` (or `django-admin`, `python -m django`): it serves nothing and
+    reads no secret, so an image build runs it without production's secrets."""
+    if len(argv) < 2 or argv[1] != "collectstatic":
+        return False
+    program = os.path.normpath(argv[0])
+    return os.path.basename(program) in {"manage.py", "django-admin"} or program.endswith(
+        os.path.join("django", "__main__.py")
+    )
+
+
+def enforce(environ: Mapping[str, str], argv: Sequence[str] | None = None) -> None:
+    """Exit with one line on stderr (status EX_CONFIG) when production settings are missing
+    or weak; `collectstatic` is let through (collecting_static)."""
+    if collecting_static(sys.argv if argv is None else argv):
+        return
     found = problems(environ)
     if found:
-        sys.exit(message(found))
+        refuse(message(found))

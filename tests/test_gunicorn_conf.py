@@ -97,10 +97,11 @@ def test_an_empty_access_log_setting_turns_the_access_log_off(load):
         ("GUNICORN_THREADS", "0", "GUNICORN_THREADS must be at least 1, not 0."),
     ],
 )
-def test_a_bad_number_stops_gunicorn_with_a_reason(load, name, value, message):
+def test_a_bad_number_stops_gunicorn_with_a_reason(load, capsys, name, value, message):
     with pytest.raises(SystemExit) as stopped:
         load(**{name: value})
-    assert str(stopped.value) == message
+    assert stopped.value.code == 78  # EX_CONFIG: systemd does not restart on it
+    assert capsys.readouterr().err.splitlines() == [message]
 
 
 def test_gunicorn_accepts_the_file():
@@ -114,3 +115,28 @@ def test_gunicorn_accepts_the_file():
         timeout=60,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def test_starting_empties_the_metrics_folder_of_a_previous_run(load, monkeypatch, tmp_path):
+    """prometheus_client's files left by the last run would add their counts to this one's."""
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    (folder / "counter_4242.db").write_bytes(b"stale")
+    (folder / "histogram_4243.db").write_bytes(b"stale")
+    (folder / "README").write_text("not prometheus_client's")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    monkeypatch.delenv("DJANGO_DEBUG", raising=False)
+
+    load()["on_starting"](None)
+
+    assert sorted(path.name for path in folder.iterdir()) == ["README"]
+
+
+def test_starting_creates_a_missing_metrics_folder(load, monkeypatch, tmp_path):
+    folder = tmp_path / "run" / "prometheus"
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    monkeypatch.delenv("DJANGO_DEBUG", raising=False)
+
+    load()["on_starting"](None)
+
+    assert folder.is_dir() and not any(folder.iterdir())

@@ -84,10 +84,12 @@ def _gunicorn(env: dict[str, str], seconds: float) -> tuple[int | None, str, flo
         if not name.startswith(("DJANGO_", "GUNICORN_", "GIFTCARD_")) and name != "DATABASE_URL"
     }
     clean.update(
-        GUNICORN_BIND=f"127.0.0.1:{port}",
-        GUNICORN_WORKERS="2",
-        DJANGO_SETTINGS_MODULE="giftcards_project.settings",
-        **env,
+        {
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "GUNICORN_WORKERS": "2",
+            "DJANGO_SETTINGS_MODULE": "giftcards_project.settings",
+            **env,
+        }
     )
     command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket"]
     started = time.monotonic()
@@ -120,7 +122,7 @@ def test_gunicorn_without_a_secret_key_stops_at_once_with_one_line(tmp_path):
     status, output, took = _gunicorn(env, seconds=10)
 
     assert status is not None, f"gunicorn still running after 10 s:\n{output}"
-    assert status != 0
+    assert status == production_checks.EX_CONFIG
     assert took < 10
     assert "Traceback" not in output
     reasons = _reasons(output)
@@ -141,9 +143,61 @@ def test_any_setting_settings_py_refuses_stops_the_master_before_it_serves(tmp_p
     status, output, took = _gunicorn(env, seconds=10)
 
     assert status is not None, f"gunicorn still running after 10 s:\n{output}"
-    assert status != 0
+    assert status == production_checks.EX_CONFIG
     assert took < 10
     assert "Traceback" not in output
     lines = [line for line in output.splitlines() if "EXPORTS_STORAGE" in line]
     assert lines == ["EXPORTS_STORAGE must be filesystem or s3, not 'floppy'."], output
     assert "Booting worker" not in output and "Listening at" not in output
+
+
+def test_settings_that_never_finish_loading_stop_the_master_after_the_timeout():
+    """The master waits GUNICORN_SETTINGS_CHECK_TIMEOUT seconds for the settings, kills the
+    reading child and stops with one line (status 1: a hang may pass, so systemd retries)."""
+    env = {
+        "DJANGO_SETTINGS_MODULE": "tests.settings_that_hang",
+        "GUNICORN_SETTINGS_CHECK_TIMEOUT": "1",
+    }
+
+    status, output, took = _gunicorn(env, seconds=15)
+
+    assert status == 1, output
+    assert took < 10
+    assert "Traceback" not in output
+    reasons = _reasons(output)
+    assert len(reasons) == 1, output
+    assert "took more than 1 s" in reasons[0]
+    assert "Booting worker" not in output and "Listening at" not in output
+
+
+def test_refusing_prints_one_line_and_exits_with_ex_config(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        production_checks.enforce({"DJANGO_DEBUG": "0"}, argv=["manage.py", "migrate"])
+
+    assert stopped.value.code == 78
+    err = capsys.readouterr().err
+    assert err.splitlines() == [production_checks.message(problems({"DJANGO_DEBUG": "0"}))]
+
+
+@pytest.mark.parametrize(
+    ("argv", "collecting"),
+    [
+        (["manage.py", "collectstatic", "--noinput"], True),
+        (["/opt/giftcards/manage.py", "collectstatic"], True),
+        (["/opt/giftcards/.venv/bin/django-admin", "collectstatic"], True),
+        (["/usr/lib/python3/site-packages/django/__main__.py", "collectstatic"], True),
+        (["manage.py", "migrate"], False),
+        (["manage.py", "runserver", "collectstatic"], False),
+        (["manage.py"], False),
+        (["/opt/giftcards/.venv/bin/gunicorn", "collectstatic"], False),
+        (["/opt/giftcards/.venv/bin/celery", "collectstatic"], False),
+    ],
+)
+def test_only_collectstatic_runs_without_production_secrets(argv, collecting):
+    """It serves nothing and reads no secret: an image build runs it with DJANGO_DEBUG=0."""
+    assert production_checks.collecting_static(argv) is collecting
+    if collecting:
+        production_checks.enforce({"DJANGO_DEBUG": "0"}, argv=argv)
+    else:
+        with pytest.raises(SystemExit):
+            production_checks.enforce({"DJANGO_DEBUG": "0"}, argv=argv)

@@ -41,7 +41,7 @@ def manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProces
 def test_production_without_secret_key_refuses_to_start_with_one_line(tmp_path):
     result = manage(tmp_path, "check", DJANGO_DEBUG="0")
 
-    assert result.returncode != 0
+    assert result.returncode == 78  # EX_CONFIG: systemd's units do not restart on it
     message = result.stderr.strip()
     assert "DJANGO_SECRET_KEY" in message
     assert len(message.splitlines()) == 1, message
@@ -51,7 +51,7 @@ def test_production_without_secret_key_refuses_to_start_with_one_line(tmp_path):
 def test_production_with_an_empty_secret_key_refuses_too(tmp_path):
     result = manage(tmp_path, "check", DJANGO_DEBUG="0", DJANGO_SECRET_KEY="")
 
-    assert result.returncode != 0
+    assert result.returncode == 78
     assert "DJANGO_SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -284,3 +284,16 @@ def test_a_work_lease_shorter_than_a_call_is_refused(tmp_path):
     assert "giftcards.W005" in mail.stderr + mail.stdout
     assert default.returncode == 0
     assert "giftcards.E004" not in default.stderr and "W005" not in default.stderr
+
+
+def test_collectstatic_runs_at_build_time_without_production_secrets(tmp_path):
+    """An image is built before its secrets exist: collectstatic serves nothing and reads no
+    secret, so DJANGO_DEBUG=0 alone lets it run; any other command still refuses."""
+    # --dry-run: the files are listed, not copied into the checkout's staticfiles/.
+    collected = manage(tmp_path, "collectstatic", "--noinput", "--dry-run", DJANGO_DEBUG="0")
+    refused = manage(tmp_path, "migrate", "--check", DJANGO_DEBUG="0")
+
+    assert collected.returncode == 0, collected.stderr
+    assert "Refusing to start" not in collected.stderr
+    assert refused.returncode == 78
+    assert "DJANGO_SECRET_KEY is not set" in refused.stderr

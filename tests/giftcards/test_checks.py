@@ -43,7 +43,7 @@ def test_production_without_a_code_key_refuses_to_start(tmp_path):
     """Before any check runs: settings.py stops (giftcards_project/production_checks.py)."""
     result = manage(tmp_path, "check", "--deploy", **PRODUCTION)
 
-    assert result.returncode != 0
+    assert result.returncode == 78  # EX_CONFIG
     assert "GIFTCARD_CODE_KEY is not set" in result.stderr
     assert "Traceback" not in result.stderr
 
