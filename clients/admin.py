@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from rest_framework_api_key.models import APIKey as LibraryApiKey
 
+from clients import session_secrets
 from clients.models import ApiKey, Business, Client, User
 from clients.services import api_key_create, api_key_revoke, client_soft_delete
 from clients.tenancy import Actor
@@ -385,11 +386,12 @@ class ApiKeyAdmin(BusinessScopedAdmin):
         for field in ApiKey._meta.concrete_fields:
             setattr(obj, field.attname, getattr(key, field.attname))
         obj._state.adding = False
-        # Kept in the (server-side) session until the page after the redirect shows it once;
-        # never in a message, which may travel in a signed, not encrypted, cookie.
+        # Kept in the (server-side) session, sealed and for a few minutes, until the page
+        # after the redirect shows it once; never in a message, which may travel in a
+        # signed, not encrypted, cookie. Secrets never shown and now too old are dropped.
         request.session[NEW_SECRETS_SESSION_KEY] = {
-            **request.session.get(NEW_SECRETS_SESSION_KEY, {}),
-            key.pk: secret,
+            **session_secrets.fresh(request.session.get(NEW_SECRETS_SESSION_KEY, {})),
+            key.pk: session_secrets.seal(secret),
         }
 
     def response_add(self, request, obj, post_url_continue=None):
@@ -397,23 +399,35 @@ class ApiKeyAdmin(BusinessScopedAdmin):
         return redirect(reverse("admin:clients_apikey_created", args=[quote(obj.pk)]))
 
     def created_view(self, request, object_id):
-        """Shows a new key's secret the first time it is opened; afterwards says it was."""
+        """Shows a new key's secret the first time it is opened, within a few minutes of its
+        creation; afterwards says it was shown, or that it can no longer be."""
         key = self.get_object_or_404(request, unquote(object_id))
         if not self.has_view_permission(request, key):
             raise PermissionDenied
-        secrets = dict(request.session.get(NEW_SECRETS_SESSION_KEY, {}))
-        secret = secrets.pop(key.pk, None)
-        if secret is not None:
-            request.session[NEW_SECRETS_SESSION_KEY] = secrets
+        stored = dict(request.session.get(NEW_SECRETS_SESSION_KEY, {}))
+        entry = stored.pop(key.pk, None)
+        secret = session_secrets.unseal(entry) if entry is not None else None
+        kept = session_secrets.fresh(stored)
+        if entry is not None or kept != stored:
+            request.session[NEW_SECRETS_SESSION_KEY] = kept
+        expired = entry is not None and secret is None
+        if secret:
+            title = "API key created"
+        elif expired:
+            title = "API key secret no longer available"
+        else:
+            title = "API key secret already shown"
         response = TemplateResponse(
             request,
             "admin/clients/apikey/created.html",
             {
                 **self.admin_site.each_context(request),
                 "opts": self.opts,
-                "title": "API key created" if secret else "API key secret already shown",
+                "title": title,
                 "key": key,
                 "secret": secret,
+                "expired": expired,
+                "kept_minutes": session_secrets.TTL_SECONDS // 60,
             },
         )
         response["Cache-Control"] = "no-store"

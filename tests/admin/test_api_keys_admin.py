@@ -1,16 +1,19 @@
 """Creating an API key in the admin: post/redirect/get, so the secret is shown once, on the
 page the creation redirects to, and reloading that page neither shows it again nor creates
-another key."""
+another key. Until then the session holds it sealed, for a few minutes only."""
 
 from __future__ import annotations
 
 import html
+import json
 
 import pytest
 from django.contrib.admin.utils import quote
+from django.contrib.sessions.models import Session
 from django.urls import reverse
 from django.utils.html import strip_tags
 
+from clients import session_secrets
 from clients.admin import NEW_SECRETS_SESSION_KEY
 from clients.models import ApiKey
 from clients.services import api_key_create, client_create
@@ -62,10 +65,75 @@ def test_the_secret_is_never_in_the_creating_response_nor_in_a_cookie(manager, l
 
     response = create(client)
 
-    key = ApiKey.objects.get()
-    secret = client.session[NEW_SECRETS_SESSION_KEY][key.pk]
+    secret = client.get(response["Location"]).context["secret"]
     assert secret not in response.content.decode()
     assert all(secret not in morsel.value for morsel in response.cookies.values())
+
+
+def test_the_session_holds_the_secret_sealed_not_in_clear(manager, login):
+    client = login(manager)
+    page = create(client)["Location"]
+    key = ApiKey.objects.get()
+    row = Session.objects.get(session_key=client.session.session_key)
+    stored = row.get_decoded()[NEW_SECRETS_SESSION_KEY][key.pk]
+
+    secret = client.get(page).context["secret"]
+
+    assert secret
+    hidden_part = secret.split(".", 1)[1]
+    assert hidden_part not in json.dumps(stored)
+    assert hidden_part not in row.session_data
+    assert set(stored) == {"sealed", "created_at"}
+
+
+def later(monkeypatch, seconds: int) -> None:
+    at = session_secrets.now() + seconds
+    monkeypatch.setattr(session_secrets, "now", lambda: at)
+
+
+def test_a_secret_not_shown_within_minutes_is_not_shown_and_is_removed(manager, login, monkeypatch):
+    client = login(manager)
+    page = create(client)["Location"]
+    later(monkeypatch, session_secrets.TTL_SECONDS + 1)
+
+    response = client.get(page)
+
+    assert response.status_code == 200
+    assert response.context["secret"] is None
+    text = " ".join(html.unescape(strip_tags(response.content.decode())).split())
+    assert "can no longer be shown" in text
+    assert "Revoke this key and create a new one." in text
+    assert client.session.get(NEW_SECRETS_SESSION_KEY) == {}
+
+
+def test_a_secret_opened_within_minutes_is_shown(manager, login, monkeypatch):
+    client = login(manager)
+    page = create(client)["Location"]
+    later(monkeypatch, session_secrets.TTL_SECONDS - 5)
+
+    assert client.get(page).context["secret"]
+
+
+def test_an_old_timestamp_cannot_be_refreshed_in_the_session(manager, login, monkeypatch):
+    client = login(manager)
+    page = create(client)["Location"]
+    key = ApiKey.objects.get()
+    later(monkeypatch, session_secrets.TTL_SECONDS + 1)
+    session = client.session
+    session[NEW_SECRETS_SESSION_KEY][key.pk]["created_at"] = session_secrets.now()
+    session.save()
+
+    assert client.get(page).context["secret"] is None
+
+
+def test_secrets_never_shown_are_dropped_when_the_next_key_is_created(manager, login, monkeypatch):
+    client = login(manager)
+    create(client, name="till-1")
+    later(monkeypatch, session_secrets.TTL_SECONDS + 1)
+
+    create(client, name="till-2")
+
+    assert list(client.session[NEW_SECRETS_SESSION_KEY]) == [ApiKey.objects.get(name="till-2").pk]
 
 
 def test_another_session_never_sees_the_secret(manager, login, make_staff):
