@@ -80,10 +80,12 @@ def post(
     occurred_at: datetime | None = None,
     refund_of: BalanceLog | None = None,
     transfer=None,
+    counted: bool = True,
 ) -> BalanceLog:
     """Write one ledger row and change the locked card in memory (the caller saves it); its
     events (`balance_change`, and `redeem` when the row uses the card up) go in the same
-    transaction."""
+    transaction. `counted`: the row is a money move of its own in the metrics (an order
+    refund spread over several debits is one move: its rows after the first are not)."""
     status_before = card.status
     card.balance_cents += amount_cents
     if new_status is not None:
@@ -109,7 +111,8 @@ def post(
     if card.status == Status.REDEEMED and status_before != Status.REDEEMED:
         happened.append((topics.CARD_REDEEM, outbox.card_facts(card)))
     outbox.record(card, *happened)
-    metrics.money_moved([kind])
+    if counted:
+        metrics.money_moved([kind])
     return entry
 
 

@@ -65,6 +65,7 @@ def _give_back(
     *,
     idempotency_key: str | None,
     note: str,
+    counted: bool = True,
 ) -> BalanceLog:
     return balances.post(
         card,
@@ -76,6 +77,7 @@ def _give_back(
         order_reference=payment.order_reference,
         note=note,
         refund_of=payment,
+        counted=counted,
     )
 
 
@@ -150,7 +152,12 @@ def refund_order(
         key = idempotency_key
         if key and number > 1:
             key = PART_KEY.format(key=idempotency_key, number=number)
-        rows.append(_give_back(card, debit, part, actor, idempotency_key=key, note=note))
+        # One refund in the metrics, however many debits it gives back to.
+        rows.append(
+            _give_back(
+                card, debit, part, actor, idempotency_key=key, note=note, counted=number == 1
+            )
+        )
     return rows
 
 

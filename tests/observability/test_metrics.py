@@ -69,6 +69,25 @@ def test_a_transfer_is_one_move_and_a_refund_another(
     assert ("transfer_in" not in repr(after)) and ("transfer_out" not in repr(after))
 
 
+def test_an_order_refund_over_several_debits_is_one_move(
+    tenant, actor, make_card, scrape, django_capture_on_commit_callbacks
+):
+    card = make_card(balance_cents=5_000)
+    for cents in (1_000, 2_000):
+        services.card_debit(card=card, amount_cents=cents, actor=actor, order_reference="A-1")
+    before = scrape()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.card_change(
+            card=card,
+            actor=actor,
+            changes=services.CardChanges(balance_change_cents=2_500, order_reference="A-1"),
+        )
+    after = scrape()
+
+    assert card.ledger.filter(kind="refund").count() == 2
+    assert delta(before, after, MOVES, kind="refund", outcome="ok") == 1
+
+
 def test_a_rolled_back_move_is_not_counted(
     tenant, actor, make_card, scrape, django_capture_on_commit_callbacks
 ):
