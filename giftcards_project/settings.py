@@ -1,7 +1,6 @@
 """Settings, all taken from the environment; the defaults give the embedded SQLite set-up."""
 
 import os
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -337,7 +336,7 @@ EXPORTS_STORAGE = os.environ.get("EXPORTS_STORAGE", "") or "filesystem"
 EXPORTS_ROOT = Path(os.environ.get("EXPORTS_ROOT", "") or BASE_DIR / ".exports")
 if EXPORTS_STORAGE == "s3":
     if not os.environ.get("EXPORTS_S3_BUCKET"):
-        sys.exit("EXPORTS_STORAGE=s3 needs EXPORTS_S3_BUCKET.")
+        production_checks.refuse("EXPORTS_STORAGE=s3 needs EXPORTS_S3_BUCKET.")
     STORAGES["exports"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -367,7 +366,7 @@ elif EXPORTS_STORAGE == "filesystem":
         },
     }
 else:
-    sys.exit(f"EXPORTS_STORAGE must be filesystem or s3, not {EXPORTS_STORAGE!r}.")
+    production_checks.refuse(f"EXPORTS_STORAGE must be filesystem or s3, not {EXPORTS_STORAGE!r}.")
 # Seconds a finished export's download link works; the file is removed after it.
 EXPORTS_LINK_TTL = int(os.environ.get("EXPORTS_LINK_TTL", "3600"))
 # Seconds between sweeps that queue the exports no message announced or a dead worker left;

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from giftcards_project.production_checks import EX_CONFIG
 from tests.test_settings import manage
 
 SHOW = (
@@ -61,12 +62,12 @@ def test_s3_is_configured_from_the_environment(tmp_path):
 def test_s3_without_a_bucket_refuses_to_start_with_one_line(tmp_path):
     result = manage(tmp_path, "check", EXPORTS_STORAGE="s3")
 
-    assert result.returncode != 0
+    assert result.returncode == EX_CONFIG
     assert result.stderr.strip() == "EXPORTS_STORAGE=s3 needs EXPORTS_S3_BUCKET."
 
 
 def test_an_unknown_storage_refuses_to_start(tmp_path):
     result = manage(tmp_path, "check", EXPORTS_STORAGE="ftp")
 
-    assert result.returncode != 0
+    assert result.returncode == EX_CONFIG
     assert "EXPORTS_STORAGE must be filesystem or s3, not 'ftp'." in result.stderr
