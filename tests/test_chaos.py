@@ -11,45 +11,20 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-import redis
-from django.db import connection
 
 from benchmarks.chaos import verdict
 from benchmarks.chaos.storm import PLAIN_DEBIT, Attempt, Operation
 from benchmarks.chaos.verdict import operation_problems
+from tests import live_services
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _redis_url() -> str:
-    url = os.environ.get("CHAOS_REDIS_URL", "redis://127.0.0.1:6379/14")
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"The chaos run needs Redis at {url} under CI: {exc}", pytrace=False)
-        pytest.skip(f"needs Redis at {url}: {exc}")
-    finally:
-        client.close()
-    return url
-
-
-def _admin_url() -> str:
-    """The test server's maintenance database, from which the run makes its own."""
-    server = connection.settings_dict
-    user = quote(server["USER"] or "postgres")
-    password = f":{quote(server['PASSWORD'])}" if server["PASSWORD"] else ""
-    host = server["HOST"] or "127.0.0.1"
-    return f"postgres://{user}{password}@{host}:{server['PORT'] or 5432}/postgres"
-
-
 @pytest.mark.postgres_only
 def test_a_short_storm_with_faults_passes_every_check(tmp_path):
-    redis_url = _redis_url()
+    redis_url = live_services.redis_url("CHAOS_REDIS_URL", "redis://127.0.0.1:6379/14", "chaos")
     database = f"giftcards_chaos_test_{os.getpid()}"
     env = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
     run = subprocess.run(
@@ -58,7 +33,7 @@ def test_a_short_storm_with_faults_passes_every_check(tmp_path):
             "-m",
             "benchmarks.chaos",
             "--short",
-            f"--admin-url={_admin_url()}",
+            f"--admin-url={live_services.admin_url()}",
             f"--database={database}",
             f"--redis-url={redis_url}",
             f"--logs={tmp_path}",

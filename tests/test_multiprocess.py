@@ -10,30 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_chaos import _admin_url
+from tests import live_services
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _redis_url() -> str:
-    import redis
-
-    url = os.environ.get("MULTIPROC_REDIS_URL", "redis://127.0.0.1:6379/9")
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"The multiprocess run needs Redis at {url} under CI: {exc}", pytrace=False)
-        pytest.skip(f"needs Redis at {url}: {exc}")
-    finally:
-        client.close()
-    return url
-
-
 @pytest.mark.postgres_only
 def test_two_servers_and_a_worker_behave_as_one(tmp_path):
-    redis_url = _redis_url()
+    redis_url = live_services.redis_url(
+        "MULTIPROC_REDIS_URL", "redis://127.0.0.1:6379/9", "multiprocess"
+    )
     env = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
     run = subprocess.run(
         [
@@ -41,7 +27,7 @@ def test_two_servers_and_a_worker_behave_as_one(tmp_path):
             "-m",
             "benchmarks.multiprocess",
             "--short",
-            f"--admin-url={_admin_url()}",
+            f"--admin-url={live_services.admin_url()}",
             f"--database=giftcards_multiproc_test_{os.getpid()}",
             f"--redis-url={redis_url}",
             f"--logs={tmp_path}",
