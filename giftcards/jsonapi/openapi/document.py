@@ -23,6 +23,8 @@ ERRORS = {
     401: "No API key, or an unknown or revoked one.",
     403: "Not allowed (a relationship changed through its link, a forged download link).",
     404: "No such resource for this key's business and mode (`RECORD_NOT_FOUND`).",
+    405: "Not a method this URL takes: a card id of `lookup` names the lookup route "
+    "(`POST /api/gift_cards/lookup`), not a card (`METHOD_NOT_ALLOWED`).",
     406: "`Accept` names only media types other than JSON:API's.",
     409: "A conflict: a `type` or `id` that is not the endpoint's (`TYPE_MISMATCH`), a "
     "duplicate (`RECORD_NOT_UNIQUE`), a request with the same `Idempotency-Key` still running, "
@@ -427,6 +429,8 @@ class JsonApiOpenApi:
         spec = self.spec(viewset)
         name, operations = spec.name, {}
         card = spec.type == "gift_cards"
+        # /api/gift_cards/lookup matches the card's URL too: other methods there are 405s.
+        lookup = (405,) if card else ()
         parameters = [ref_parameter("Id")]
         if "get" in methods:
             operations["get"] = self.operation(
@@ -439,7 +443,7 @@ class JsonApiOpenApi:
                         "headers": {"ETag": ref_header("ETag")},
                     },
                     "304": {"description": "Not modified: `If-None-Match` names the ETag."},
-                    **error_responses(READ_ERRORS),
+                    **error_responses((*READ_ERRORS, *lookup)),
                 },
                 parameters=[*self.document_parameters(viewset, spec), ref_parameter("IfNoneMatch")],
             )
@@ -450,7 +454,7 @@ class JsonApiOpenApi:
                 f"Update a {spec.type[:-1]}",
                 {
                     "200": json_body(ref(f"{name}Document")),
-                    **error_responses(CARD_WRITE_ERRORS if card else WRITE_ERRORS),
+                    **error_responses((*CARD_WRITE_ERRORS, *lookup) if card else WRITE_ERRORS),
                 },
                 parameters=self.document_parameters(viewset, spec)
                 + ([ref_parameter("IfMatch")] if card else [])
@@ -470,7 +474,7 @@ class JsonApiOpenApi:
                 f"Delete a {spec.type[:-1]}",
                 {
                     "204": {"description": "Deleted."},
-                    **error_responses((*READ_ERRORS, 409, *((412,) if card else ()))),
+                    **error_responses((*READ_ERRORS, 409, *((412, *lookup) if card else ()))),
                 },
                 parameters=[ref_parameter("IfMatch")] if card else [],
             )
