@@ -5,7 +5,7 @@ and relationships it serves."""
 from __future__ import annotations
 
 from giftcards.filters.predicates import BOOLEAN_VALUE, NOT_TEXT, TEXT
-from giftcards.filters.values import MAX_LIST_ITEMS
+from giftcards.filters.values import MAX_JCONT_LEAVES, MAX_LIST_ITEMS
 from giftcards.jsonapi import documents
 from giftcards.jsonapi.openapi.members import REQUEST_EXAMPLES
 from giftcards.jsonapi.openapi.resources import (
@@ -224,15 +224,13 @@ def jcont_parameter(name: str) -> dict:
         "in": "query",
         "required": False,
         "description": 'The JSON object the attribute contains, e.g. {"channel":"web"}; nested '
-        "objects match recursively.",
+        f"objects match recursively. At most {MAX_JCONT_LEAVES} values in all; keys without "
+        "double quotes or backslashes.",
         "content": {
             "application/json": {
-                "schema": {
-                    "type": "object",
-                    "minProperties": 1,
-                    "maxProperties": 10,
-                    "additionalProperties": {"type": "string", "maxLength": 100},
-                }
+                # What the filter takes (giftcards.filters.values.JsonObjectField): any
+                # non-empty object, its values any JSON.
+                "schema": {"type": "object", "minProperties": 1, "additionalProperties": {}}
             }
         },
     }

@@ -102,6 +102,22 @@ def test_an_empty_sparse_fieldset_is_documented_as_the_server_answers_it(
     assert set(response.doc["data"]) == {"type", "id", "links", "meta"}
 
 
+def test_the_documented_jcont_value_is_what_the_filter_takes(api, create_card, documents):
+    create_card(metadata={"note": "x" * 300, "shop": {"city": "Turin"}})
+    operation = documents["/jsonapi"]["paths"]["/api/gift_cards"]["get"]
+    jcont = next(p for p in operation["parameters"] if p.get("name") == "filter[q][metadata_jcont]")
+    schema = jcont["content"]["application/json"]["schema"]
+    taken = {"note": "x" * 300, "shop": {"city": "Turin"}}
+    OAS30WriteValidator(schema).validate(taken)
+
+    response = api.get("/api/gift_cards", params={"filter[q][metadata_jcont]": json.dumps(taken)})
+
+    assert response.status_code == 200, response.content
+    assert len(response.doc["data"]) == 1
+    assert not OAS30WriteValidator(schema).is_valid({})
+    assert api.get("/api/gift_cards", params={"filter[q][metadata_jcont]": "{}"}).status_code == 400
+
+
 def test_no_documented_id_is_the_lookup_route(api, create_card, documents):
     card = create_card()
     schema = documents["/jsonapi"]["components"]["parameters"]["Id"]["schema"]
